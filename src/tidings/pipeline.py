@@ -1,0 +1,318 @@
+"""The monitor: runs the stages in order and keeps the store.
+
+Source -> Document -> dedup -> clean -> language -> analysis -> embedding -> story -> store.
+Stages know nothing of the store; this module is the only place that connects them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .errors import InputError, TidingsError
+from .models import Article, Document, StoryFeatures
+from .store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+PLACE_PREFIX = "geo:"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did: counts, the new article ids, and every input it could not read."""
+
+    added: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (new id, id of the first copy)
+    already_stored: int = 0
+    errors: list[InputError] = field(default_factory=list)
+    stories_touched: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict:
+        return {
+            "added": len(self.added),
+            "duplicates": len(self.duplicates),
+            "already_stored": self.already_stored,
+            "stories_touched": len(self.stories_touched),
+            "errors": [{"code": e.code, "source": e.source, "message": e.reason} for e in self.errors],
+        }
+
+
+def article_id_for(doc: Document, content_hash: str) -> str:
+    """Deterministic id: the same input ingested twice gets the same id (and is stored once)."""
+    identity = doc.url or doc.external_id or doc.source
+    return "a" + hashlib.sha1(f"{identity}\n{content_hash}".encode()).hexdigest()[:12]
+
+
+def story_features(article: Article) -> StoryFeatures:
+    assert article.embedding is not None
+    ids = article.analysis.entity_ids()
+    places = frozenset(i for i in ids if i.startswith(PLACE_PREFIX))
+    return StoryFeatures(article_id=article.id, lang=article.lang, published_at=article.published_at,
+                         embedding=article.embedding, entities=frozenset(ids - places), places=places,
+                         title=article.title)
+
+
+class Pipeline:
+    """The processing stages, loaded lazily, shared by ingest, similarity and evaluation."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embed import Embedder
+            self._embedder = Embedder(self.settings.section("embedding"))
+        return self._embedder
+
+    def prepare(self, doc: Document, default_date: datetime | None = None) -> Article:
+        """Clean, identify the language and analyse one document (no embedding, no story yet)."""
+        from .clean import clean
+        from .dedup import content_hash
+        from .entities import analyse
+        from .language import detect
+
+        lang, confidence = detect(" ".join(filter(None, [doc.title, doc.text])), hint=doc.lang)
+        text = clean(doc.text, lang) if doc.text else ""
+        title = (doc.title or "").strip() or _first_sentence(text)
+        published = doc.published_at or default_date or utcnow()
+        if published.tzinfo is None:
+            published = published.replace(tzinfo=timezone.utc)
+        chash = content_hash(f"{title}\n{text}")
+        article = Article(id=article_id_for(doc, chash), source=doc.source, title=title, text=text, lang=lang,
+                          lang_confidence=confidence, published_at=published, url=doc.url, outlet=doc.outlet,
+                          external_id=doc.external_id, content_hash=chash)
+        article.analysis = analyse(text, lang, published, title=title)
+        return article
+
+    def embed(self, articles: Sequence[Article], store: Store | None = None) -> None:
+        """Fill ``article.embedding``, reusing vectors cached in the store by text hash."""
+        from .embed import embedding_text
+
+        section = self.settings.section("embedding")
+        texts = [embedding_text(a.title, a.text, section) for a in articles]
+        model = self.embedder.model_id
+        keys = [hashlib.sha1(f"{model}\n{t}".encode()).hexdigest() for t in texts]
+        cached = store.cached_embeddings(keys) if store is not None else {}
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in cached}.items())
+        if missing:
+            vectors = self.embedder.embed([t for _, t in missing])
+            fresh = {k: v for (k, _), v in zip(missing, vectors)}
+            cached.update(fresh)
+            if store is not None and not store.read_only:
+                store.cache_embeddings(model, fresh)
+        for article, key in zip(articles, keys):
+            article.embedding = cached[key]
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    head = text.strip().split("\n", 1)[0]
+    for mark in (". ", "! ", "? "):
+        if mark in head[:limit]:
+            return head[: head.index(mark) + 1]
+    return head[:limit].rstrip()
+
+
+class Monitor:
+    """A news monitor over one store. Obtain one with :func:`tidings.open`."""
+
+    def __init__(self, db: str | Path = "tidings.db", settings: Settings | None = None, *, read_only: bool = False):
+        self.settings = settings or Settings.load()
+        self.store = Store.open(db, read_only=read_only)
+        self.pipeline = Pipeline(self.settings)
+        self._assigner = None
+        self._dedup = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- lazily loaded state ---------------------------------------------------------------
+    @property
+    def assigner(self):
+        if self._assigner is None:
+            from .cluster import StoryAssigner
+            section = self.settings.section("cluster")
+            state = self.store.cluster_state()
+            self._assigner = StoryAssigner.load_state(state, section) if state else StoryAssigner(section)
+        return self._assigner
+
+    @property
+    def dedup(self):
+        if self._dedup is None:
+            from .dedup import Deduplicator
+            self._dedup = Deduplicator(self.settings.section("ingest"))
+            for article_id, signature in self.store.signatures():
+                self._dedup.add(article_id, "", signature=signature)
+        return self._dedup
+
+    # ---- ingest ----------------------------------------------------------------------------
+    def ingest(self, sources: Iterable[str | Path], *, default_date: datetime | None = None,
+               batch_size: int = 64, progress: Callable[[str, int], None] | None = None) -> IngestReport:
+        """Read, process and store articles from files, directories, feeds and URLs.
+
+        Bad inputs are reported in ``IngestReport.errors`` and the batch goes on. Articles are
+        committed in batches of ``batch_size``, in publication-time order within a batch.
+        """
+        from .ingest import read_sources
+
+        report = IngestReport()
+        batch: list[tuple[Document, Article]] = []
+        for item in read_sources(sources, self.settings.section("ingest")):
+            if isinstance(item, InputError):
+                log.warning("%s", item)
+                report.errors.append(item)
+                continue
+            try:
+                article = self.pipeline.prepare(item, default_date)
+            except TidingsError as exc:
+                err = exc if isinstance(exc, InputError) else InputError(exc.reason, source=item.source)
+                report.errors.append(err)
+                continue
+            batch.append((item, article))
+            if progress:
+                progress(item.source, 1)
+            if len(batch) >= batch_size:
+                self._commit_batch(batch, report)
+                batch = []
+        if batch:
+            self._commit_batch(batch, report)
+        return report
+
+    def add_documents(self, docs: Iterable[Document], *, default_date: datetime | None = None) -> IngestReport:
+        """Process and store documents built in code (the API's POST /api/articles uses this)."""
+        report = IngestReport()
+        batch = [(doc, self.pipeline.prepare(doc, default_date)) for doc in docs]
+        if batch:
+            self._commit_batch(batch, report)
+        return report
+
+    def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
+        fresh: list[tuple[Document, Article]] = []
+        for doc, article in batch:
+            if self.store.has_article(article.id) or any(a.id == article.id for _, a in fresh):
+                report.already_stored += 1
+                continue
+            original = self.store.article_by_hash(article.content_hash) or next(
+                (a.id for _, a in fresh if a.content_hash == article.content_hash and not a.duplicate_of), None)
+            if original is None and article.text:
+                original = self.dedup.find(article.text)
+            if original is not None:
+                article.duplicate_of = original
+            fresh.append((doc, article))
+        unique = [a for _, a in fresh if not a.duplicate_of]
+        if unique:
+            self.pipeline.embed(unique, self.store)
+        unique.sort(key=lambda a: (a.published_at, a.id))
+        touched: set[str] = set()
+        merges: list[tuple[str, str]] = []
+        scores: dict[str, float] = {}
+        for article in unique:
+            assignment = self.assigner.assign(story_features(article))
+            article.story_id = assignment.story_id
+            scores[article.id] = assignment.score
+            touched.add(assignment.story_id)
+            merges.extend(assignment.merged)
+            if article.text:
+                self.dedup.add(article.id, article.text)
+        merges.extend(self.assigner.flush())
+        try:
+            self._write_batch(fresh, scores, merges, touched, report)
+        except BaseException:
+            # the in-memory story and dedup state ran ahead of the store: reload it from there
+            self._assigner = self._dedup = None
+            raise
+
+    def _write_batch(self, fresh: list[tuple[Document, Article]], scores: dict[str, float],
+                     merges: list[tuple[str, str]], touched: set[str], report: IngestReport) -> None:
+        with self.store.transaction():
+            for doc, article in fresh:
+                raw_id = self.store.add_raw(doc)
+                if article.duplicate_of:
+                    article.story_id = None
+                    self.store.add_article(article, raw_id)
+                    report.duplicates.append((article.id, article.duplicate_of))
+                    continue
+                self.store.add_article(article, raw_id)
+                self.store.set_membership(article.id, article.story_id, scores[article.id])
+                if article.text:
+                    self.store.add_signature(article.id, self.dedup.signature(article.text))
+                report.added.append(article.id)
+            for old, new in merges:
+                self.store.merge_story(old, new)
+                touched.discard(old)
+                touched.add(new)
+            touched = {self.assigner.resolve(s) for s in touched}
+            self.store.refresh_stories(touched)
+            self.store.save_cluster_state(self.assigner.dump_state())
+        report.stories_touched |= touched
+
+    # ---- similarity ------------------------------------------------------------------------
+    def similarity(self, a: str | Document, b: str | Document) -> dict:
+        """Similarity of two articles given as stored ids, file paths or Documents."""
+        from .similarity import similarity
+
+        left, right = self._comparable(a), self._comparable(b)
+        self.pipeline.embed([left, right], None if self.store.read_only else self.store)
+        result = similarity(story_features(left), story_features(right), self.settings.section("similarity"))
+        return {"score": result.score, "components": result.components,
+                "a": {"id": left.id, "title": left.title, "lang": left.lang},
+                "b": {"id": right.id, "title": right.title, "lang": right.lang}}
+
+    def _comparable(self, ref: str | Document) -> Article:
+        from .queries import load_article
+
+        if isinstance(ref, Document):
+            return self.pipeline.prepare(ref)
+        if Path(ref).exists() or str(ref).startswith(("http://", "https://")):
+            from .ingest import read_sources
+
+            for item in read_sources([ref], self.settings.section("ingest")):
+                if isinstance(item, InputError):
+                    raise item
+                return self.pipeline.prepare(item)
+            raise InputError("no article found in this input", source=str(ref))
+        return load_article(self.store, str(ref))
+
+    # ---- reads (see queries.py) ------------------------------------------------------------
+    def stories(self, **filters) -> dict:
+        from .queries import list_stories
+        return list_stories(self.store, **filters)
+
+    def story(self, story_id: str) -> dict:
+        from .queries import story_detail
+        return story_detail(self.store, story_id)
+
+    def article(self, article_id: str, *, raw: bool = False) -> dict:
+        from .queries import article_detail
+        return article_detail(self.store, article_id, raw=raw)
+
+    def entity(self, entity_id: str) -> dict:
+        from .queries import entity_detail
+        return entity_detail(self.store, entity_id)
+
+    def search(self, query: str, limit: int = 20) -> list[dict]:
+        from .queries import search
+        return search(self.store, query, limit=limit)
+
+    def export(self, fmt: str, out) -> int:
+        from .export import export
+        return export(self.store, fmt, out)

@@ -1,0 +1,235 @@
+"""Read-side queries over the store, shared by the Python API, the CLI and the REST API.
+
+Every function returns plain JSON-serialisable dicts and lists.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import Counter, defaultdict
+from datetime import date
+
+from .errors import NotFound, TidingsError
+from .models import Analysis, Article, Entity, Mention
+from .store import Store, parse_iso
+
+SORTS = {"newest": ("last_seen", "s.last_seen DESC, s.id DESC"), "size": ("size", "s.size DESC, s.id DESC")}
+
+
+class BadQuery(TidingsError):
+    """A filter, cursor or sort that cannot be used."""
+
+    code = "T500"
+
+
+def _encode_cursor(key: object, story_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([key, story_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[object, str]:
+    try:
+        key, story_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return key, str(story_id)
+    except Exception:
+        raise BadQuery("invalid cursor", source="cursor", hint="use next_cursor from the previous page") from None
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
+    words = re.findall(r"\w+", text, flags=re.UNICODE)
+    if not words:
+        raise BadQuery("the search query has no words", source="q")
+    return " ".join('"' + w.replace('"', "") + '"' for w in words)
+
+
+def _iso_day(value: str | date | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return parse_iso(value if "T" in value else value + "T00:00:00").strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise BadQuery(f"not a date: {value!r}", source=name, hint="use YYYY-MM-DD or ISO 8601") from None
+
+
+def list_stories(store: Store, *, lang: str | None = None, since: str | None = None, until: str | None = None,
+                 entity: str | None = None, place: str | None = None, q: str | None = None,
+                 sort: str = "newest", limit: int = 50, cursor: str | None = None,
+                 min_size: int = 1) -> dict:
+    """Stories, newest (by last article) or largest first, with filters and cursor pagination."""
+    if sort not in SORTS:
+        raise BadQuery(f"unknown sort {sort!r}", source="sort", hint="use 'newest' or 'size'")
+    if not 1 <= limit <= 500:
+        raise BadQuery("limit must be between 1 and 500", source="limit")
+    where = ["s.merged_into IS NULL", "s.size >= ?"]
+    params: list[object] = [min_size]
+    if lang:
+        where.append("EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id AND a.lang = ?)")
+        params.append(lang)
+    if (since := _iso_day(since, "since")) is not None:
+        where.append("s.last_seen >= ?")
+        params.append(since)
+    if (until := _iso_day(until, "until")) is not None:
+        where.append("s.first_seen <= ?")
+        params.append(until.replace("T00:00:00Z", "T23:59:59Z"))
+    for value in (entity, place):
+        if value:
+            where.append("EXISTS (SELECT 1 FROM mentions m JOIN articles a ON a.id = m.article_id "
+                         "WHERE a.story_id = s.id AND m.entity_id = ?)")
+            params.append(value)
+    if q:
+        where.append("s.id IN (SELECT a.story_id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "
+                     "WHERE articles_fts MATCH ?)")
+        params.append(fts_query(q))
+    column, order = SORTS[sort]
+    if cursor:
+        key, after_id = _decode_cursor(cursor)
+        where.append(f"(s.{column} < ? OR (s.{column} = ? AND s.id < ?))")
+        params += [key, key, after_id]
+    rows = store.conn.execute(
+        f"SELECT s.* FROM stories s WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?",
+        [*params, limit + 1]).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    stories = [_story_summary(store, row) for row in rows]
+    next_cursor = _encode_cursor(rows[-1][column], rows[-1]["id"]) if more and rows else None
+    return {"stories": stories, "next_cursor": next_cursor}
+
+
+def _story_summary(store: Store, row) -> dict:
+    return {"id": row["id"], "title": row["title"], "size": row["size"], "first_seen": row["first_seen"],
+            "last_seen": row["last_seen"], "langs": json.loads(row["langs"]),
+            "top_entities": top_entities(store, row["id"], limit=5)}
+
+
+def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None = None) -> list[dict]:
+    """Entities of a story ranked by the number of its articles that name them."""
+    label_sql = "AND m.label = ?" if label else ""
+    rows = store.conn.execute(
+        f"""SELECT m.entity_id, COUNT(DISTINCT m.article_id) AS articles, COUNT(*) AS mentions,
+                   e.name, e.label, e.geonames_id, e.lat, e.lon
+            FROM articles a JOIN mentions m ON m.article_id = a.id JOIN entities e ON e.id = m.entity_id
+            WHERE a.story_id = ? {label_sql}
+            GROUP BY m.entity_id ORDER BY articles DESC, mentions DESC, m.entity_id LIMIT ?""",
+        [story_id, *([label] if label else []), limit]).fetchall()
+    return [{"id": r["entity_id"], "name": r["name"], "label": r["label"], "articles": r["articles"],
+             "mentions": r["mentions"], "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]}
+            for r in rows]
+
+
+def story_detail(store: Store, story_id: str) -> dict:
+    """One story: articles by language, entities with their surface forms, places, dates, quotes."""
+    resolved = store.resolve_story(story_id)
+    row = store.conn.execute("SELECT * FROM stories WHERE id = ?", (resolved,)).fetchone()
+    articles = store.conn.execute(
+        """SELECT id, title, url, outlet, lang, published_at, source FROM articles
+           WHERE story_id = ? AND duplicate_of IS NULL ORDER BY published_at, rowid""", (resolved,)).fetchall()
+    by_lang: dict[str, list[dict]] = defaultdict(list)
+    for a in articles:
+        by_lang[a["lang"]].append(dict(a))
+    forms: dict[str, Counter] = defaultdict(Counter)
+    for m in store.conn.execute(
+            """SELECT m.entity_id, m.text, a.lang FROM mentions m JOIN articles a ON a.id = m.article_id
+               WHERE a.story_id = ?""", (resolved,)):
+        forms[m["entity_id"]][m["text"]] += 1
+    entities = top_entities(store, resolved, limit=1000)
+    for entity in entities:
+        entity["forms"] = [text for text, _ in forms[entity["id"]].most_common()]
+    dates = store.conn.execute(
+        """SELECT d.start, d.end, d.granularity, COUNT(*) AS mentions, GROUP_CONCAT(DISTINCT d.text) AS texts
+           FROM date_mentions d JOIN articles a ON a.id = d.article_id WHERE a.story_id = ?
+           GROUP BY d.start, d.end, d.granularity ORDER BY d.start""", (resolved,)).fetchall()
+    quotes = store.conn.execute(
+        """SELECT q.text, q.speaker, q.speaker_entity_id, q.article_id, a.lang FROM quotes q
+           JOIN articles a ON a.id = q.article_id WHERE a.story_id = ? ORDER BY a.published_at""",
+        (resolved,)).fetchall()
+    aliases = [r[0] for r in store.conn.execute("SELECT id FROM stories WHERE merged_into = ?", (resolved,))]
+    return {
+        "id": resolved, "requested_id": story_id, "aliases": aliases,
+        "title": row["title"], "size": row["size"], "first_seen": row["first_seen"],
+        "last_seen": row["last_seen"], "langs": json.loads(row["langs"]),
+        "articles": dict(by_lang),
+        "entities": [e for e in entities if e["label"] != "LOC"],
+        "places": [e for e in entities if e["label"] == "LOC"],
+        "dates": [{"start": d["start"], "end": d["end"], "granularity": d["granularity"],
+                   "mentions": d["mentions"], "texts": sorted(set((d["texts"] or "").split(",")))} for d in dates],
+        "quotes": [dict(q) for q in quotes],
+    }
+
+
+def _analysis(store: Store, article_id: str) -> Analysis:
+    analysis = Analysis()
+    for m in store.conn.execute(
+            "SELECT m.*, e.name, e.geonames_id, e.country, e.lat, e.lon FROM mentions m "
+            "JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.start", (article_id,)):
+        analysis.mentions.append(Mention(m["entity_id"], m["label"], m["text"], m["start"], m["end"]))
+        analysis.entities[m["entity_id"]] = Entity(m["entity_id"], m["label"], m["name"], m["geonames_id"],
+                                                   m["country"], m["lat"], m["lon"])
+    return analysis
+
+
+def load_article(store: Store, article_id: str) -> Article:
+    """An article back from the store as an :class:`Article` (without its embedding)."""
+    row = store.article_row(article_id)
+    return Article(id=row["id"], source=row["source"], title=row["title"], text=row["text"], lang=row["lang"],
+                   lang_confidence=row["lang_confidence"], published_at=parse_iso(row["published_at"]),
+                   url=row["url"], outlet=row["outlet"], external_id=row["external_id"],
+                   content_hash=row["content_hash"], analysis=_analysis(store, article_id),
+                   story_id=row["story_id"], duplicate_of=row["duplicate_of"])
+
+
+def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
+    row = store.article_row(article_id)
+    data = {k: row[k] for k in row.keys() if k not in {"rowid", "raw_id"}}
+    if data["story_id"]:
+        data["story_id"] = store.resolve_story(data["story_id"])
+    data["mentions"] = [dict(m) for m in store.conn.execute(
+        "SELECT m.entity_id, m.label, m.text, m.start, m.end, e.name FROM mentions m "
+        "JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.start", (article_id,))]
+    data["dates"] = [dict(d) for d in store.conn.execute(
+        "SELECT text, start_char, end_char, start, end, granularity FROM date_mentions WHERE article_id = ? "
+        "ORDER BY start_char", (article_id,))]
+    data["quotes"] = [dict(q) for q in store.conn.execute(
+        "SELECT text, speaker, speaker_entity_id FROM quotes WHERE article_id = ? ORDER BY start_char",
+        (article_id,))]
+    if raw and row["raw_id"] is not None:
+        raw_row = store.raw_input(row["raw_id"])
+        if raw_row is not None:
+            data["raw"] = {"source": raw_row["source"], "content_type": raw_row["content_type"],
+                           "bytes": len(raw_row["raw"]),
+                           "text": bytes(raw_row["raw"]).decode("utf-8", errors="replace")}
+    return data
+
+
+def entity_detail(store: Store, entity_id: str) -> dict:
+    """One entity: its name variants by language and the stories that name it."""
+    row = store.conn.execute("SELECT * FROM entities WHERE id = ?", (entity_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no entity with id {entity_id!r}")
+    variants: dict[str, Counter] = defaultdict(Counter)
+    for m in store.conn.execute(
+            "SELECT m.text, a.lang FROM mentions m JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ?",
+            (entity_id,)):
+        variants[m["lang"]][m["text"]] += 1
+    stories = store.conn.execute(
+        """SELECT s.id, s.title, s.size, s.last_seen, COUNT(DISTINCT a.id) AS articles
+           FROM mentions m JOIN articles a ON a.id = m.article_id JOIN stories s ON s.id = a.story_id
+           WHERE m.entity_id = ? GROUP BY s.id ORDER BY articles DESC, s.last_seen DESC LIMIT 100""",
+        (entity_id,)).fetchall()
+    return {**dict(row),
+            "variants": {lang: [t for t, _ in c.most_common()] for lang, c in sorted(variants.items())},
+            "stories": [dict(s) for s in stories]}
+
+
+def search(store: Store, query: str, limit: int = 20) -> list[dict]:
+    """Full-text search over titles and texts (FTS5, diacritics-insensitive), best match first."""
+    rows = store.conn.execute(
+        """SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
+                  snippet(articles_fts, 1, '[', ']', '…', 12) AS snippet
+           FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
+           WHERE articles_fts MATCH ? AND a.duplicate_of IS NULL ORDER BY rank LIMIT ?""",
+        (fts_query(query), limit)).fetchall()
+    return [dict(r) for r in rows]

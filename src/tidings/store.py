@@ -1,0 +1,367 @@
+"""The embedded store: SQLite in WAL mode, with schema migrations and FTS5 search.
+
+The store knows tables, not pipeline stages: the pipeline hands it finished
+:class:`~tidings.models.Article` objects and it writes them in one transaction per batch,
+so an interrupted or failed batch never leaves half an article behind and never changes
+what was stored before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import NotFound, StoreError
+from .models import Article, Document, Entity
+
+log = logging.getLogger(__name__)
+
+# Each migration moves the schema one version up. Never edit a released migration: add one.
+MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE raw_inputs (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE TABLE articles (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        raw_id INTEGER REFERENCES raw_inputs(id),
+        source TEXT NOT NULL,
+        url TEXT,
+        outlet TEXT,
+        external_id TEXT,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        lang_confidence REAL NOT NULL,
+        published_at TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        duplicate_of TEXT,
+        story_id TEXT
+    );
+    CREATE INDEX articles_story ON articles(story_id);
+    CREATE INDEX articles_published ON articles(published_at);
+    CREATE INDEX articles_hash ON articles(content_hash);
+    CREATE INDEX articles_lang ON articles(lang);
+    CREATE TABLE dedup_signatures (
+        article_id TEXT PRIMARY KEY,
+        signature BLOB NOT NULL
+    );
+    CREATE TABLE entities (
+        id TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        name TEXT NOT NULL,
+        geonames_id INTEGER,
+        country TEXT,
+        lat REAL,
+        lon REAL
+    );
+    CREATE TABLE mentions (
+        article_id TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        text TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL
+    );
+    CREATE INDEX mentions_article ON mentions(article_id);
+    CREATE INDEX mentions_entity ON mentions(entity_id);
+    CREATE TABLE date_mentions (
+        article_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        start_char INTEGER NOT NULL,
+        end_char INTEGER NOT NULL,
+        start TEXT NOT NULL,
+        end TEXT NOT NULL,
+        granularity TEXT NOT NULL
+    );
+    CREATE INDEX date_mentions_article ON date_mentions(article_id);
+    CREATE TABLE quotes (
+        article_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        start_char INTEGER NOT NULL,
+        end_char INTEGER NOT NULL,
+        speaker_entity_id TEXT,
+        speaker TEXT
+    );
+    CREATE INDEX quotes_article ON quotes(article_id);
+    CREATE TABLE embeddings (
+        key TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE TABLE stories (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL DEFAULT 0,
+        first_seen TEXT,
+        last_seen TEXT,
+        langs TEXT NOT NULL DEFAULT '{}',
+        merged_into TEXT
+    );
+    CREATE INDEX stories_last_seen ON stories(last_seen);
+    CREATE TABLE memberships (
+        article_id TEXT PRIMARY KEY,
+        story_id TEXT NOT NULL,
+        score REAL NOT NULL
+    );
+    CREATE INDEX memberships_story ON memberships(story_id);
+    CREATE TABLE cluster_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        data BLOB NOT NULL
+    );
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, text, content='articles', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END;
+    CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+    END;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class Store:
+    """SQLite store. Open with :meth:`open`; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, read_only: bool = False):
+        self.conn = conn
+        self.path = path
+        self.read_only = read_only
+
+    # ---- opening and migrations -------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False) -> "Store":
+        path = str(path)
+        try:
+            if read_only:
+                if path != ":memory:" and not Path(path).is_file():
+                    raise StoreError("no such store", source=path,
+                                     hint="ingest something first: tidings ingest PATH")
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                if path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(path, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            if not read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            store = cls(conn, path, read_only)
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store: {exc}", source=path,
+                             hint="is it a tidings SQLite database?") from None
+        return store
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the store has schema version {version}, newer than this tidings "
+                             f"understands ({SCHEMA_VERSION})", source=self.path, hint="upgrade tidings")
+        if version == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise StoreError(f"the store has schema version {version} and needs a migration",
+                             source=self.path, hint="open it once without read-only mode")
+        for number in range(version, SCHEMA_VERSION):
+            log.info("migrating %s to schema version %d", self.path, number + 1)
+            with self.conn:
+                self.conn.executescript("BEGIN;" + MIGRATIONS[number] + f"; PRAGMA user_version = {number + 1};")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes of one batch: committed together or not at all."""
+        if self.read_only:
+            raise StoreError("the store is open read-only", source=self.path)
+        with self.conn:
+            yield self.conn
+
+    # ---- writes ---------------------------------------------------------------------------
+    def add_raw(self, doc: Document) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO raw_inputs(source, content_type, raw, received_at) VALUES (?,?,?,?)",
+            (doc.source, doc.content_type, doc.raw, _iso(utcnow())))
+        return int(cur.lastrowid)
+
+    def add_article(self, article: Article, raw_id: int | None) -> None:
+        self.conn.execute(
+            """INSERT INTO articles(id, raw_id, source, url, outlet, external_id, title, text, lang,
+                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (article.id, raw_id, article.source, article.url, article.outlet, article.external_id,
+             article.title, article.text, article.lang, article.lang_confidence,
+             _iso(article.published_at), _iso(utcnow()), article.content_hash,
+             article.duplicate_of, article.story_id))
+        if article.duplicate_of:
+            return
+        analysis = article.analysis
+        self.upsert_entities(analysis.entities.values())
+        self.conn.executemany(
+            "INSERT INTO mentions(article_id, entity_id, label, text, start, end) VALUES (?,?,?,?,?,?)",
+            [(article.id, m.entity_id, m.label, m.text, m.start, m.end) for m in analysis.mentions])
+        self.conn.executemany(
+            "INSERT INTO date_mentions(article_id, text, start_char, end_char, start, end, granularity)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(article.id, d.text, d.start_char, d.end_char, d.start.isoformat(), d.end.isoformat(),
+              d.granularity) for d in analysis.dates])
+        self.conn.executemany(
+            "INSERT INTO quotes(article_id, text, start_char, end_char, speaker_entity_id, speaker)"
+            " VALUES (?,?,?,?,?,?)",
+            [(article.id, q.text, q.start_char, q.end_char, q.speaker_entity_id, q.speaker)
+             for q in analysis.quotes])
+
+    def upsert_entities(self, entities: Iterable[Entity]) -> None:
+        self.conn.executemany(
+            """INSERT INTO entities(id, label, name, geonames_id, country, lat, lon) VALUES (?,?,?,?,?,?,?)
+               ON CONFLICT(id) DO NOTHING""",
+            [(e.id, e.label, e.name, e.geonames_id, e.country, e.lat, e.lon) for e in entities])
+
+    def add_signature(self, article_id: str, signature: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO dedup_signatures(article_id, signature) VALUES (?,?)",
+                          (article_id, signature))
+
+    def signatures(self) -> Iterator[tuple[str, bytes]]:
+        for row in self.conn.execute("SELECT article_id, signature FROM dedup_signatures ORDER BY rowid"):
+            yield row[0], row[1]
+
+    def set_membership(self, article_id: str, story_id: str, score: float) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO memberships(article_id, story_id, score) VALUES (?,?,?)",
+                          (article_id, story_id, score))
+        self.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    def merge_story(self, old_id: str, new_id: str) -> None:
+        """Move every member of ``old_id`` to ``new_id``; ``old_id`` keeps resolving to ``new_id``."""
+        self.conn.execute("UPDATE memberships SET story_id = ? WHERE story_id = ?", (new_id, old_id))
+        self.conn.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (new_id, old_id))
+        self.conn.execute("INSERT OR IGNORE INTO stories(id) VALUES (?)", (old_id,))
+        self.conn.execute("UPDATE stories SET merged_into = ?, size = 0 WHERE id = ?", (new_id, old_id))
+        # earlier aliases of old_id now point at the survivor too
+        self.conn.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", (new_id, old_id))
+
+    def refresh_stories(self, story_ids: Iterable[str]) -> None:
+        """Recompute size, languages, time span and title of the given stories from their members."""
+        for story_id in sorted(set(story_ids)):
+            rows = self.conn.execute(
+                """SELECT title, lang, published_at FROM articles
+                   WHERE story_id = ? AND duplicate_of IS NULL ORDER BY published_at, rowid""",
+                (story_id,)).fetchall()
+            if not rows:
+                continue
+            langs: dict[str, int] = {}
+            for row in rows:
+                langs[row["lang"]] = langs.get(row["lang"], 0) + 1
+            title = _story_title(rows)
+            self.conn.execute(
+                """INSERT INTO stories(id, title, size, first_seen, last_seen, langs) VALUES (?,?,?,?,?,?)
+                   ON CONFLICT(id) DO UPDATE SET title=excluded.title, size=excluded.size,
+                     first_seen=excluded.first_seen, last_seen=excluded.last_seen, langs=excluded.langs""",
+                (story_id, title, len(rows), rows[0]["published_at"], rows[-1]["published_at"],
+                 json.dumps(dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))))))
+
+    def save_cluster_state(self, data: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO cluster_state(id, data) VALUES (1, ?)", (data,))
+
+    def cluster_state(self) -> bytes | None:
+        row = self.conn.execute("SELECT data FROM cluster_state WHERE id = 1").fetchone()
+        return bytes(row[0]) if row else None
+
+    # ---- embeddings cache -----------------------------------------------------------------
+    def cached_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk):
+                found[row[0]] = np.frombuffer(row[1], dtype=np.float32).copy()
+        return found
+
+    def cache_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO embeddings(key, model, vector) VALUES (?,?,?)",
+                              [(k, model, np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()])
+
+    # ---- reads ----------------------------------------------------------------------------
+    def has_article(self, article_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+
+    def article_by_hash(self, content_hash: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY rowid LIMIT 1",
+            (content_hash,)).fetchone()
+        return row[0] if row else None
+
+    def resolve_story(self, story_id: str) -> str:
+        seen = set()
+        while True:
+            row = self.conn.execute("SELECT merged_into FROM stories WHERE id = ?", (story_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no story with id {story_id!r}", hint="list them with: tidings stories")
+            if not row[0] or row[0] in seen:
+                return story_id
+            seen.add(story_id)
+            story_id = row[0]
+
+    def article_row(self, article_id: str) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no article with id {article_id!r}", hint="find one with: tidings search QUERY")
+        return row
+
+    def raw_input(self, raw_id: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM raw_inputs WHERE id = ?", (raw_id,)).fetchone()
+
+    def count(self, table: str) -> int:
+        if table not in {"articles", "stories", "entities", "raw_inputs", "mentions"}:
+            raise ValueError(table)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _story_title(rows: Sequence[sqlite3.Row]) -> str:
+    """The earliest English title if any (analysts read English first), else the earliest title."""
+    for row in rows:
+        if row["lang"] == "en" and row["title"]:
+            return str(row["title"])
+    return str(rows[0]["title"])
