@@ -224,6 +224,12 @@ def entity_detail(store: Store, entity_id: str) -> dict:
             "stories": [dict(s) for s in stories]}
 
 
+def languages(store: Store) -> list[tuple[str, int]]:
+    """Languages in the store with their article counts, most articles first (for language filters)."""
+    rows = store.conn.execute("SELECT lang, COUNT(*) AS n FROM articles GROUP BY lang ORDER BY n DESC, lang")
+    return [(r["lang"], r["n"]) for r in rows]
+
+
 def search(store: Store, query: str, limit: int = 20) -> list[dict]:
     """Full-text search over titles and texts (FTS5, diacritics-insensitive), best match first."""
     rows = store.conn.execute(

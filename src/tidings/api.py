@@ -1,0 +1,828 @@
+"""The REST API and web pages over one store (``tidings serve``).
+
+``create_app(db, settings)`` returns a FastAPI app. Reads use one read-only SQLite connection per
+worker thread; writes (``POST /api/articles``) go through one :class:`~tidings.pipeline.Monitor`
+under a lock, and exist only when a token is configured (``server.token``) and the app was made
+writable. Every error, on every path, is JSON of one shape::
+
+    {"error": {"code": "T200", "message": "...", "detail": {...}}}
+
+The codes are tidings' own (docs/errors.md) plus the HTTP-level ones below (docs/api.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from fastapi import Depends, FastAPI, Path as PathParam, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute, APIRouter
+from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import __version__
+from .config import Settings
+from .errors import NotFound, StoreError, TidingsError
+from .models import Document
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+# ---- errors --------------------------------------------------------------------------------------
+class ApiError(TidingsError):
+    """An HTTP-level error of the API itself (not of the store or a query). ``status`` is its HTTP status."""
+
+    code = "T700"
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None, detail: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        if status is not None:
+            self.status = status
+        self.detail = detail or {}
+        self.headers = headers or {}
+
+
+class Unauthorized(ApiError):
+    """A write endpoint was called without ``Authorization: Bearer TOKEN``."""
+
+    code = "T701"
+    status = 401
+
+
+class Forbidden(ApiError):
+    """The token is wrong, or this server does not accept writes at all."""
+
+    code = "T702"
+    status = 403
+
+
+class BodyTooLarge(ApiError):
+    """The request body is larger than ``server.max_body_bytes``."""
+
+    code = "T703"
+    status = 413
+
+
+class InvalidRequest(ApiError):
+    """Parameters or body do not match the schema (wrong type, missing field, out of range)."""
+
+    code = "T704"
+    status = 422
+
+
+class RouteNotFound(ApiError):
+    """No route at this path."""
+
+    code = "T705"
+    status = 404
+
+
+class MethodNotAllowed(ApiError):
+    """The path exists but not with this HTTP method."""
+
+    code = "T706"
+    status = 405
+
+
+class InternalError(ApiError):
+    """A bug: logged with its traceback on the server, never shown to the client."""
+
+    code = "T799"
+    status = 500
+
+
+def _status_of(exc: TidingsError) -> int:
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, StoreError):
+        return 503
+    return 400  # BadQuery, InputError and the rest are the caller's to fix
+
+
+def error_body(code: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail or {}}}
+
+
+def error_response(exc: TidingsError) -> JSONResponse:
+    detail = dict(getattr(exc, "detail", {}) or {})
+    for key in ("source", "hint"):
+        if getattr(exc, key, None):
+            detail.setdefault(key, getattr(exc, key))
+    return JSONResponse(error_body(exc.code, exc.reason, detail), status_code=_status_of(exc),
+                        headers=getattr(exc, "headers", None) or None)
+
+
+async def _tidings_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TidingsError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return error_response(RouteNotFound(f"no such route: {request.method} {request.url.path}",
+                                            hint="see /docs for the API"))
+    if exc.status_code == 405:
+        allowed = [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}",
+                                               detail={"allowed": allowed}, headers=headers))
+    return error_response(ApiError(str(exc.detail), status=exc.status_code, headers=headers))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
+               "type": str(e.get("type", ""))} for e in exc.errors()]
+    where = ", ".join(".".join(e["loc"]) + ": " + e["msg"] for e in errors[:3])
+    return error_response(InvalidRequest(f"invalid request ({where})" if where else "invalid request",
+                                         detail={"errors": errors}))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(InternalError("internal error; the server log has the details"))
+
+
+# ---- middleware ----------------------------------------------------------------------------------
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413 before anything parses them.
+
+    A declared ``Content-Length`` over the limit is refused without reading; a chunked body is read
+    up to the limit and refused as soon as it passes it. An accepted body is handed on unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await error_response(ApiError("Content-Length is not a number"))(scope, receive, send)
+                return
+            if length > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes",
+                           detail={"max_body_bytes": self.max_bytes}, headers={"Connection": "close"},
+                           hint="send fewer articles per request, or raise server.max_body_bytes")
+        await error_response(exc)(scope, receive, send)
+
+
+# Pages load nothing from other hosts; the policy makes the browser enforce it, and forbids inline
+# script, so that escaped article text could never run even if a template forgot to escape.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# Swagger UI sets inline styles on its elements; everything else stays as strict.
+CSP_DOCS = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+class SecurityHeaders:
+    """Add CSP, nosniff, no-referrer and frame denial to every response."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = (CSP_DOCS if scope["path"] == "/docs" else CSP).encode()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for name, value in ((b"content-security-policy", policy),
+                                    (b"x-content-type-options", b"nosniff"),
+                                    (b"referrer-policy", b"no-referrer"),
+                                    (b"x-frame-options", b"DENY")):
+                    if name not in names:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ---- the store behind the app --------------------------------------------------------------------
+class Backend:
+    """What the routes use: per-thread read connections, and one writer/similarity monitor under locks.
+
+    SQLite connections are not shared between the worker threads that serve requests: each thread
+    opens its own read-only connection once and keeps it (WAL lets them read while a write commits).
+    """
+
+    def __init__(self, db: str, settings: Settings, *, writable: bool):
+        self.db = str(db)
+        self.settings = settings
+        self.server = settings.section("server")
+        self.writable = writable
+        self._local = threading.local()
+        self._opened: list[Store] = []
+        self._opened_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._similarity_lock = threading.Lock()
+        self._writer = None
+        self._similarity_monitor = None
+        if writable:
+            from .pipeline import Monitor
+            self._writer = Monitor(self.db, settings, read_only=False)  # creates and migrates the store
+        self.reader()  # fail at start, not on the first request, when the store cannot be read
+
+    def reader(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store.open(self.db, read_only=True)
+            self._local.store = store
+            with self._opened_lock:
+                self._opened.append(store)
+        return store
+
+    def close(self) -> None:
+        with self._opened_lock:
+            for store in self._opened:
+                store.close()
+            self._opened.clear()
+        if self._writer is not None:
+            self._writer.close()
+        if self._similarity_monitor is not None:
+            self._similarity_monitor.close()
+
+    def authorize(self, authorization: str | None) -> None:
+        """Allow a write only with the configured token; compared in constant time."""
+        token = str(self.server.get("token") or "")
+        if not self.writable or not token:
+            raise Forbidden("this server does not accept writes",
+                            hint="set server.token and start it with writes enabled (see docs/api.md)")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise Unauthorized("this endpoint needs 'Authorization: Bearer TOKEN'",
+                               headers={"WWW-Authenticate": 'Bearer realm="tidings"'})
+        if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
+            raise Forbidden("wrong token")
+
+    def ingest(self, docs: list[Document]):
+        assert self._writer is not None
+        with self._write_lock:
+            return self._writer.add_documents(docs)
+
+    def similarity(self, a: str | Document, b: str | Document) -> dict:
+        # A read-only monitor: similarity never writes (not even the embedding cache), so it cannot
+        # hold a write transaction open. It shares the writer's pipeline, so models load once.
+        from .pipeline import Monitor
+
+        with self._similarity_lock:
+            if self._similarity_monitor is None:
+                self._similarity_monitor = Monitor(self.db, self.settings, read_only=True)
+                if self._writer is not None:
+                    self._similarity_monitor.pipeline = self._writer.pipeline
+            return self._similarity_monitor.similarity(a, b)
+
+
+def _backend(request: Request) -> Backend:
+    return request.app.state.backend
+
+
+# ---- schema --------------------------------------------------------------------------------------
+def _utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable error code (docs/errors.md, docs/api.md).", examples=["T200"])
+    message: str = Field(description="What went wrong, for a person.")
+    detail: dict[str, Any] = Field(default_factory=dict,
+                                   description="Structured context: source, hint, errors, allowed, max_body_bytes.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class EntityRef(BaseModel):
+    id: str = Field(examples=["geo:170063"])
+    name: str
+    label: str = Field(description="PER, ORG or LOC")
+    articles: int = Field(description="Articles of the story that name it.")
+    mentions: int
+    geonames_id: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class StoryEntity(EntityRef):
+    forms: list[str] = Field(description="Every surface form seen, most frequent first (Alep, Alepa, Aleppo...).")
+
+
+class StorySummary(BaseModel):
+    id: str
+    title: str
+    size: int = Field(description="Articles in the story (duplicates not counted).")
+    first_seen: datetime | None
+    last_seen: datetime | None
+    langs: dict[str, int] = Field(description="Articles per language.")
+    top_entities: list[EntityRef]
+
+
+class StoryPage(BaseModel):
+    stories: list[StorySummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class ArticleBrief(BaseModel):
+    id: str
+    title: str
+    url: str | None
+    outlet: str | None
+    lang: str
+    published_at: datetime
+    source: str
+
+
+class MentionedDate(BaseModel):
+    start: date
+    end: date
+    granularity: str
+    mentions: int
+    texts: list[str] = Field(description="The expressions as written (\"22. rujna\", \"July 28\").")
+
+
+class StoryQuote(BaseModel):
+    text: str
+    speaker: str | None
+    speaker_entity_id: str | None
+    article_id: str
+    lang: str
+
+
+class StoryDetail(BaseModel):
+    id: str = Field(description="The story's current id.")
+    requested_id: str = Field(description="The id asked for: an old id of a merged story resolves to its survivor.")
+    aliases: list[str] = Field(description="Old ids merged into this story.")
+    title: str
+    size: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    langs: dict[str, int]
+    articles: dict[str, list[ArticleBrief]] = Field(description="Articles grouped by language, oldest first.")
+    entities: list[StoryEntity] = Field(description="People and organisations.")
+    places: list[StoryEntity]
+    dates: list[MentionedDate] = Field(description="Dates the articles mention, normalised.")
+    quotes: list[StoryQuote]
+
+
+class ArticleMention(BaseModel):
+    entity_id: str
+    label: str
+    text: str
+    start: int
+    end: int
+    name: str
+
+
+class ArticleDate(BaseModel):
+    text: str
+    start_char: int
+    end_char: int
+    start: date
+    end: date
+    granularity: str
+
+
+class ArticleQuote(BaseModel):
+    text: str
+    speaker: str | None
+    speaker_entity_id: str | None
+
+
+class RawInput(BaseModel):
+    source: str
+    content_type: str
+    bytes: int
+    text: str
+
+
+class ArticleDetail(BaseModel):
+    id: str
+    source: str
+    url: str | None
+    outlet: str | None
+    external_id: str | None
+    title: str
+    text: str = Field(description="Cleaned text.")
+    lang: str
+    lang_confidence: float
+    published_at: datetime
+    ingested_at: datetime
+    content_hash: str
+    duplicate_of: str | None = Field(description="Id of the first copy when this is a duplicate.")
+    story_id: str | None
+    mentions: list[ArticleMention]
+    dates: list[ArticleDate]
+    quotes: list[ArticleQuote]
+    raw: RawInput | None = Field(None, description="The input as stored (only with ?raw=true).")
+
+
+class EntityStory(BaseModel):
+    id: str
+    title: str
+    size: int
+    last_seen: datetime | None
+    articles: int = Field(description="Articles of the story naming the entity.")
+
+
+class EntityDetail(BaseModel):
+    id: str
+    label: str
+    name: str
+    geonames_id: int | None
+    country: str | None
+    lat: float | None
+    lon: float | None
+    variants: dict[str, list[str]] = Field(description="Names as written, by language, most frequent first.")
+    stories: list[EntityStory]
+
+
+class SearchHit(BaseModel):
+    id: str
+    title: str
+    lang: str
+    published_at: datetime
+    story_id: str | None
+    url: str | None
+    snippet: str = Field(description="Matching passage; matched words between [ and ].")
+
+
+class SearchResults(BaseModel):
+    query: str
+    results: list[SearchHit]
+
+
+class StoredArticleRef(BaseModel):
+    """An article already in the store."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Text = Field(min_length=1, max_length=200)
+
+
+class TextArticleRef(BaseModel):
+    """An article given as text (not stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Text = Field(min_length=1, pattern=r"\w", description="Body text; must contain a word.")
+    title: Text | None = None
+    lang: Text | None = Field(None, max_length=20, description="Language hint (ISO 639-1).")
+    published_at: datetime | None = None
+
+
+class SimilarityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    a: Union[StoredArticleRef, TextArticleRef]
+    b: Union[StoredArticleRef, TextArticleRef]
+
+
+class SimilaritySide(BaseModel):
+    id: str
+    title: str
+    lang: str
+
+
+class SimilarityResult(BaseModel):
+    score: float = Field(description="0..1: how likely the two report the same story.")
+    components: dict[str, float] = Field(description="text, entities, places, time...")
+    a: SimilaritySide
+    b: SimilaritySide
+
+
+class ArticleIn(BaseModel):
+    """One article to ingest; the same fields as a line of a .jsonl input."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Text | None = None
+    text: Text | None = None
+    url: Text | None = Field(None, max_length=2000, description="http(s) URL of the original.")
+    source: Text | None = Field(None, max_length=200, description="Outlet name, e.g. 'Reuters'.")
+    lang: Text | None = Field(None, max_length=20, description="Language hint; detected when absent.")
+    published_at: datetime | None = Field(None, description="Default: now.")
+    id: Text | None = Field(None, max_length=200, description="Your own id for it (stored as external_id).")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _has_words(self) -> "ArticleIn":
+        if not (self.title or "").strip() and not (self.text or "").strip():
+            raise ValueError("an article needs a title or a text")
+        return self
+
+
+class IngestDuplicate(BaseModel):
+    id: str
+    duplicate_of: str
+
+
+class IngestResult(BaseModel):
+    added: list[str] = Field(description="Ids of the new articles.")
+    stories: dict[str, str] = Field(description="New article id -> story id.")
+    duplicates: list[IngestDuplicate]
+    already_stored: int = Field(description="Articles that were stored before (same input, same id).")
+    stories_touched: list[str]
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float] = Field(min_length=2, max_length=2, description="[lon, lat]")
+
+
+class PlaceProperties(BaseModel):
+    story_id: str
+    story_title: str
+    place_id: str
+    name: str
+    geonames_id: int | None
+    articles: int
+
+
+class PlaceFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: PlaceProperties
+
+
+class PlaceCollection(BaseModel):
+    type: Literal["FeatureCollection"]
+    features: list[PlaceFeature]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer (all with the one error shape)."""
+    text = {400: "Bad filter, cursor, sort or date", 401: "Missing token", 403: "Wrong token or writes disabled",
+            404: "Unknown id", 413: "Body too large", 422: "Validation error", 503: "Store unavailable"}
+    return {s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
+
+
+# ---- API routes ----------------------------------------------------------------------------------
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
+
+
+class TokenGuardedRoute(APIRoute):
+    """A route that checks the bearer token before the body is even parsed (401/403 before 422)."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            _backend(request).authorize(request.headers.get("authorization"))
+            return await handler(request)
+
+        return guarded
+
+
+STORY_FILTERS = """Filters combine (AND): `lang` (an article in that language), `since`/`until` (YYYY-MM-DD
+or ISO 8601; active on/after, started on/before), `entity`/`place` (an entity id named in the story),
+`q` (full-text over the story's articles)."""
+
+
+def _story_filters(
+    lang: Annotated[str | None, Query(max_length=20, description="Language code, e.g. hr.")] = None,
+    since: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or ISO 8601.")] = None,
+    until: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or ISO 8601.")] = None,
+    entity: Annotated[str | None, Query(max_length=200, description="Entity id, e.g. per:putin.")] = None,
+    place: Annotated[str | None, Query(max_length=200, description="Place id, e.g. geo:170063.")] = None,
+    q: Annotated[str | None, Query(max_length=500, description="Words that an article must contain.")] = None,
+    sort: Annotated[str, Query(description="newest (by last article) or size.",
+                               json_schema_extra={"enum": ["newest", "size"]})] = "newest",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page.")] = None,
+    min_size: Annotated[int, Query(ge=1, le=1_000_000, description="Hide smaller stories.")] = 1,
+) -> dict[str, Any]:
+    return {"lang": lang, "since": since, "until": until, "entity": entity, "place": place, "q": q,
+            "sort": sort, "limit": limit, "cursor": cursor, "min_size": min_size}
+
+
+StoryFilters = Annotated[dict[str, Any], Depends(_story_filters)]
+
+
+def api_router() -> APIRouter:
+    from . import queries
+    from .export import stories_geojson
+
+    router = APIRouter(prefix="/api")
+
+    @router.get("/stories", response_model=StoryPage, tags=["stories"], responses=_errors(400, 422),
+                summary="List stories", description="Newest or largest first, with cursor pagination. "
+                + STORY_FILTERS)
+    def list_stories(request: Request, filters: StoryFilters) -> Any:
+        return queries.list_stories(_backend(request).reader(), **filters)
+
+    @router.get("/stories.geojson", response_model=PlaceCollection, tags=["stories"], responses=_errors(400, 404, 422),
+                response_class=GeoJSONResponse, summary="Places of stories as GeoJSON",
+                description="One Point per (story, place with coordinates). `id` (repeatable) picks stories; "
+                            "otherwise the stories of the same filters and page as GET /api/stories. "
+                            + STORY_FILTERS)
+    def stories_places(request: Request, filters: StoryFilters,
+                       id: Annotated[list[str] | None, Query(max_length=500, description="Story ids.")] = None) -> Any:
+        store = _backend(request).reader()
+        if id:
+            ids = list(dict.fromkeys(store.resolve_story(i) for i in id))
+        else:
+            ids = [s["id"] for s in queries.list_stories(store, **filters)["stories"]]
+        return stories_geojson(store, ids)
+
+    @router.get("/stories/{story_id}", response_model=StoryDetail, tags=["stories"], responses=_errors(404, 422),
+                summary="One story", description="Articles grouped by language, entities and places with their "
+                "surface forms, mentioned dates, quotes. An old id of a merged story resolves to the survivor.")
+    def story(request: Request, story_id: Annotated[str, PathParam(max_length=200)]) -> Any:
+        return queries.story_detail(_backend(request).reader(), story_id)
+
+    @router.get("/articles/{article_id}", response_model=ArticleDetail, tags=["articles"],
+                responses=_errors(404, 422), summary="One article")
+    def article(request: Request, article_id: Annotated[str, PathParam(max_length=200)],
+                raw: Annotated[bool, Query(description="Include the raw input as stored.")] = False) -> Any:
+        return queries.article_detail(_backend(request).reader(), article_id, raw=raw)
+
+    @router.get("/entities/{entity_id:path}", response_model=EntityDetail, tags=["entities"],
+                responses=_errors(404, 422), summary="One entity",
+                description="Names as written in each language, and the stories naming it.")
+    def entity(request: Request, entity_id: Annotated[str, PathParam(max_length=200)]) -> Any:
+        return queries.entity_detail(_backend(request).reader(), entity_id)
+
+    @router.get("/search", response_model=SearchResults, tags=["articles"], responses=_errors(400, 422),
+                summary="Full-text search", description="Every word must occur; accents ignored; best match first.")
+    def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
+               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
+        return {"query": q, "results": queries.search(_backend(request).reader(), q, limit=limit)}
+
+    @router.post("/similarity", response_model=SimilarityResult, tags=["articles"], responses=_errors(400, 404, 413, 422),
+                 summary="Similarity of two articles",
+                 description="Each side is a stored article (`{\"id\": ...}`) or a text "
+                             "(`{\"text\": ..., \"title\": ..., \"lang\": ...}`). The score is 0..1 with its components.")
+    def similarity(request: Request, body: SimilarityRequest) -> Any:
+        backend = _backend(request)
+        return backend.similarity(_comparable(backend, body.a, "a"), _comparable(backend, body.b, "b"))
+
+    writes = APIRouter(prefix="/api", route_class=TokenGuardedRoute)
+
+    @writes.post("/articles", response_model=IngestResult, status_code=201, tags=["articles"],
+                 dependencies=[Security(HTTPBearer(auto_error=False, description="server.token"))],
+                 responses=_errors(400, 401, 403, 413, 422), summary="Ingest articles",
+                 description="One article or a list of them (at most server.max_batch_articles). "
+                             "Needs `Authorization: Bearer TOKEN`; the body is limited to server.max_body_bytes.")
+    def add_articles(request: Request, body: Union[ArticleIn, list[ArticleIn]]) -> Any:
+        backend = _backend(request)
+        items = body if isinstance(body, list) else [body]
+        most = int(backend.server["max_batch_articles"])
+        if not items or len(items) > most:
+            raise InvalidRequest(f"send between 1 and {most} articles per request",
+                                 detail={"max_batch_articles": most})
+        docs = [_document(item, i) for i, item in enumerate(items)]
+        report = backend.ingest(docs)
+        reader = backend.reader()
+        stories = {}
+        for article_id in report.added:
+            row = reader.conn.execute("SELECT story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if row is not None and row[0]:
+                stories[article_id] = reader.resolve_story(row[0])
+        return {"added": report.added, "stories": stories,
+                "duplicates": [{"id": new, "duplicate_of": old} for new, old in report.duplicates],
+                "already_stored": report.already_stored, "stories_touched": sorted(report.stories_touched)}
+
+    router.include_router(writes)
+    return router
+
+
+def _comparable(backend: Backend, ref: StoredArticleRef | TextArticleRef, side: str) -> str | Document:
+    """A stored id (checked to exist, so it is never read as a path or URL) or a Document from text."""
+    if isinstance(ref, StoredArticleRef):
+        if not backend.reader().has_article(ref.id):
+            raise NotFound(f"no article with id {ref.id!r}", source=side)
+        return ref.id
+    raw = json.dumps(ref.model_dump(mode="json"), ensure_ascii=False).encode()
+    return Document(source=f"similarity:{side}", raw=raw, content_type="jsonl", text=ref.text, title=ref.title,
+                    lang=ref.lang, published_at=_aware(ref.published_at))
+
+
+def _document(item: ArticleIn, index: int) -> Document:
+    raw = json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False).encode()
+    return Document(source=item.url or f"POST /api/articles[{index}]", raw=raw, content_type="jsonl",
+                    text=item.text or "", title=item.title, url=item.url, outlet=item.source, lang=item.lang,
+                    published_at=_aware(item.published_at), external_id=item.id)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+# ---- the app -------------------------------------------------------------------------------------
+def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAPI:
+    """The API and web pages over the store at ``db``.
+
+    Writes (POST /api/articles) are possible only when ``read_only`` is False *and* ``server.token``
+    is set; otherwise the store is opened read-only and the write route answers 403.
+    """
+    from .web.pages import docs_router, pages_router
+
+    server = settings.section("server")
+    backend = Backend(db, settings, writable=not read_only and bool(server["token"]))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        backend.close()
+
+    app = FastAPI(
+        title="tidings", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+        description="Multilingual news stories: list and filter stories, read one story's articles by language, "
+                    "entities, places and dates; search; score similarity; ingest articles (with a token). "
+                    "Every error is `{\"error\": {\"code\", \"message\", \"detail\"}}`.",
+        openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}],
+    )
+    app.state.backend = backend
+    app.state.settings = settings
+    app.add_exception_handler(TidingsError, _tidings_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.include_router(api_router())
+    app.include_router(docs_router())
+    app.include_router(pages_router())
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    # added innermost first: SecurityHeaders wraps CORS wraps BodyLimit wraps the routes
+    app.add_middleware(BodyLimit, max_bytes=int(server["max_body_bytes"]))
+    if server["cors_origins"]:
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=list(server["cors_origins"]),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+__all__ = ["create_app", "ApiError", "Unauthorized", "Forbidden", "BodyTooLarge", "InvalidRequest",
+           "RouteNotFound", "MethodNotAllowed", "InternalError"]

@@ -1,0 +1,188 @@
+"""Server-rendered pages: story list, story, article, entity, search, and the self-hosted /docs.
+
+Pages are Jinja2 templates with autoescaping on for every file: article text, titles and names
+are always inserted as text, never as markup. Links to originals are only made for http(s) URLs.
+The pages read the same query functions as the API and work without JavaScript; ``tidings.js``
+adds a live filter to the story list.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .. import __version__, queries
+from ..errors import NotFound, TidingsError
+from . import charts
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Stories per page of the list (the API's default page is the same size).
+PAGE_SIZE = 50
+# Colour classes for languages (c0..c7 in tidings.css); languages past the eighth reuse them.
+LANG_CLASSES = 8
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links become hrefs: a 'javascript:' URL in an input must never be clickable."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(str(url).strip()).scheme.lower()
+    except ValueError:
+        return None
+    return str(url).strip() if scheme in ("http", "https") else None
+
+
+def _day(value: str | None) -> str:
+    return (value or "")[:10]
+
+
+def _when(value: str | None) -> str:
+    return (value or "")[:16].replace("T", " ")
+
+
+def _lang_name(code: str) -> str:
+    try:
+        from babel import Locale
+        return Locale("en").languages.get(code, code)
+    except Exception:  # babel missing a code or the locale: the code itself is a fine label
+        return code
+
+
+def _segments(snippet: str) -> list[tuple[str, bool]]:
+    """Split an FTS snippet into (text, matched) parts; matched words were put between [ and ]."""
+    parts: list[tuple[str, bool]] = []
+    rest = snippet
+    while rest:
+        start = rest.find("[")
+        end = rest.find("]", start + 1) if start >= 0 else -1
+        if start < 0 or end < 0:
+            parts.append((rest, False))
+            break
+        if start:
+            parts.append((rest[:start], False))
+        parts.append((rest[start + 1:end], True))
+        rest = rest[end + 1:]
+    return parts
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n") if p.strip()]
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(safe_url=_safe_url, day=_day, when=_when, lang_name=_lang_name, segments=_segments,
+                       paragraphs=_paragraphs)
+    env.globals.update(version=__version__)
+    return env
+
+
+_env = environment()
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(template).render(request_path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def error_page(request: Request, exc: TidingsError) -> HTMLResponse:
+    status = 404 if isinstance(exc, NotFound) else 400
+    return render(request, "error.html", status=status, title="Not found" if status == 404 else "Bad request",
+                  code=exc.code, message=exc.reason, hint=exc.hint)
+
+
+def _lang_classes(langs: list[str]) -> dict[str, str]:
+    return {lang: f"c{i % LANG_CLASSES}" for i, lang in enumerate(langs)}
+
+
+def pages_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def store(request: Request):
+        return request.app.state.backend.reader()
+
+    @router.get("/", response_class=HTMLResponse)
+    def story_list(request: Request, lang: str = "", q: str = "", sort: str = "newest", cursor: str = "",
+                   since: str = "", until: str = "", entity: str = "", place: str = "") -> Response:
+        filters = {"lang": lang or None, "q": q.strip() or None, "sort": sort or "newest", "cursor": cursor or None,
+                   "since": since or None, "until": until or None, "entity": entity or None, "place": place or None}
+        db = store(request)
+        languages = queries.languages(db)
+        error = None
+        try:
+            page = queries.list_stories(db, limit=PAGE_SIZE, **filters)
+        except TidingsError as exc:
+            page, error = {"stories": [], "next_cursor": None}, exc
+        kept = {k: v for k, v in filters.items() if v and k != "cursor"}
+        next_url = "/?" + urlencode({**kept, "cursor": page["next_cursor"]}) if page["next_cursor"] else None
+        classes = _lang_classes([code for code, _ in languages])
+        return render(request, "stories.html", status=400 if error else 200, title="Stories",
+                      stories=page["stories"], languages=languages, classes=classes, filters=filters,
+                      error=error, next_url=next_url, first_url="/?" + urlencode(kept) if cursor else None)
+
+    @router.get("/stories/{story_id}", response_class=HTMLResponse)
+    def story_page(request: Request, story_id: str) -> Response:
+        try:
+            data = queries.story_detail(store(request), story_id)
+        except TidingsError as exc:
+            return error_page(request, exc)
+        if data["id"] != story_id:  # an old id of a merged story: send the reader to the survivor
+            return RedirectResponse(f"/stories/{data['id']}", status_code=307)
+        classes = _lang_classes(list(data["articles"]))
+        return render(request, "story.html", title=data["title"], story=data, classes=classes,
+                      articles_timeline=charts.articles_timeline(data["articles"], classes),
+                      dates_timeline=charts.dates_timeline(data["dates"]),
+                      map=charts.place_map(data["places"]))
+
+    @router.get("/articles/{article_id}", response_class=HTMLResponse)
+    def article_page(request: Request, article_id: str) -> Response:
+        try:
+            data = queries.article_detail(store(request), article_id)
+        except TidingsError as exc:
+            return error_page(request, exc)
+        return render(request, "article.html", title=data["title"], article=data)
+
+    @router.get("/entities/{entity_id:path}", response_class=HTMLResponse)
+    def entity_page(request: Request, entity_id: str) -> Response:
+        try:
+            data = queries.entity_detail(store(request), entity_id)
+        except TidingsError as exc:
+            return error_page(request, exc)
+        place = [{"id": data["id"], "name": data["name"], "lat": data["lat"], "lon": data["lon"], "articles": 1}]
+        return render(request, "entity.html", title=data["name"], entity=data,
+                      map=charts.place_map(place) if data["label"] == "LOC" else None)
+
+    @router.get("/search", response_class=HTMLResponse)
+    def search_page(request: Request, q: str = "") -> Response:
+        hits: list[dict] = []
+        error = None
+        if q.strip():
+            try:
+                hits = queries.search(store(request), q, limit=PAGE_SIZE)
+            except TidingsError as exc:
+                error = exc
+        return render(request, "search.html", status=400 if error else 200, title="Search", q=q, hits=hits,
+                      error=error)
+
+    return router
+
+
+def docs_router() -> APIRouter:
+    """Swagger UI at /docs, served from the vendored copy (FastAPI's default would load it from a CDN)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/docs", response_class=HTMLResponse)
+    def docs(request: Request) -> Response:
+        return render(request, "docs.html", title="API")
+
+    return router

@@ -1,0 +1,123 @@
+"""The SQLite store: migrations, writes in one transaction, FTS5, merged story ids."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from tidings.errors import NotFound, StoreError
+from tidings.models import Analysis, Article, Document, Entity, Mention
+from tidings.queries import list_stories, search, story_detail
+from tidings.store import SCHEMA_VERSION, Store
+
+
+def _article(article_id: str, title: str, text: str, lang: str = "en", day: int = 1) -> Article:
+    analysis = Analysis(
+        mentions=[Mention("geo:170063", "LOC", "Aleppo", 0, 6)],
+        entities={"geo:170063": Entity("geo:170063", "LOC", "Aleppo", 170063, "SY", 36.2, 37.16)},
+    )
+    return Article(id=article_id, source=f"{article_id}.txt", title=title, text=text, lang=lang,
+                   lang_confidence=0.99, published_at=datetime(2016, 10, day, tzinfo=timezone.utc),
+                   content_hash=article_id, analysis=analysis)
+
+
+def _put(store: Store, article: Article, story_id: str) -> None:
+    with store.transaction():
+        raw_id = store.add_raw(Document(source=article.source, raw=article.text.encode(), content_type="text",
+                                        text=article.text))
+        article.story_id = story_id
+        store.add_article(article, raw_id)
+        store.set_membership(article.id, story_id, 1.0)
+        store.refresh_stories([story_id])
+
+
+def test_new_store_is_migrated_and_in_wal_mode(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this tidings"):
+        Store.open(path)
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("this is not sqlite " * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store.open(path)
+
+
+def test_failed_batch_leaves_earlier_data_untouched(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        _put(store, _article("a1", "Aleppo truce", "Aleppo humanitarian pause holds"), "s1")
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                store.add_article(_article("a2", "Other", "Other text"), None)
+                raise RuntimeError("crash in the middle of a batch")
+        assert store.count("articles") == 1
+        assert store.has_article("a1") and not store.has_article("a2")
+
+
+def test_full_text_search_ignores_accents(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        _put(store, _article("a1", "Ženeva pregovori", "Pregovori u Ženevi o Siriji", lang="hr"), "s1")
+        _put(store, _article("a2", "Football", "A football match report"), "s2")
+        hits = search(store, "zenevi")
+        assert [h["id"] for h in hits] == ["a1"]
+
+
+def test_merged_story_id_still_resolves(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        _put(store, _article("a1", "Aleppo truce", "text one", day=1), "s-old")
+        _put(store, _article("a2", "Aleppo truce extended", "text two", day=2), "s-new")
+        with store.transaction():
+            store.merge_story("s-new", "s-old")
+            store.refresh_stories(["s-old"])
+        assert store.resolve_story("s-new") == "s-old"
+        detail = story_detail(store, "s-new")
+        assert detail["id"] == "s-old" and detail["size"] == 2
+        assert detail["aliases"] == ["s-new"]
+        assert [s["id"] for s in list_stories(store)["stories"]] == ["s-old"]
+        with pytest.raises(NotFound):
+            store.resolve_story("s-missing")
+
+
+def test_embedding_cache_round_trip(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        vector = np.arange(4, dtype=np.float32)
+        with store.transaction():
+            store.cache_embeddings("m", {"k1": vector})
+        found = store.cached_embeddings(["k1", "k2"])
+        assert list(found) == ["k1"] and np.array_equal(found["k1"], vector)
+
+
+def test_read_only_store_refuses_writes(tmp_path):
+    path = tmp_path / "t.db"
+    Store.open(path).close()
+    with Store.open(path, read_only=True) as store:
+        with pytest.raises(StoreError):
+            with store.transaction():
+                pass
+    with pytest.raises(StoreError, match="no such store"):
+        Store.open(tmp_path / "missing.db", read_only=True)
+
+
+def test_story_pagination_with_cursor(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        for day in range(1, 6):
+            _put(store, _article(f"a{day}", f"Story {day}", f"text {day}", day=day), f"s{day}")
+        first = list_stories(store, limit=2)
+        assert [s["id"] for s in first["stories"]] == ["s5", "s4"]
+        second = list_stories(store, limit=2, cursor=first["next_cursor"])
+        assert [s["id"] for s in second["stories"]] == ["s3", "s2"]
+        third = list_stories(store, limit=2, cursor=second["next_cursor"])
+        assert [s["id"] for s in third["stories"]] == ["s1"] and third["next_cursor"] is None
