@@ -104,36 +104,45 @@ def real_entities(records: list[dict]) -> list[tuple[frozenset[str], frozenset[s
 
 
 # ---------------------------------------------------------------- clustering
-BASE: dict = {}   # empty: the shipped [cluster] defaults
-
+OFF = {"merge_threshold": 1.0, "merge_cross_threshold": 1.0}
+# Each step adds one idea to the previous one; thresholds re-tuned per step (grid 0.05 apart).
 VARIANTS: dict[str, dict] = {
-    "baseline-centroid-raw": {"center": False, "threshold": 0.90, "merge_threshold": 1.0,
-                              "merge_cross_threshold": 1.0, "entity_weight": 0.0, "time_weight": 0.0},
-    "centred": {"entity_weight": 0.0, "merge_threshold": 1.0, "merge_cross_threshold": 1.0},
-    "centred+time": {"entity_weight": 0.0, "merge_threshold": 1.0, "merge_cross_threshold": 1.0,
-                     "time_weight": 0.1},
-    "centred+ent": {"merge_threshold": 1.0, "merge_cross_threshold": 1.0},
-    "centred+ent+merge": {},
-    "defaults": {},
+    "raw-centroid-0.92": {"center": False, "threshold": 0.92, "time_weight": 0.0, **OFF},
+    "raw-centroid-0.90": {"center": False, "threshold": 0.90, "time_weight": 0.0, **OFF},
+    "+lang-centring": {"threshold": 0.35, "time_weight": 0.0, **OFF},
+    "+time-decay": {"threshold": 0.30, **OFF},
+    "+delayed-merge=defaults": {},
+    "defaults:flush/64": {"_flush_every": 64},
+    "defaults:no-span-limit": {"max_span_hours": 1e9},
+    "defaults:time_ref=mean": {"time_ref": "mean"},
+    "defaults:avg-link(0.5)": {"link_power": 0.5},
+    "defaults:merge-time": {"merge_time_weight": 0.2},
+    "defaults:xl-offset-0.05": {"cross_lingual_offset": -0.05},
+    "defaults:entities-0.05": {"entity_weight": 0.05},
+    "defaults:entities-0.1": {"entity_weight": 0.1},
 }
 
 
 def cluster_run(records, emb, ents, overrides: dict) -> tuple[list[str], list[float]]:
     """Replay in time order; returns predicted ids (file order) and per-assign latencies (s)."""
     settings = load_cluster_settings()
+    overrides = dict(overrides)
+    flush_every = int(overrides.pop("_flush_every", 0))
     settings.update(overrides)
     assigner = StoryAssigner(settings)
     times = [_as_datetime(r["published_at"]).replace(tzinfo=timezone.utc) for r in records]
     order = sorted(range(len(records)), key=lambda i: (times[i], i))
     raw = [""] * len(records)
     lat = []
-    for i in order:
+    for k, i in enumerate(order):
         people, places = ents[i]
         f = StoryFeatures(article_id=str(records[i]["id"]), lang=records[i]["lang"], published_at=times[i],
                           embedding=emb[i], entities=people, places=places, title=records[i]["title"])
         t0 = time.perf_counter()
         raw[i] = assigner.assign(f).story_id
         lat.append(time.perf_counter() - t0)
+        if flush_every and (k + 1) % flush_every == 0:
+            assigner.flush()
     assigner.flush()
     return [assigner.resolve(s) for s in raw], lat
 
@@ -186,6 +195,34 @@ def cmd_cluster(args) -> None:
         print(f"SUMMARY best={best[0]} bcubed_f1={best[1]:.3f} cross_lingual_f1={best[2]:.3f}")
 
 
+def cmd_speed(args) -> None:
+    """assign() latency with a large active set: synthetic unit vectors, many live stories."""
+    rng = np.random.default_rng(0)
+    dim = 384
+    settings = load_cluster_settings()
+    settings.update({"window_hours": 1e6, "max_span_hours": 1e6, "merge_interval_hours": 1e6})
+    assigner = StoryAssigner(settings)
+    t0 = datetime(2021, 7, 1, tzinfo=timezone.utc)
+    n = args.stories + args.probe
+    vecs = rng.normal(size=(n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    lat = []
+    for k in range(n):
+        f = StoryFeatures(article_id=f"a{k}", lang=("en", "de", "fr")[k % 3],
+                          published_at=datetime.fromtimestamp(t0.timestamp() + k, timezone.utc),
+                          embedding=vecs[k], entities=frozenset({f"e{k % 997}", f"f{k % 101}"}))
+        s0 = time.perf_counter()
+        assigner.assign(f)
+        if k >= args.stories:
+            lat.append(time.perf_counter() - s0)
+    p50, p95 = np.percentile(np.array(lat) * 1000, [50, 95])
+    print(f"active stories={assigner.active_count} probe={args.probe} p50={p50:.2f} ms p95={p95:.2f} ms")
+    t = time.perf_counter()
+    state = assigner.dump_state()
+    print(f"dump_state: {len(state) / 1e6:.1f} MB in {time.perf_counter() - t:.2f} s")
+    print(f"SUMMARY assign p95={p95:.2f} ms with {assigner.active_count} active stories")
+
+
 # ---------------------------------------------------------------- similarity (SemEval 2022 t8)
 def semeval_split(text: str) -> tuple[str | None, str]:
     """Title/body exactly as ``tidings evaluate similarity`` builds its Documents."""
@@ -196,7 +233,7 @@ def semeval_split(text: str) -> tuple[str | None, str]:
     return title, body.strip()
 
 
-def semeval_embeddings(rows: list[dict], mode: str, prefix: str) -> tuple[np.ndarray, np.ndarray, float]:
+def semeval_embeddings(rows: list[dict], mode: str, prefix: str, tag: str = "") -> tuple[np.ndarray, np.ndarray, float]:
     """(emb1, emb2, seconds per article) for one embedding-text mode and prefix; cached."""
     from tidings.embed import Embedder, embedding_text
 
@@ -206,7 +243,7 @@ def semeval_embeddings(rows: list[dict], mode: str, prefix: str) -> tuple[np.nda
         for side in ("text1", "text2"):
             title, body = semeval_split(r[side])
             texts.append(embedding_text(title, body, settings))
-    path = CACHE / f"semeval_{mode}_{prefix}.npz"
+    path = CACHE / f"semeval_{mode}_{prefix}{tag}.npz"
     if path.exists():
         z = np.load(path)
         return z["e1"], z["e2"], float(z["sec"])
@@ -255,14 +292,18 @@ def semeval_features(rows, e1, e2, ents):
 
 def cmd_embedtext(args) -> None:
     rows = load_jsonl(SEMEVAL)
+    tag = ""
+    if args.every > 1:   # a fixed subsample (every k-th pair) keeps long-text modes affordable
+        rows = rows[::args.every]
+        tag = f"_every{args.every}"
     modes = args.modes.split(",")
     prefixes = args.prefixes.split(",")
-    print(f"SemEval-2022 t8 dev: {len(rows)} pairs; raw cosine vs -overall")
+    print(f"SemEval-2022 t8 dev: {len(rows)} pairs (every {args.every}); raw cosine vs -overall")
     print(f"{'text':11s} {'prefix':8s} {'P all':>6s} {'S all':>6s} {'P mono':>6s} {'P cross':>7s} {'ms/art':>7s}")
     best = None
     for mode in modes:
         for prefix in prefixes:
-            e1, e2, sec = semeval_embeddings(rows, mode, prefix)
+            e1, e2, sec = semeval_embeddings(rows, mode, prefix, tag)
             c = corr_table(np.einsum("ij,ij->i", e1, e2), rows)
             print(f"{mode:11s} {prefix:8s} {c['all'][0]:6.3f} {c['all'][1]:6.3f} {c['mono'][0]:6.3f} "
                   f"{c['cross'][0]:7.3f} {sec * 1000:7.1f}", flush=True)
@@ -333,21 +374,26 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--embedding", default="query", choices=["query", "passage"])
     c.add_argument("--entities", default="proxy", choices=["proxy", "real", "none"])
     c.add_argument("--per-lang", action="store_true")
+    sp = sub.add_parser("speed")
+    sp.add_argument("--stories", type=int, default=20000)
+    sp.add_argument("--probe", type=int, default=500)
     e = sub.add_parser("embedtext")
     e.add_argument("--modes", default="title,title_lead,full,chunks")
     e.add_argument("--prefixes", default="query,passage")
+    e.add_argument("--every", type=int, default=1, help="use every k-th pair only")
     s = sub.add_parser("similarity")
     s.add_argument("--text", default="")
     s.add_argument("--prefix", default="")
     s.add_argument("--entities", default="proxy", choices=["proxy", "none"])
     s.add_argument("--fit", action="store_true")
     args = ap.parse_args(argv)
-    needed = OG if args.cmd == "cluster" else SEMEVAL
+    needed = {"cluster": OG, "speed": Path(__file__)}.get(args.cmd, SEMEVAL)
     if not needed.exists():
         print(f"skip: {needed} not found", file=sys.stderr)
         return 0
     CACHE.mkdir(parents=True, exist_ok=True)
-    {"cluster": cmd_cluster, "embedtext": cmd_embedtext, "similarity": cmd_similarity}[args.cmd](args)
+    {"cluster": cmd_cluster, "embedtext": cmd_embedtext, "similarity": cmd_similarity,
+     "speed": cmd_speed}[args.cmd](args)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,133 @@ def need_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found: these tests need ../shared beside the checkout")
     return path
+
+
+# ---- API and web pages (tests/test_api_*.py, tests/test_web_*.py) ---------------------------------
+# A small store written through Store directly (no NLP), so the API tests run in about a second.
+XSS_TITLE = '<script>window.__xss = 1</script>Alarm <img src=x onerror="window.__xss = 2">'
+XSS_TEXT = ('Before <script>window.__xss = 3</script> and <img src="x" onerror="window.__xss = 4"> after; '
+            '<a href="javascript:window.__xss = 5">link</a> & "quotes".')
+
+
+def build_api_store(path: Path) -> dict[str, str]:
+    """Write three stories (one with an old merged id) and a hostile article; return the ids by role."""
+    from datetime import date, datetime, timezone
+
+    from tidings.models import Analysis, Article, DateMention, Document, Entity, Mention, Quote
+    from tidings.store import Store
+
+    aleppo = Entity("geo:170063", "LOC", "Aleppo", 170063, "SY", 36.20124, 37.16117)
+    moscow = Entity("geo:524901", "LOC", "Moscow", 524901, "RU", 55.75222, 37.61556)
+    lyon = Entity("geo:2996944", "LOC", "Lyon", 2996944, "FR", 45.74846, 4.84671)
+    putin = Entity("per:putin", "PER", "Vladimir Putin")
+    kremlin = Entity("org:kremlin", "ORG", "Kremlin")
+
+    def article(aid, lang, day, title, text, mentions, dates=(), quotes=(), url=None, outlet=None):
+        analysis = Analysis(mentions=[Mention(e.id, e.label, form, start, start + len(form))
+                                      for e, form, start in mentions],
+                            entities={e.id: e for e, _, _ in mentions}, dates=list(dates), quotes=list(quotes))
+        return Article(id=aid, source=f"{aid}.txt", title=title, text=text, lang=lang, lang_confidence=0.99,
+                       published_at=datetime(2016, 10, day, 9, 30, tzinfo=timezone.utc), url=url, outlet=outlet,
+                       content_hash="h" + aid, analysis=analysis)
+
+    stories = {
+        "s-aleppo": [
+            article("a-en1", "en", 20, "Russia announces humanitarian corridors in Aleppo",
+                    "Aleppo corridors were announced in Moscow. Putin spoke on 18 October.",
+                    [(aleppo, "Aleppo", 0), (moscow, "Moscow", 37), (putin, "Putin", 45)],
+                    dates=[DateMention("18 October", 55, 65, date(2016, 10, 18), date(2016, 10, 18))],
+                    quotes=[Quote("We will not resume strikes", 0, 26, "per:putin", "Putin")],
+                    url="https://example.org/en/aleppo", outlet="Example News"),
+            article("a-hr1", "hr", 21, "Kremlj: Putin protiv novih napada na Alep",
+                    "Putin smatra da napadi na Alepu nisu primjereni. Ofenziva traje od 22. rujna.",
+                    [(putin, "Putin", 0), (aleppo, "Alepu", 27), (kremlin, "Kremlj", 70)],
+                    dates=[DateMention("22. rujna", 66, 75, date(2016, 9, 22), date(2016, 9, 22)),
+                           DateMention("listopad 2016", 0, 0, date(2016, 10, 1), date(2016, 10, 31), "month")],
+                    url="javascript:window.__xss = 6"),
+        ],
+        "s-lyon": [
+            article("a-fr1", "fr", 5, "Lyon ouvre une nouvelle bibliothèque",
+                    "La ville de Lyon a inauguré une bibliothèque.", [(lyon, "Lyon", 0)],
+                    url="https://example.org/fr/lyon"),
+        ],
+        "s-xss": [article("a-xss", "en", 12, XSS_TITLE, XSS_TEXT, [(moscow, "Moscow", 0)])],
+        "s-old": [article("a-en2", "en", 22, "Aleppo convoy waits at the corridor",
+                          "The convoy waited near Aleppo for a second day.", [(aleppo, "Aleppo", 23)])],
+    }
+    with Store.open(path) as store, store.transaction():
+        for story_id, articles in stories.items():
+            for a in articles:
+                raw_id = store.add_raw(Document(source=a.source, raw=a.text.encode(), content_type="text",
+                                                text=a.text))
+                a.story_id = story_id
+                store.add_article(a, raw_id)
+                store.set_membership(a.id, story_id, 0.9)
+            store.refresh_stories([story_id])
+        store.merge_story("s-old", "s-aleppo")
+        store.refresh_stories(["s-aleppo"])
+    return {"aleppo": "s-aleppo", "lyon": "s-lyon", "xss": "s-xss", "merged": "s-old",
+            "en": "a-en1", "hr": "a-hr1", "fr": "a-fr1", "hostile": "a-xss"}
+
+
+class HtmlScan(HTMLParser):
+    """Collects what could run in a browser: scripts, event handlers, javascript: URLs, foreign hosts."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.live: list[str] = []
+        self.texts: list[str] = []
+        self.elements: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.elements.append((tag, attributes))
+        if tag == "script" and attributes.get("src") not in ("/static/tidings.js",):
+            self.live.append(f"<script {attributes}>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.live.append(f"<{tag} {name}=...>")
+            if name in ("href", "src", "action", "xlink:href") and value:
+                if value.strip().lower().startswith(("javascript:", "data:text", "vbscript:")):
+                    self.live.append(f"<{tag} {name}={value}>")
+        if tag in ("iframe", "object", "embed", "base"):
+            self.live.append(f"<{tag}>")
+        target = attributes.get("src") or (attributes.get("href") if tag == "link" else None) or ""
+        if target.startswith(("http:", "https:", "//")):
+            self.live.append(f"<{tag}> loads from another host")
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+def parse_html(html: str) -> HtmlScan:
+    """Parse a page: its elements, texts, and anything in it that could run in a browser."""
+    parser = HtmlScan()
+    parser.feed(html)
+    return parser
+
+
+@pytest.fixture(scope="session")
+def api_store(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """(path, ids) of the small store above; read-only for the tests that share it."""
+    path = tmp_path_factory.mktemp("api") / "api.db"
+    return path, build_api_store(path)
+
+
+@pytest.fixture(scope="session")
+def api_client(api_store):
+    """A TestClient on a read-only app over ``api_store``."""
+    from fastapi.testclient import TestClient
+
+    from tidings.api import create_app
+    from tidings.config import Settings
+
+    app = create_app(str(api_store[0]), Settings.load(env={}))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def api_store_builder():
+    """``build_api_store`` for tests that need their own (writable) copy of the small store."""
+    return build_api_store

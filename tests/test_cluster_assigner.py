@@ -167,3 +167,13 @@ def test_replay_clustering_returns_resolved_ids_in_input_order():
     direct = replay_clustering(records, lambda i, r: r["f"], {"merge_threshold": 0.6})
     assert pred == direct[::-1]
     assert all(p.startswith("s") for p in pred)
+
+
+def test_dataclass_defaults_match_shipped_settings():
+    from dataclasses import fields
+
+    from tidings.config import Settings
+
+    shipped = Settings.load(env={}).section("cluster")
+    assert set(shipped) == {f.name for f in fields(ClusterSettings)}
+    assert ClusterSettings.from_dict(shipped) == ClusterSettings()

@@ -45,3 +45,12 @@ def test_every_error_code_is_documented():
                if isinstance(obj, type) and issubclass(obj, errors.TidingsError)]
     missing = sorted({c.code for c in classes if not re.search(rf"\b{c.code}\b", text)})
     assert not missing, f"undocumented in docs/errors.md: {missing}"
+
+
+def test_settings_doc_is_generated_from_the_shipped_defaults():
+    import subprocess
+    import sys
+
+    script = DOCS.parent / "scripts" / "settings_doc.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

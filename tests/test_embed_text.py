@@ -50,3 +50,13 @@ def test_embedder_shapes_norms_and_chunk_mean():
     mean = vecs[0] + vecs[1]
     assert np.allclose(joined, mean / np.linalg.norm(mean), atol=1e-5)
     assert emb.embed([]).shape == (0, 384)
+
+
+def test_dataclass_defaults_match_shipped_settings():
+    from dataclasses import fields
+
+    from tidings.config import Settings
+
+    shipped = Settings.load(env={}).section("embedding")
+    assert set(shipped) == {f.name for f in fields(EmbeddingSettings)}
+    assert EmbeddingSettings.from_dict(shipped) == EmbeddingSettings()

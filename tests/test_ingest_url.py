@@ -35,7 +35,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if body:
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                pass
 
     def do_GET(self):
         Handler.agents.append(self.headers.get("User-Agent", ""))
@@ -60,8 +63,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/html")
             self.send_header("Connection", "close")
             self.end_headers()
-            for _ in range(50):
-                self.wfile.write(b"<p>" + b"x" * 1000 + b"</p>")
+            try:
+                for _ in range(50):
+                    self.wfile.write(b"<p>" + b"x" * 1000 + b"</p>")
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped at the cap
+                pass
             self.close_connection = True
         elif path == "/pdf":
             self._send(200, b"%PDF-1.4 ...", "application/pdf")

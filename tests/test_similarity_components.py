@@ -58,3 +58,13 @@ def test_set_cosine_and_settings_validation():
     assert set_cosine(frozenset(), frozenset("a")) == 0.0
     with pytest.raises(ValueError):
         SimilaritySettings.from_dict({"text_low": 0.9, "text_high": 0.8})
+
+
+def test_dataclass_defaults_match_shipped_settings():
+    from dataclasses import fields
+
+    from tidings.config import Settings
+
+    shipped = Settings.load(env={}).section("similarity")
+    assert set(shipped) == {f.name for f in fields(SimilaritySettings)}
+    assert SimilaritySettings.from_dict(shipped) == SimilaritySettings()

@@ -36,7 +36,7 @@ err = Console(stderr=True)
 
 
 class State:
-    db: str = "tidings.db"
+    db: str | None = None
     config: str | None = None
     debug: bool = False
 
@@ -50,7 +50,9 @@ def _settings() -> Settings:
 
 def _monitor(read_only: bool = False):
     from . import open as open_monitor
-    return open_monitor(state.db, settings=_settings(), read_only=read_only)
+    settings = _settings()
+    state.db = state.db or settings.section("store")["path"]
+    return open_monitor(state.db, settings=settings, read_only=read_only)
 
 
 def _print_json(data: Any) -> None:
@@ -65,7 +67,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    db: Annotated[str, typer.Option("--db", help="SQLite store to use.", envvar="TIDINGS_DB")] = "tidings.db",
+    db: Annotated[Optional[str], typer.Option("--db", help="SQLite store to use [default: store.path setting, tidings.db].",
+                                              envvar="TIDINGS_DB")] = None,
     config: Annotated[Optional[str], typer.Option("--config", help="Settings file (TOML) overlaying the defaults.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -296,6 +299,37 @@ def export(
                 count = monitor.export(fmt, handle)
             tmp.replace(output)
     err.print(f"{count} records exported")
+
+
+# ---- serve -------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default: server.host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: server.port, 8000).")] = None,
+) -> None:
+    """Serve the REST API (/api, OpenAPI at /docs) and the web pages over the store.
+
+    The store is opened read-only unless a write token is set (server.token, or the environment
+    variable TIDINGS_SERVER__TOKEN): then POST /api/articles ingests with 'Authorization: Bearer TOKEN'.
+
+    Example:  tidings --db tidings.db serve --port 8000
+    """
+    import uvicorn
+
+    from .api import create_app
+
+    settings = _settings()
+    server = settings.section("server")
+    host = host or server["host"]
+    port = port if port is not None else int(server["port"])
+    application = create_app(state.db, settings, read_only=not server["token"])
+    mode = "read-write (POST /api/articles needs the token)" if server["token"] else "read-only"
+    err.print(f"serving {state.db} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
+              highlight=False, soft_wrap=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning[/yellow] listening on {host}: anyone who can reach it can read the store",
+                  highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level="debug" if state.debug else "warning")
 
 
 # ---- evaluate ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ Story ids are ``"s" + sha1(first article id)[:12]``: stable across runs and proc
 from __future__ import annotations
 
 import hashlib
+import heapq
 import io
 import json
 import logging
@@ -50,15 +51,19 @@ _STATE_VERSION = 1
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """Typed view of the ``[cluster]`` settings section (documented in settings.toml)."""
+    """Typed view of the ``[cluster]`` settings section (documented in settings.toml).
+
+    The defaults equal the shipped settings.toml (a test keeps them in step), so
+    ``StoryAssigner()`` behaves like the CLI.
+    """
 
     threshold: float = 0.30
     cross_lingual_offset: float = 0.0
     window_hours: float = 72.0
-    max_span_hours: float = 96.0
-    span_evidence: float = 0.5
-    time_tau_hours: float = 24.0
-    time_weight: float = 0.0
+    max_span_hours: float = 60.0
+    span_evidence: float = 2.0
+    time_weight: float = 0.4
+    time_tau_hours: float = 12.0
     time_ref: str = "last"
     link_power: float = 1.0
     entity_weight: float = 0.0
@@ -69,12 +74,13 @@ class ClusterSettings:
     idf_min_docs: int = 50
     center: bool = True
     center_lang_prior: float = 200.0
-    center_global_prior: float = 50.0
+    center_global_prior: float = 10.0
     center_horizon: float = 3000.0
     merge_interval_hours: float = 6.0
-    merge_threshold: float = 1.0
-    merge_cross_threshold: float = 1.0
+    merge_threshold: float = 0.5
+    merge_cross_threshold: float = 0.5
     merge_max_gap_hours: float = 48.0
+    merge_time_weight: float = 0.0
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "ClusterSettings":
@@ -212,7 +218,8 @@ class StoryAssigner:
         self._tsum = np.zeros(0, np.float64)
         self._alive = np.zeros(0, bool)
         self._slot_ids: list[str | None] = []
-        self._free: list[int] = []
+        self._free: list[int] = []          # min-heap of unused slots: reuse is order-independent
+        self._dirty: set[str] = set()       # stories changed since the last merge pass
         self._stories: dict[str, _Story] = {}
         self._alias: dict[str, str] = {}
         self._ent_index: dict[str, set[str]] = {}
@@ -364,13 +371,14 @@ class StoryAssigner:
             arr[:old] = getattr(self, name)[:old]
             setattr(self, name, arr)
         self._slot_ids.extend([None] * (cap - old))
-        self._free.extend(range(cap - 1, old - 1, -1))   # pop() hands out the lowest slot
+        for slot in range(old, cap):
+            heapq.heappush(self._free, slot)
         self._cap = cap
 
     def _new_story(self, sid: str, y: np.ndarray, t: float, f: StoryFeatures) -> None:
         if not self._free:
             self._grow(self._cap * 2)
-        slot = self._free.pop()
+        slot = heapq.heappop(self._free)
         st = _Story(id=sid, slot=slot, n=0, first=t, last=t, title=f.title)
         self._stories[sid] = st
         self._slot_ids[slot] = sid
@@ -382,6 +390,7 @@ class StoryAssigner:
 
     def _add_to(self, st: _Story, y: np.ndarray, t: float, f: StoryFeatures) -> None:
         s = st.slot
+        self._dirty.add(st.id)
         st.n += 1
         st.first = min(st.first, t)
         st.last = max(st.last, t)
@@ -419,7 +428,8 @@ class StoryAssigner:
         self._counts[s] = 0
         self._tsum[s] = 0
         self._slot_ids[s] = None
-        self._free.append(s)
+        heapq.heappush(self._free, s)
+        self._dirty.discard(st.id)
         del self._stories[st.id]
 
     def _evict(self) -> None:
@@ -429,9 +439,6 @@ class StoryAssigner:
             sid = self._slot_ids[int(s)]
             if sid is not None:
                 self._drop(self._stories[sid])
-        # keep the free list ordered so slot reuse does not depend on eviction order
-        if len(old):
-            self._free.sort(reverse=True)
 
     def _merge(self, keep: _Story, gone: _Story) -> None:
         k, g = keep.slot, gone.slot
@@ -454,52 +461,70 @@ class StoryAssigner:
         self._alias[gone.id] = keep.id
         self._drop(gone)
 
-    def _merge_pass(self) -> list[tuple[str, str]]:
-        """Greedy agglomeration of active stories above the merge thresholds (best pair first)."""
+    def _merge_margins(self, rows: np.ndarray, unit: np.ndarray, mean_t: np.ndarray,
+                       main: np.ndarray) -> np.ndarray:
+        """Merge margin (similarity minus the applicable threshold) of ``rows`` against every slot;
+        -inf where a merge is not allowed (dead slot, itself, too far apart in time)."""
         cfg = self.cfg
-        if min(cfg.merge_threshold, cfg.merge_cross_threshold) >= 1.0 or len(self._stories) < 2:
+        sim = (unit[rows] @ unit.T).astype(np.float64)
+        if cfg.merge_time_weight:
+            dmean = np.abs(mean_t[rows][:, None] - mean_t[None, :]) / _HOUR
+            sim += cfg.merge_time_weight * (np.exp(-dmean / cfg.time_tau_hours) - 1.0)
+        need = np.where(main[rows][:, None] != main[None, :], cfg.merge_cross_threshold, cfg.merge_threshold)
+        gap = (np.maximum(self._first[rows][:, None], self._first[None, :])
+               - np.minimum(self._last[rows][:, None], self._last[None, :])) / _HOUR
+        ok = self._alive[None, :] & (gap <= cfg.merge_max_gap_hours)
+        ok[np.arange(len(rows)), rows] = False
+        return np.where(ok, sim - need, -np.inf)
+
+    def _merge_pass(self) -> list[tuple[str, str]]:
+        """Greedy agglomeration of active stories above the merge thresholds, best pair first.
+
+        Only stories changed since the last pass are compared (against every active story), so
+        the cost is (changed stories x active stories), not quadratic in the active set. A lazy
+        max-heap of candidate pairs is re-checked when either side changed by an earlier merge.
+        """
+        cfg = self.cfg
+        dirty = sorted(self._dirty)
+        self._dirty.clear()
+        if min(cfg.merge_threshold, cfg.merge_cross_threshold) >= 1.0 or len(self._stories) < 2 or not dirty:
             return []
-        slots = np.nonzero(self._alive)[0]
+        unit = self._sums / np.maximum(self._norms, 1e-12)[:, None]
+        mean_t = self._tsum / np.maximum(self._counts, 1.0)
+        codes: dict[str, int] = {}
+        main = np.full(self._cap, -1, np.int64)
+        for st in self._stories.values():
+            main[st.slot] = codes.setdefault(st.langs.most_common(1)[0][0], len(codes))
+        version = dict.fromkeys(self._stories, 0)
+        heap: list[tuple[float, str, str, int, int]] = []
+
+        def push_row(rows: np.ndarray) -> None:
+            margins = self._merge_margins(rows, unit, mean_t, main)
+            for r, c in zip(*np.nonzero(margins >= 0)):
+                a, b = self._slot_ids[int(rows[r])], self._slot_ids[int(c)]
+                assert a is not None and b is not None
+                a, b = min(a, b), max(a, b)
+                heapq.heappush(heap, (-float(margins[r, c]), a, b, version[a], version[b]))
+
+        slots = np.array([self._stories[sid].slot for sid in dirty], np.int64)
+        for start in range(0, len(slots), 256):
+            push_row(slots[start:start + 256])
         merged: list[tuple[str, str]] = []
-        unit = self._sums[slots] / np.maximum(self._norms[slots], 1e-12)[:, None]
-        sim = unit @ unit.T
-        ids = [self._slot_ids[int(s)] for s in slots]
-        main = [self._stories[i].langs.most_common(1)[0][0] for i in ids]   # type: ignore[index]
-        lang_diff = np.array([[a != b for b in main] for a in main])
-        need = np.where(lang_diff, cfg.merge_cross_threshold, cfg.merge_threshold)
-        last = self._last[slots]
-        first = self._first[slots]
-        gap = (np.maximum(first[:, None], first[None, :]) - np.minimum(last[:, None], last[None, :])) / _HOUR
-        margin = np.where(gap <= cfg.merge_max_gap_hours, sim - need, -np.inf)
-        np.fill_diagonal(margin, -np.inf)
-        live = np.ones(len(slots), bool)
-        while True:
-            flat = int(np.argmax(margin))
-            a, b = divmod(flat, len(slots))
-            if not np.isfinite(margin[a, b]) or margin[a, b] < 0:
-                break
-            sa, sb = self._stories[ids[a]], self._stories[ids[b]]   # type: ignore[index]
-            if (sa.first, sa.id) <= (sb.first, sb.id):
-                keep, gone, ki, gi = sa, sb, a, b
-            else:
-                keep, gone, ki, gi = sb, sa, b, a
+        while heap:
+            _, a, b, va, vb = heapq.heappop(heap)
+            if a not in self._stories or b not in self._stories or version[a] != va or version[b] != vb:
+                continue   # stale: a side was merged away or changed; its fresh pairs were pushed
+            sa, sb = self._stories[a], self._stories[b]
+            keep, gone = (sa, sb) if (sa.first, sa.id) <= (sb.first, sb.id) else (sb, sa)
             self._merge(keep, gone)
             merged.append((gone.id, keep.id))
-            live[gi] = False
-            margin[gi, :] = -np.inf
-            margin[:, gi] = -np.inf
-            u = self._sums[keep.slot] / max(float(self._norms[keep.slot]), 1e-12)
-            row = unit @ u
-            unit[ki] = u
-            main[ki] = keep.langs.most_common(1)[0][0]
-            diff = np.array([main[ki] != m for m in main])
-            need_row = np.where(diff, cfg.merge_cross_threshold, cfg.merge_threshold)
-            first_k, last_k = keep.first, keep.last
-            gap_row = (np.maximum(first_k, first) - np.minimum(last_k, last)) / _HOUR
-            new = np.where(live & (gap_row <= cfg.merge_max_gap_hours), row - need_row, -np.inf)
-            new[ki] = -np.inf
-            margin[ki, :] = new
-            margin[:, ki] = new
+            k = keep.slot
+            version[keep.id] += 1
+            unit[k] = self._sums[k] / max(float(self._norms[k]), 1e-12)
+            mean_t[k] = self._tsum[k] / keep.n
+            main[k] = codes.setdefault(keep.langs.most_common(1)[0][0], len(codes))
+            push_row(np.array([k], np.int64))
+        self._dirty.clear()   # merges marked survivors dirty; they were just compared
         if merged:
             log.debug("delayed merge: %d merges", len(merged))
         return merged
@@ -514,7 +539,9 @@ class StoryAssigner:
             "now": self._now if math.isfinite(self._now) else None,
             "last_merge": self._last_merge if math.isfinite(self._last_merge) else None,
             "alias": self._alias,
-            "stories": [{"id": s.id, "n": s.n, "tsum": float(self._tsum[s.slot]), "first": s.first, "last": s.last, "title": s.title,
+            "cap": self._cap,
+            "dirty": sorted(self._dirty),
+            "stories": [{"id": s.id, "slot": s.slot, "n": s.n, "tsum": float(self._tsum[s.slot]), "first": s.first, "last": s.last, "title": s.title,
                          "langs": dict(s.langs), "entities": dict(s.entities), "places": dict(s.places)}
                         for s in order],
             "df_ent": [[t, list(ids)] for t, ids in self._df_ent.items],
@@ -559,11 +586,14 @@ class StoryAssigner:
             c.l_sum[k] = row.astype(np.float64)
             c.l_n[k] = float(n)
         sums = npz["sums"]
-        need = max(64, 1 << max(0, len(meta["stories"]) - 1).bit_length())
-        if need > self._cap:
-            self._grow(need)
+        if int(meta["cap"]) > self._cap:
+            self._grow(int(meta["cap"]))
+        used = {int(s["slot"]) for s in meta["stories"]}
+        self._free = [slot for slot in range(self._cap) if slot not in used]
+        heapq.heapify(self._free)
+        self._dirty = set(meta["dirty"])
         for row, s in zip(sums, meta["stories"]):
-            slot = self._free.pop()
+            slot = int(s["slot"])
             st = _Story(id=s["id"], slot=slot, n=int(s["n"]), first=float(s["first"]), last=float(s["last"]),
                         langs=Counter(s["langs"]), entities=Counter(s["entities"]),
                         places=Counter(s["places"]), title=s["title"])

@@ -39,7 +39,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 class EmbeddingSettings:
     """Typed view of the ``[embedding]`` settings section (documented in settings.toml)."""
 
-    text: str = "title"
+    text: str = "title_lead"
     lead_chars: int = 600
     full_chars: int = 1000
     chunk_chars: int = 400

@@ -271,10 +271,8 @@ def _html_document(data: bytes, source: str, section: dict[str, Any], url: str |
         raise EmptyInput("no article text found in the HTML", source=source)
     text = extracted.text.replace("\r\n", "\n").strip()
     title = (extracted.title or "").strip() or None
-    if title:  # trafilatura often repeats the headline as the first line of the text
-        first, _, rest = text.partition("\n")
-        if first.strip() == title and rest.strip():
-            text = rest.strip()
+    if title:
+        text = _drop_headline(text, title, int(section["title_search_lines"]))
     _check_not_boilerplate_only(text, source)
     published = None
     if extracted.date:
@@ -287,6 +285,20 @@ def _html_document(data: bytes, source: str, section: dict[str, Any], url: str |
     return Document(source=source, raw=data, content_type="html", text=text, title=title,
                     url=extracted.url or url, outlet=extracted.sitename or extracted.hostname or None,
                     published_at=published)
+
+
+def _drop_headline(text: str, title: str, search_lines: int) -> str:
+    """Remove the headline trafilatura repeats at the top of the text, with any kicker above it
+    ("Politica monetaria", "Syrie": short section labels without a full stop)."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines[:search_lines]):
+        if line.strip() == title:
+            above = lines[:index]
+            if all(len(a.strip()) <= len(title) and not a.strip().endswith(".") for a in above):
+                rest = "\n".join(lines[index + 1:]).strip()
+                return rest or text
+            break
+    return text
 
 
 def _record_document(record: Any, raw: bytes, source: str, section: dict[str, Any]) -> Document:

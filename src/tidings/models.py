@@ -65,13 +65,18 @@ class Entity:
 
 @dataclass
 class Mention:
-    """One occurrence of an entity in an article's text."""
+    """One occurrence of an entity in an article's text.
+
+    ``in_title`` mentions come from the title (offsets into the title), found when the title is
+    not part of the text: title-only inputs (og2021) still get their entities.
+    """
 
     entity_id: str
     label: EntityLabel
     text: str
     start: int
     end: int
+    in_title: bool = False
 
 
 @dataclass

@@ -85,8 +85,9 @@ class Pipeline:
         from .entities import analyse
         from .language import detect
 
-        lang, confidence = detect(" ".join(filter(None, [doc.title, doc.text])), hint=doc.lang)
-        text = clean(doc.text, lang) if doc.text else ""
+        lang, confidence = detect(" ".join(filter(None, [doc.title, doc.text])), hint=doc.lang,
+                                  settings=self.settings.section("language"))
+        text = clean(doc.text, lang, settings=self.settings.section("clean")) if doc.text else ""
         title = (doc.title or "").strip() or _first_sentence(text)
         published = doc.published_at or default_date or utcnow()
         if published.tzinfo is None:

@@ -9,7 +9,7 @@ import base64
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timezone
 
 from .errors import NotFound, TidingsError
 from .models import Analysis, Article, Entity, Mention
@@ -31,9 +31,13 @@ def _encode_cursor(key: object, story_id: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[object, str]:
     try:
         key, story_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return key, str(story_id)
     except Exception:
-        raise BadQuery("invalid cursor", source="cursor", hint="use next_cursor from the previous page") from None
+        key = story_id = None
+    # only what _encode_cursor writes: a text or number sort key and a story id (anything else would
+    # reach SQLite as a parameter it cannot bind, or silently match nothing)
+    if isinstance(key, bool) or not isinstance(key, (str, int, float)) or not isinstance(story_id, str):
+        raise BadQuery("invalid cursor", source="cursor", hint="use next_cursor from the previous page")
+    return key, story_id
 
 
 def fts_query(text: str) -> str:
@@ -50,8 +54,11 @@ def _iso_day(value: str | date | None, name: str) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     try:
-        return parse_iso(value if "T" in value else value + "T00:00:00").strftime("%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
+        parsed = parse_iso(value if "T" in value else value + "T00:00:00")
+        if parsed.tzinfo is not None:  # stored times are UTC: convert, do not just relabel
+            parsed = parsed.astimezone(timezone.utc)
+        return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):
         raise BadQuery(f"not a date: {value!r}", source=name, hint="use YYYY-MM-DD or ISO 8601") from None
 
 

@@ -1,0 +1,1 @@
+"""Web layer of tidings serve: server-rendered pages, SVG charts and the API's JSON schema."""

