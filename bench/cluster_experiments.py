@@ -91,27 +91,38 @@ def proxy_entities(title: str, lang: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def real_entities(records: list[dict]) -> list[tuple[frozenset[str], frozenset[str]]]:
-    from tidings import entities as ent_mod   # type: ignore[attr-defined]
+def real_entities(records: list[dict], name: str = "og") -> list[tuple[frozenset[str], frozenset[str]]]:
+    """(PER/ORG ids, place ids) from ``tidings.entities.analyse``, split as the pipeline does
+    (``geo:`` ids are places); cached under CACHE since the recogniser is slow."""
+    from tidings import entities as ent_mod
+    from tidings.pipeline import PLACE_PREFIX
 
+    path = CACHE / f"{name}_entities.json"
+    if path.exists():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if len(cached) == len(records):
+            return [(frozenset(i for i in ids if not i.startswith(PLACE_PREFIX)),
+                     frozenset(i for i in ids if i.startswith(PLACE_PREFIX))) for ids in cached]
     out = []
     for r in records:
-        analysis = ent_mod.analyse(r["title"], r["lang"], _as_datetime(r["published_at"]))
-        people = frozenset(m.entity_id for m in analysis.mentions if m.label in ("PER", "ORG"))
-        places = frozenset(m.entity_id for m in analysis.mentions if m.label == "LOC")
-        out.append((people, places))
-    return out
+        text = r.get("text") or ""
+        analysis = ent_mod.analyse(text or r["title"], r["lang"], _as_datetime(r["published_at"]),
+                                   title=r["title"] if text else None)
+        out.append(sorted(analysis.entity_ids()))
+    path.write_text(json.dumps(out), encoding="utf-8")
+    return real_entities(records, name)
 
 
 # ---------------------------------------------------------------- clustering
 OFF = {"merge_threshold": 1.0, "merge_cross_threshold": 1.0}
 # Each step adds one idea to the previous one; thresholds re-tuned per step (grid 0.05 apart).
 VARIANTS: dict[str, dict] = {
-    "raw-centroid-0.92": {"center": False, "threshold": 0.92, "time_weight": 0.0, **OFF},
-    "raw-centroid-0.90": {"center": False, "threshold": 0.90, "time_weight": 0.0, **OFF},
-    "+lang-centring": {"threshold": 0.35, "time_weight": 0.0, **OFF},
-    "+time-decay": {"threshold": 0.30, **OFF},
-    "+delayed-merge=defaults": {},
+    "raw-centroid-0.92": {"center": False, "threshold": 0.92, "time_weight": 0.0, "centroid_tau_hours": 0.0, **OFF},
+    "raw-centroid-0.90": {"center": False, "threshold": 0.90, "time_weight": 0.0, "centroid_tau_hours": 0.0, **OFF},
+    "+lang-centring": {"threshold": 0.35, "time_weight": 0.0, "centroid_tau_hours": 0.0, **OFF},
+    "+time-decay": {"threshold": 0.30, "centroid_tau_hours": 0.0, **OFF},
+    "+delayed-merge": {"centroid_tau_hours": 0.0},
+    "+centroid-decay=defaults": {},
     "defaults:flush/64": {"_flush_every": 64},
     "defaults:no-span-limit": {"max_span_hours": 1e9},
     "defaults:time_ref=mean": {"time_ref": "mean"},
@@ -353,9 +364,9 @@ def fit_similarity(pairs, rows) -> None:
     from tidings.similarity import similarity
 
     results = []
-    for low in (0.70, 0.75, 0.80):
-        for high in (0.90, 0.95, 1.0):
-            for w_ent in (0.0, 0.1, 0.2, 0.3, 0.5):
+    for low in (0.70, 0.75, 0.80, 0.85):
+        for high in (0.95, 1.0):
+            for w_ent in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
                 cfg = {"text_low": low, "text_high": high, "entity_weight": w_ent}
                 scores = np.array([similarity(a, b, cfg).score for a, b in pairs])
                 c = corr_table(scores, rows)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tidings.cli import app
 
-from .conftest import need_shared
+from conftest import need_shared
 
 runner = CliRunner()
 

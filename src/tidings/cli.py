@@ -150,7 +150,8 @@ def stories(
         _print_json(page)
         return
     table = Table(show_lines=False)
-    for column in ("story", "size", "languages", "last seen", "title", "top entities"):
+    table.add_column("story", no_wrap=True, min_width=13)
+    for column in ("size", "languages", "last seen", "title", "top entities"):
         table.add_column(column)
     for s in page["stories"]:
         table.add_row(s["id"], str(s["size"]), " ".join(f"{k}:{v}" for k, v in s["langs"].items()),

@@ -81,6 +81,7 @@ class ClusterSettings:
     merge_cross_threshold: float = 0.5
     merge_max_gap_hours: float = 48.0
     merge_time_weight: float = 0.0
+    centroid_tau_hours: float = 24.0
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "ClusterSettings":
@@ -401,6 +402,8 @@ class StoryAssigner:
         for e in f.places:
             st.places[e] += 1
             self._place_index.setdefault(e, set()).add(st.id)
+        if self.cfg.centroid_tau_hours > 0 and st.n > 1:
+            self._sums[s] *= np.float32(math.exp(-max(0.0, t - self._last[s]) / _HOUR / self.cfg.centroid_tau_hours))
         self._sums[s] += y
         self._tsum[s] += t
         self._norms[s] = np.linalg.norm(self._sums[s])

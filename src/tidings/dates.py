@@ -148,8 +148,8 @@ def _lang(lang: str) -> _Lang:
     join = rf"(?:\s*{_alt(joiner)})?\s*" if joiner else r"\s*"
     year_after = cfg.get("year_after", [])
     ya = rf"(?:\s+(?P<ya>{_alt(year_after)})(?!\w))?" if year_after else ""
-    ydot = r"\.?" if ordinal_dot else ""
-    year = rf"(?P<year>(?:1[89]|20)\d\d)(?!\d){ydot}(?!\d)"
+    ydot = r"\.?" if cfg.get("year_dot") else ""
+    year = rf"(?P<year>(?:1[89]|20)\d\d)(?![\d/-]){ydot}(?!\d)"
     since = cfg.get("since", [])
     since_grp = rf"(?:(?<!\w)(?P<since>{_alt(since)})\s+)?" if since else ""
     day = rf"(?<![\d.,/])(?P<day>[0-3]?\d){day_suffix}(?![\d])"
@@ -344,9 +344,13 @@ def _resolve(kind: str, m: re.Match, L: _Lang, ref: date | None) -> tuple[date, 
 _dateparser_lock = Lock()
 
 
+@lru_cache(maxsize=4096)
 def _parse_ago(phrase: str, lang: str, published_at: datetime) -> date | None:
     import dateparser
 
+    numbers = _data().get(_table_lang(lang), {}).get("numbers", {})
+    if numbers:
+        phrase = re.sub(r"\w+", lambda m: str(numbers.get(m.group(0).lower(), m.group(0))), phrase)
     base = published_at.replace(tzinfo=None)
     with _dateparser_lock:
         parsed = dateparser.parse(phrase, languages=[lang], settings={"RELATIVE_BASE": base,
@@ -356,7 +360,7 @@ def _parse_ago(phrase: str, lang: str, published_at: datetime) -> date | None:
 
 def find_dates(text: str, lang: str, published_at: datetime | None = None) -> list[DateMention]:
     """Date expressions in ``text`` (see the module docstring), sorted by position, without
-    overlaps (the longest expression starting first wins)."""
+    overlaps (the longest expression wins)."""
     if not text:
         return []
     L = _lang(lang)
@@ -369,11 +373,13 @@ def find_dates(text: str, lang: str, published_at: datetime | None = None) -> li
     for rx in L.ago:
         for m in rx.finditer(text):
             candidates.append((m.start(), m.end(), "ago", m))
-    candidates.sort(key=lambda c: (c[0], -(c[1] - c[0])))
+    # Longest expressions first ("2016-07-30" over "of 2016", "22. rujna 2016." over "rujna 2016.");
+    # a candidate that does not resolve leaves its characters free for the others.
+    candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
     out: list[DateMention] = []
-    last_end = -1
+    taken: list[tuple[int, int]] = []
     for start, end, kind, m in candidates:
-        if start < last_end:
+        if any(start < te and ts < end for ts, te in taken):
             continue
         if kind == "ago":
             if published_at is None:
@@ -389,5 +395,6 @@ def find_dates(text: str, lang: str, published_at: datetime | None = None) -> li
         stripped = text_match.rstrip()
         end = start + len(stripped)
         out.append(DateMention(text=stripped, start_char=start, end_char=end, start=s, end=e, granularity=gran))
-        last_end = end
+        taken.append((start, end))
+    out.sort(key=lambda d: d.start_char)
     return out

@@ -100,6 +100,8 @@ class _Rules:
     instrumental_endings: tuple[str, ...]
     name_suffixes: frozenset[str]
     leading_articles: frozenset[str]
+    articles: frozenset[str]
+    scripts: dict[str, str]
 
 
 def _by_length(items) -> tuple[str, ...]:
@@ -116,7 +118,8 @@ def _rules() -> _Rules:
         elisions=_by_length(d["elisions"]), hyphen_case_endings=_by_length(d["hyphen_case_endings"]),
         inflected_languages=frozenset(d["inflected_languages"]),
         instrumental_endings=_by_length(d["instrumental_endings"]), name_suffixes=frozenset(d["name_suffixes"]),
-        leading_articles=frozenset(d["leading_articles"]))
+        leading_articles=frozenset(d["leading_articles"]), articles=frozenset(d.get("articles", ())),
+        scripts=dict(d.get("scripts", {})))
 
 
 def _word_file(name: str) -> frozenset[str]:
@@ -395,6 +398,11 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
     eid = table.exact.get(folded)
     if eid is not None:
         return _curated_link(table.entries[eid])
+    words = name.split(None, 1)
+    if label in ("LOC", "ORG") and len(words) == 2 and fold(words[0]) in _rules().articles:
+        whole = table.exact.get(folded) or places.gazetteer().get_exact(name)
+        if whole is None:
+            return _link_cached(words[1], label, lang)  # "la Tunisie", "il Cairo"
     if label == "LOC":
         place = places.gazetteer().get_exact(name)
         if place is not None:
@@ -414,9 +422,14 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
     if label == "ORG":
         words = name.split()
         low = {fold(w) for w in words}
+        if len(words) >= 2 and len(words[0]) >= 4 and fold(words[0]) in _rules().titles:
+            return _person(name, lang)  # "Presidente Hosni Mubarak" tagged ORG
         if len(words) >= 2 and fold(words[0]) in _first_names() and not (low & _org_cues()):
             return _person(name, lang)
         return _organisation(name, lang)
+    eid = table.org_skeletons.get(_org_key(name))
+    if eid is not None:
+        return _curated_link(table.entries[eid])  # a curated organisation tagged PER ("Jazeera")
     return _person(name, lang)
 
 
@@ -488,16 +501,66 @@ def _spans_to_items(text: str, spans: list[Span], lang: str, in_title: bool) -> 
         folded = fold(surface)
         if folded in stop or (" " not in folded and folded.strip(".") in stop):
             continue
+        if sp.label == "PER" and " " not in folded and folded in _rules().titles:
+            continue  # a bare title ("Presidente") is not a name
         if surface[0].isalpha() and surface[0].islower() and script_of(surface) in ("latin", "cyrillic") \
                 and not surface.split()[0].lower() in _rules().particles:
             continue  # lowercase run: a tagger error, names are capitalised in cased scripts
         if _is_credit(text, start, end):
             continue
+        if script_of(surface) in _FOREIGN_SCRIPTS and script_of(surface) != _rules().scripts.get(lang, "latin") \
+                and folded not in names_table().exact:
+            continue  # e.g. Arabic tweets quoted in a Spanish article: the tagger guesses there
         items.append(_Item(start, end, surface, sp.label, in_title))
     return items
 
 
-_NOT_IN_NAMES = re.compile(r"[<>|=#@{}\[\]\n]|\s[-–—]\s")
+_FOREIGN_SCRIPTS = frozenset({"arabic", "cjk", "greek", "other"})
+_WORD = re.compile(r"[^\W\d_]+")
+_SENTENCE_ENDERS = ".!?:\"“”„«»(\n"
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    before = text[max(0, start - 20):start].rstrip(" \t")
+    return not before or before[-1] in _SENTENCE_ENDERS
+
+
+def _known_word(word: str, lang: str) -> bool:
+    import simplemma
+
+    code = "hbs" if places.lemma_lang(lang) == "hbs" else lang
+    try:
+        return bool(simplemma.is_known(word, lang=code))
+    except ValueError:  # simplemma has no dictionary for this language
+        return False
+
+
+def _drop_common_words(text: str, items: list[_Item], lang: str) -> None:
+    """Unlink single capitalised words that are ordinary words of the language: the word also
+    occurs in lowercase in the same text ("Due"/"due"), or it starts a sentence and the
+    language's dictionary (simplemma) knows it ("Poco", "Tomó", "Manifestantes"). Weak
+    recognisers (the capitalised-span fallback) propose such words; curated names, big places
+    and people named in full elsewhere in the article are kept."""
+    multi = {it.linked.id for it in items if it.linked is not None and len(it.text.split()) > 1}
+    lower = None
+    gaz = None
+    for it in items:
+        ln = it.linked
+        if ln is None or ln.curated or ln.id in multi or " " in it.text or it.in_title:
+            continue
+        if ln.place:
+            gaz = gaz or places.gazetteer()
+            place = gaz.places.get(ln.entity.geonames_id or 0)
+            if place is None or _is_major(place):
+                continue
+        if lower is None:
+            lower = {w for w in _WORD.findall(text) if w.islower()}
+        word = it.text.lower()
+        if word in lower or (_sentence_initial(text, it.start) and _known_word(word, lang)):
+            it.linked = None
+
+
+_NOT_IN_NAMES = re.compile(r"[<>|=#@{}\[\]\n]|\s[-–—]\s|[!?;:](?=\s|$)")
 
 
 def _split_spans(text: str, spans: list[Span], lang: str) -> list[Span]:
@@ -544,6 +607,10 @@ def analyse(text: str, lang: str, published_at: datetime | None = None, title: s
     if title and title.strip() and not _title_in_text(title, text):
         items += _spans_to_items(title, _recognise(title, lang), lang, True)
     _link_items(items, lang)
+    _drop_common_words(text, items, lang)
+    if text.strip():
+        items += _propagate(text, items, lang)
+        items.sort(key=lambda it: (it.in_title, it.start))
     mentions: list[Mention] = []
     entities: dict[str, Entity] = {}
     forms: dict[str, Counter[str]] = defaultdict(Counter)
@@ -571,6 +638,60 @@ def _best_display(forms: Counter[str], label: str, lang: str) -> str:
     most frequent, then shortest, which in inflected languages is usually the nominative)."""
     best = sorted(forms.items(), key=lambda kv: (-len(kv[0].split()), -kv[1], len(kv[0]), kv[0]))[0][0]
     return _display(best, lang)
+
+
+_TOKEN = re.compile(r"(?<![\w’'-])[^\W\d_][\w’'-]*")
+
+
+def _propagate(text: str, items: list[_Item], lang: str) -> list[_Item]:
+    """Single words the recogniser missed that name an entity it found elsewhere in the same
+    article: another case form of a place name seen in it (``Alep`` when only ``Alepa``/``Alepu``
+    were tagged), a curated name, or the surname of a person named in full. Only cheap exact and
+    case-ending lookups are used, and only ids already in the article are accepted, so a
+    capitalised common word cannot bring in a new entity; a place must share its base form with
+    a tagged mention, so the adjective "Ruski" (also Slovak "Rusko" = Russia in CLDR) is not
+    taken for "Rusija"."""
+    found = {it.linked.id: it.linked for it in items if it.linked is not None and not it.in_title}
+    if not found:
+        return []
+    surnames = {it.linked.surname_key: it.linked for it in items
+                if it.linked is not None and it.linked.label == "PER" and it.linked.surname_key}
+    covered = bytearray(len(text) + 1)
+    for it in items:
+        if not it.in_title:
+            covered[it.start:it.end] = b"\x01" * (it.end - it.start)
+    gaz = places.gazetteer()
+    table = names_table()
+    rules = _rules()
+    stop = stoplist()
+    place_bases: dict[str, str] = {}  # base form of a tagged place mention -> its id
+    for it in items:
+        if it.linked is not None and it.linked.place and not it.in_title:
+            for key in gaz.base_keys(it.text, lang):
+                place_bases.setdefault(key, it.linked.id)
+    out: list[_Item] = []
+    for m in _TOKEN.finditer(text):
+        start, end = m.span()
+        if not text[start].isupper() or covered[start] or covered[end - 1]:
+            continue
+        start, end = core_span(text, start, end, "LOC", lang)
+        word = text[start:end]
+        if len(word) < 3 or fold(word) in stop:
+            continue
+        target: Linked | None = None
+        eid = table.exact.get(fold(word))
+        if eid is not None:
+            target = found.get(eid)
+        if target is None and place_bases:
+            for key in gaz.base_keys(word, lang):
+                if key in place_bases:
+                    target = found.get(place_bases[key])
+                    break
+        if target is None and surnames:
+            target = surnames.get(_surname_key([word], rules))
+        if target is not None:
+            out.append(_Item(start, end, word, target.label, False, target))
+    return out
 
 
 def _link_items(items: list[_Item], lang: str) -> None:

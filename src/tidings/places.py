@@ -181,6 +181,7 @@ class Gazetteer:
         rules = _inflection_rules().get(lemma_lang(lang))
         if not rules:
             return None
+        allowed = native_names(lemma_lang(lang)) if is_adjective(form, lang) else None
         key = fold(form)
         best: Place | None = None
         for ending in sorted(rules, key=len, reverse=True):
@@ -188,6 +189,8 @@ class Gazetteer:
                 continue
             stem = key[: len(key) - len(ending)]
             for rep in rules[ending]:
+                if allowed is not None and stem + rep not in allowed:
+                    continue
                 gid = self.exact.get(stem + rep)
                 if gid is not None:
                     place = self.places[gid]
@@ -205,6 +208,18 @@ class Gazetteer:
         if lemma and fold(lemma) != fold(form):
             return self.get_exact(lemma)
         return None
+
+    def base_keys(self, form: str, lang: str) -> set[str]:
+        """The folded gazetteer names ``form`` is, or is a case form of (``Alepu`` -> {"alep"})."""
+        key = fold(form)
+        out = {key} if key in self.exact else set()
+        allowed = native_names(lemma_lang(lang)) if is_adjective(form, lang) else None
+        for ending, reps in _inflection_rules().get(lemma_lang(lang), {}).items():
+            if key.endswith(ending) and len(key) - len(ending) >= 2:
+                stem = key[: len(key) - len(ending)]
+                out.update(stem + rep for rep in reps
+                           if stem + rep in self.exact and (allowed is None or stem + rep in allowed))
+        return out
 
     def by_stem(self, form: str, lang: str) -> Place | None:
         """Serbo-Croatian only: names whose Croatian-stemmer stem equals the form's, found by
@@ -244,20 +259,51 @@ def _good_alternate(alt: str) -> bool:
     if not alt or _DIGIT.search(alt):
         return False
     first = alt[0]
-    if first.isalpha() and ord(first) < 0x2E80:  # cased scripts (Latin, Cyrillic, Greek, Armenian...)
-        if not first.isupper():
-            return False
+    if first.islower():  # cased script (Latin, Cyrillic, Greek...) written in lowercase
+        return False
+    if first.isupper():
         if len(alt) < 4:
             return False
         if alt.isupper() and len(alt) <= 4:
             return False
-    return True
+    return True  # uncased scripts (Arabic, Hebrew, Chinese...) are kept as they are
 
 
 @lru_cache(maxsize=1)
-def _inflection_rules() -> dict[str, dict[str, list[str]]]:
+def _inflection_data() -> dict:
     with _data_path("inflection.toml").open("rb") as fh:
         return tomllib.load(fh)
+
+
+def _inflection_rules() -> dict[str, dict[str, list[str]]]:
+    return {k: v for k, v in _inflection_data().items() if k not in ("adjectives", "locales")}
+
+
+@lru_cache(maxsize=64)
+def _adjective_endings(code: str) -> tuple[str, ...]:
+    return tuple(_inflection_data().get("adjectives", {}).get(code, ()))
+
+
+@lru_cache(maxsize=64)
+def native_names(code: str) -> frozenset[str]:
+    """Folded CLDR country names in the locales of language group ``code`` (a few Babel locales,
+    read once)."""
+    from babel import Locale, UnknownLocaleError
+
+    names: set[str] = set()
+    for ident in _inflection_data().get("locales", {}).get(code, [code]):
+        try:
+            loc = Locale.parse(ident)
+        except (UnknownLocaleError, ValueError):
+            continue
+        names.update(fold(n) for c, n in loc.territories.items() if c.isalpha())
+    return frozenset(names)
+
+
+def is_adjective(form: str, lang: str) -> bool:
+    """True for a word shaped like an adjective of a place name in ``lang`` (Ruski, Сирийской)."""
+    endings = _adjective_endings(lemma_lang(lang))
+    return bool(endings) and fold(form).endswith(endings)
 
 
 def _read_aliases() -> list[tuple[str, list[str]]]:
@@ -335,6 +381,8 @@ def lookup(form: str, lang: str) -> Place | None:
         place = gaz.get_exact(to_latin(form, "sr"))
     if place is None:
         place = gaz.by_inflection(form, lang)
+    if place is None and is_adjective(form, lang):
+        return None
     if place is None:
         place = gaz.by_lemma(form, lang)
     if place is None:

@@ -10,7 +10,8 @@ Two jobs, kept apart on purpose:
   ``Šojgu``/``Shoigu``/``Шойгу`` -> ``shoig``, ``Rudskoj``/``Rudskoy``/``Рудской`` -> ``rudsk``,
   ``Putina``/``Putin``/``Путина`` -> ``putin``. It folds romanisation differences
   (š/sh, č/ć/ch/ц/ts, j/y/i, kh/h, doubled letters) and strips trailing vowels, which is where
-  Slavic case endings and English ``-y`` vs Cyrillic ``-ий`` differ. Keys are compared, never
+  Slavic case endings and English ``-y`` vs Cyrillic ``-ий`` differ, plus the consonantal case
+  endings of adjectival and -ov/-in surnames (Zelenskog, Рудского, Peskovom, Путиным). Keys are compared, never
   shown; the curated table gives readable ids for frequent names.
 """
 
@@ -115,6 +116,10 @@ _DIGRAPHS = [
 _VOWEL_I_VOWEL = re.compile(r"(?<=[aeiou])i(?=[aeou])")
 _DOUBLE = re.compile(r"(.)\1+")
 _TRAILING_VOWELS = re.compile(r"[aeiou]+$")
+# Slavic case endings that are not just vowels: adjectival surnames (Zelenskog, Рудского,
+# Zelenskim) and the instrumental of -ov/-ev/-in surnames (Peskovom, Путиным).
+_ADJ_ENDING = re.compile(r"(?<=[sc]k)(?:oga|ogo|ome|omu|og|om|im|ih|ai|oi)$")
+_INSTR_ENDING = re.compile(r"(?<=[aeiou][vn])(?:om|em|im)$")
 _NOT_ASCII_LETTER = re.compile(r"[^a-z]+")
 
 
@@ -135,5 +140,7 @@ def skeleton(word: str, min_len: int = 3) -> str:
         s = s[1:]  # Yelena / Jelena / Елена
     s = _VOWEL_I_VOWEL.sub("", s)  # Isayev / Isajev / Исаев
     s = _DOUBLE.sub(r"\1", s)
+    if len(s) > 6:
+        s = _INSTR_ENDING.sub("", _ADJ_ENDING.sub("", s))
     stripped = _TRAILING_VOWELS.sub("", s)
     return stripped if len(stripped) >= min_len else s
