@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 DB     ?= tidings.db
 SHARED ?= ../shared
 
-.PHONY: demo test setup setup-test browser models bench clean-demo
+.PHONY: demo test setup setup-test browser models bench clean-demo assets serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,11 @@ models: setup
 
 bench: setup
 	$(BIN)/python bench/throughput.py
+
+# Re-fetch the vendored web assets (world map, Swagger UI) from npm; see src/tidings/web/static/vendor/README.md
+assets:
+	bash scripts/fetch_web_assets.sh
+
+# Serve the API and pages over $(DB) on http://127.0.0.1:8000/ (read-only unless TIDINGS_SERVER__TOKEN is set)
+serve: setup
+	$(BIN)/tidings --db $(DB) serve

@@ -88,6 +88,7 @@ def single(docs, warm) -> dict:
 
     _warm(warm)
     ner_time = 0.0
+    per_lang: dict[str, list[float]] = {}
     real = ner.recognise
 
     def timed(text, lang):
@@ -96,7 +97,9 @@ def single(docs, warm) -> dict:
         try:
             return real(text, lang)
         finally:
-            ner_time += time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            ner_time += dt
+            per_lang.setdefault(lang, []).append(dt)
 
     entities._recognise = timed  # type: ignore[assignment]
     try:
@@ -104,7 +107,8 @@ def single(docs, warm) -> dict:
     finally:
         entities._recognise = lambda text, lang: real(text, lang)  # type: ignore[assignment]
     return {"articles": n, "seconds": elapsed, "per_s": n / elapsed, "ner_share": ner_time / elapsed,
-            "ms_per_article": 1000 * elapsed / n, "ms_linking_dates_quotes": 1000 * (elapsed - ner_time) / n}
+            "ms_per_article": 1000 * elapsed / n, "ms_linking_dates_quotes": 1000 * (elapsed - ner_time) / n,
+            "ner_ms_by_lang": {k: 1000 * sum(v) / len(v) for k, v in sorted(per_lang.items())}}
 
 
 def parallel(docs, procs: int) -> dict:
@@ -140,6 +144,8 @@ def main() -> None:
     r = single(docs, load(3 * WARM_PER_LANG, args.words))
     print(f"1 process : {r['per_s']:.1f} articles/s ({r['ms_per_article']:.1f} ms/article; recogniser "
           f"{100 * r['ner_share']:.0f}%, linking+dates+quotes {r['ms_linking_dates_quotes']:.1f} ms/article)")
+    print("recogniser ms/article by language: "
+          + ", ".join(f"{k} {v:.0f}" for k, v in r["ner_ms_by_lang"].items()))
     if args.procs > 1:
         p = parallel(docs, args.procs)
         print(f"{p['procs']} processes: {p['per_s']:.1f} articles/s")

@@ -121,3 +121,14 @@ def test_story_pagination_with_cursor(tmp_path):
         assert [s["id"] for s in second["stories"]] == ["s3", "s2"]
         third = list_stories(store, limit=2, cursor=second["next_cursor"])
         assert [s["id"] for s in third["stories"]] == ["s1"] and third["next_cursor"] is None
+
+
+def test_older_store_is_migrated_even_when_opened_for_reading(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("BEGIN;" + __import__("tidings.store").store.MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.commit()
+    conn.close()
+    with Store.open(path, read_only=True) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.count("articles") == 0

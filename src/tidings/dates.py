@@ -84,6 +84,7 @@ class _Lang:
     year_needs: str
     ordinal_dot: bool
     since: frozenset[str]
+    anchors: frozenset[str]  # month/weekday/relative words (lowercase): where a date can be
 
 
 def _babel_names(locales: list[str]) -> tuple[dict[str, int], set[str], dict[str, int]]:
@@ -206,8 +207,42 @@ def _lang(lang: str) -> _Lang:
         elif not need:
             add("weekday", rf"{b}{wd}{e}")
     ago = [re.compile(rx, re.IGNORECASE) for rx in cfg.get("ago", [])]
+    anchors = {w for phrase in list(months) + list(weekdays) + list(relative)
+               for w in _ANCHOR_WORD.findall(phrase.lower())}
     return _Lang(code, months, {k.lower(): v for k, v in weekdays.items()}, relative, patterns, ago,
-                 cfg.get("year_needs", ""), ordinal_dot, frozenset(s.lower() for s in since))
+                 cfg.get("year_needs", ""), ordinal_dot, frozenset(s.lower() for s in since), frozenset(anchors))
+
+
+_ANCHOR_WORD = re.compile(r"\w+")
+
+
+#: Characters around an anchor (digit, month, weekday or relative word) searched for a date: the
+#: longest phrase before a month in dates.toml is 19 characters ("à la fin du mois de"), the
+#: longest after a day/month ("2016 godine", ", 2016") under 15.
+_WINDOW = 40
+
+
+def _windows(text: str, L: _Lang) -> list[tuple[int, int]]:
+    """Merged character windows around anchors (words with digits, month, weekday and relative
+    words); each ends at whitespace or the text's end, so look-aheads at the window's end see
+    what they would see in the whole text. Scanning words and looking them up in a set is much
+    cheaper than running the month alternations over every position of the text."""
+    out: list[tuple[int, int]] = []
+    n = len(text)
+    anchors = L.anchors
+    for m in _ANCHOR_WORD.finditer(text):
+        word = m.group(0)
+        if not (word[0].isdigit() or word[-1].isdigit() or word.lower() in anchors):
+            continue
+        ws = max(0, m.start() - _WINDOW)
+        we = min(n, m.end() + _WINDOW)
+        while we < n and not text[we].isspace():
+            we += 1
+        if out and ws <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], we))
+        else:
+            out.append((ws, we))
+    return out
 
 
 # --------------------------------------------------------------------------- resolution
@@ -366,10 +401,12 @@ def find_dates(text: str, lang: str, published_at: datetime | None = None) -> li
     L = _lang(lang)
     ref = published_at.date() if published_at is not None else None
     candidates: list[tuple[int, int, str, re.Match | None]] = []
+    windows = _windows(text, L)
     for kind, rx in L.patterns:
-        for m in rx.finditer(text):
-            if m.end() > m.start():
-                candidates.append((m.start(), m.end(), kind, m))
+        for ws, we in windows:
+            for m in rx.finditer(text, ws, we):
+                if m.end() > m.start():
+                    candidates.append((m.start(), m.end(), kind, m))
     for rx in L.ago:
         for m in rx.finditer(text):
             candidates.append((m.start(), m.end(), "ago", m))

@@ -73,8 +73,10 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
         raise BadQuery("limit must be between 1 and 500", source="limit")
     where = ["s.merged_into IS NULL", "s.size >= ?"]
     params: list[object] = [min_size]
+    # filters on articles are IN sets computed once, not correlated EXISTS per story: SQLite would
+    # otherwise scan every article in that language (or every mention of that entity) per story
     if lang:
-        where.append("EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id AND a.lang = ?)")
+        where.append("s.id IN (SELECT a.story_id FROM articles a WHERE a.lang = ?)")
         params.append(lang)
     if (since := _iso_day(since, "since")) is not None:
         where.append("s.last_seen >= ?")
@@ -84,8 +86,8 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
         params.append(until.replace("T00:00:00Z", "T23:59:59Z"))
     for value in (entity, place):
         if value:
-            where.append("EXISTS (SELECT 1 FROM mentions m JOIN articles a ON a.id = m.article_id "
-                         "WHERE a.story_id = s.id AND m.entity_id = ?)")
+            where.append("s.id IN (SELECT a.story_id FROM mentions m JOIN articles a ON a.id = m.article_id "
+                         "WHERE m.entity_id = ?)")
             params.append(value)
     if q:
         where.append("s.id IN (SELECT a.story_id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "

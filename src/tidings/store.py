@@ -134,6 +134,17 @@ MIGRATIONS: list[str] = [
         INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
     END;
     """,
+    # 2: read-side indexes for the API (bench/api.py, 100,000 articles): live stories in both list
+    # orders (partial: merged ids are never listed), a story's articles and their entities without
+    # table lookups, the stories of a language, and the ids merged into a story
+    """
+    CREATE INDEX stories_live_newest ON stories(last_seen, id) WHERE merged_into IS NULL;
+    CREATE INDEX stories_live_size ON stories(size, id) WHERE merged_into IS NULL;
+    CREATE INDEX stories_merged_into ON stories(merged_into) WHERE merged_into IS NOT NULL;
+    CREATE INDEX articles_story_id ON articles(story_id, id);
+    CREATE INDEX articles_lang_story ON articles(lang, story_id);
+    CREATE INDEX mentions_article_entity ON mentions(article_id, entity_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -196,8 +207,14 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         if self.read_only:
-            raise StoreError(f"the store has schema version {version} and needs a migration",
-                             source=self.path, hint="open it once without read-only mode")
+            # an older store opened for reading: migrate it through a short writable connection
+            try:
+                Store.open(self.path).close()
+            except StoreError:
+                raise StoreError(f"the store has schema version {version} and needs a migration, but it "
+                                 "cannot be opened for writing", source=self.path,
+                                 hint="run any tidings command with write access once") from None
+            return
         for number in range(version, SCHEMA_VERSION):
             log.info("migrating %s to schema version %d", self.path, number + 1)
             with self.conn:
