@@ -289,15 +289,33 @@ def semeval_proxy_entities(rows: list[dict]) -> list[tuple[frozenset, frozenset]
     return out
 
 
+def semeval_real_entities(rows: list[dict]) -> list[tuple[frozenset, frozenset]]:
+    """Entity ids of both sides from ``tidings.entities.analyse`` (places and people merged into
+    one set per side here, since the similarity takes them as two parts: see semeval_features)."""
+    flat = []
+    for r in rows:
+        for side, lang in (("text1", "lang1"), ("text2", "lang2")):
+            title, body = semeval_split(r[side])
+            flat.append({"title": title or "", "text": body, "lang": r[lang],
+                         "published_at": "2020-01-01T00:00:00"})
+    pairs = real_entities(flat, f"semeval{len(rows)}")
+    return [((pairs[2 * i][0], pairs[2 * i][1]), (pairs[2 * i + 1][0], pairs[2 * i + 1][1]))
+            for i in range(len(rows))]
+
+
 def semeval_features(rows, e1, e2, ents):
     from tidings.models import StoryFeatures as SF
 
     t = datetime(2020, 1, 1, tzinfo=timezone.utc)
     pairs = []
     for i, r in enumerate(rows):
-        a = SF(article_id=f"{i}a", lang=r["lang1"], published_at=t, embedding=e1[i], entities=ents[i][0])
-        b = SF(article_id=f"{i}b", lang=r["lang2"], published_at=t, embedding=e2[i], entities=ents[i][1])
-        pairs.append((a, b))
+        sides = []
+        for k, (lang, emb) in enumerate((("lang1", e1[i]), ("lang2", e2[i]))):
+            ids = ents[i][k]
+            people, places = ids if isinstance(ids, tuple) else (ids, frozenset())
+            sides.append(SF(article_id=f"{i}{k}", lang=r[lang], published_at=t, embedding=emb,
+                            entities=people, places=places))
+        pairs.append(tuple(sides))
     return pairs
 
 
@@ -329,10 +347,19 @@ def cmd_similarity(args) -> None:
     from tidings.similarity import similarity
 
     rows = load_jsonl(SEMEVAL)
+    tag = ""
+    if args.every > 1:
+        rows = rows[::args.every]
+        tag = f"_every{args.every}"
     emb_cfg = Settings.load(env={}).section("embedding")
     mode, prefix = args.text or emb_cfg["text"], args.prefix or emb_cfg["prefix"]
-    e1, e2, _ = semeval_embeddings(rows, mode, prefix)
-    ents = semeval_proxy_entities(rows) if args.entities == "proxy" else [(frozenset(), frozenset())] * len(rows)
+    e1, e2, _ = semeval_embeddings(rows, mode, prefix, tag)
+    if args.entities == "proxy":
+        ents = semeval_proxy_entities(rows)
+    elif args.entities == "real":
+        ents = semeval_real_entities(rows)
+    else:
+        ents = [(frozenset(), frozenset())] * len(rows)
     pairs = semeval_features(rows, e1, e2, ents)
     base = Settings.load(env={}).section("similarity")
     variants = {
@@ -340,7 +367,8 @@ def cmd_similarity(args) -> None:
         "text only (defaults)": {**base, "entity_weight": 0.0, "place_weight": 0.0, "time_weight": 0.0},
         "defaults (+entities)": base,
     }
-    print(f"SemEval-2022 t8 dev: {len(rows)} pairs; text={mode} prefix={prefix} entities={args.entities}")
+    print(f"SemEval-2022 t8 dev: {len(rows)} pairs (every {args.every}); text={mode} prefix={prefix} "
+          f"entities={args.entities}")
     print(f"{'variant':24s} {'P all':>6s} {'S all':>6s} {'P mono':>6s} {'S mono':>6s} {'P cross':>7s} {'S cross':>7s}")
     last = None
     for name, cfg in variants.items():
@@ -360,17 +388,20 @@ def cmd_similarity(args) -> None:
 
 
 def fit_similarity(pairs, rows) -> None:
-    """Grid over the few free parameters (text_low, text_high, entity_weight)."""
+    """Grid over the few free parameters: text_low, cross_lingual_offset, entity_weight,
+    place_weight (text_high fixed at 1.0, text_weight at 1.0)."""
     from tidings.similarity import similarity
 
+    places = (0.0, 0.1, 0.25, 0.5) if any(a.places or b.places for a, b in pairs) else (0.0,)
+    grid = [(low, off, w_ent, w_place) for low in (0.78, 0.80, 0.83, 0.85) for off in (0.0, 0.02, 0.04, 0.06)
+            for w_ent in (0.0, 0.1, 0.25, 0.5) for w_place in places]
     results = []
-    for low in (0.70, 0.75, 0.80, 0.85):
-        for high in (0.95, 1.0):
-            for w_ent in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
-                cfg = {"text_low": low, "text_high": high, "entity_weight": w_ent}
-                scores = np.array([similarity(a, b, cfg).score for a, b in pairs])
-                c = corr_table(scores, rows)
-                results.append((c["all"][0], c["mono"][0], c["cross"][0], cfg))
+    for low, off, w_ent, w_place in grid:
+        cfg = {"text_low": low, "text_high": 1.0, "cross_lingual_offset": off,
+               "entity_weight": w_ent, "place_weight": w_place}
+        scores = np.array([similarity(a, b, cfg).score for a, b in pairs])
+        c = corr_table(scores, rows)
+        results.append((c["all"][0], c["mono"][0], c["cross"][0], cfg))
     results.sort(key=lambda r: -r[0])
     for r in results[:5]:
         print(f"  fit: pearson all={r[0]:.3f} mono={r[1]:.3f} cross={r[2]:.3f} {r[3]}")
@@ -395,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("similarity")
     s.add_argument("--text", default="")
     s.add_argument("--prefix", default="")
-    s.add_argument("--entities", default="proxy", choices=["proxy", "none"])
+    s.add_argument("--entities", default="proxy", choices=["proxy", "real", "none"])
     s.add_argument("--fit", action="store_true")
+    s.add_argument("--every", type=int, default=1, help="use every k-th pair only")
     args = ap.parse_args(argv)
     needed = {"cluster": OG, "speed": Path(__file__)}.get(args.cmd, SEMEVAL)
     if not needed.exists():

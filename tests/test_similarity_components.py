@@ -68,3 +68,14 @@ def test_dataclass_defaults_match_shipped_settings():
     shipped = Settings.load(env={}).section("similarity")
     assert set(shipped) == {f.name for f in fields(SimilaritySettings)}
     assert SimilaritySettings.from_dict(shipped) == SimilaritySettings()
+
+
+def test_cross_lingual_offset_applies_only_across_languages():
+    cfg = {"text_low": 0.5, "text_high": 1.0, "cross_lingual_offset": 0.05}
+    a = feat([1, 0.5, 0], lang="en")
+    same_lang = similarity(a, feat([1, 0, 0.5], lang="en"), cfg)
+    other_lang = similarity(a, feat([1, 0, 0.5], lang="de"), cfg)
+    undetermined = similarity(a, feat([1, 0, 0.5], lang="und"), cfg)
+    assert other_lang.components["text"] == pytest.approx(same_lang.components["text"] + 0.1)
+    assert undetermined.components["text"] == pytest.approx(same_lang.components["text"])
+    assert other_lang.components["cosine"] == pytest.approx(same_lang.components["cosine"])

@@ -142,8 +142,9 @@ def phone(browser, server):
 
 def _visible_items(page) -> list[dict]:
     return page.eval_on_selector_all(
-        "li[data-filter-item]", "els => els.filter(e => !e.hidden && e.offsetParent !== null)"
-                                ".map(e => ({langs: e.dataset.langs, href: e.querySelector('a.title').getAttribute('href')}))")
+        "li[data-filter-item]",
+        "els => els.filter(e => !e.hidden && e.offsetParent !== null)"
+        ".map(e => ({langs: e.dataset.langs, href: e.querySelector('a.title').getAttribute('href')}))")
 
 
 def test_story_list_shows_the_seeds_story(desktop, corpus):
@@ -178,8 +179,8 @@ def test_seeds_story_shows_both_languages_and_a_marker_at_aleppo(desktop, corpus
     sync_api.expect(page.locator("#places a", has_text="Alep").first).to_be_visible()
     desktop.shot("story.png")
     if os.environ.get("TIDINGS_DOCS_SCREENSHOTS") == "1":
-        page.set_viewport_size({"width": 1200, "height": 900})
-        page.screenshot(path=str(ROOT / "docs" / "img" / "story.png"), full_page=True)
+        page.set_viewport_size({"width": 1200, "height": 1000})
+        page.screenshot(path=str(ROOT / "docs" / "img" / "story.png"))  # the first screenful
 
 
 def test_live_filter_by_language(desktop):

@@ -73,9 +73,11 @@ def test_story_page_has_map_markers_and_timelines(api_client):
     html = api_client.get("/stories/s-aleppo").text
     doc = parse(html)
     markers = {a["data-place-id"]: a for t, a in doc.elements if t == "circle" and "data-place-id" in a}
-    assert set(markers) == {"geo:170063", "geo:524901"}
+    # framed on the places named by two or more articles: Aleppo; Moscow (named once) is listed instead
+    assert set(markers) == {"geo:170063"}
     assert markers["geo:170063"]["data-name"] == "Aleppo"
     assert "Aleppo (geo:170063): 3 articles" in doc.texts
+    assert "not on this map: Moscow" in " ".join(doc.texts)
     paths = [a for t, a in doc.elements if t == "path"]
     assert len(paths) > 5  # country outlines around Syria and Russia
     dots = [a for t, a in doc.elements if t == "circle" and "dot" in a.get("class", "")]
@@ -93,6 +95,31 @@ def test_marker_sits_where_aleppo_is(api_client):
     assert x0 < marker.x < x0 + width and y0 < marker.y < y0 + height
     assert marker.y == pytest.approx(-36.2)
     assert 1.3 <= width / height <= 2.2
+
+
+def test_map_frames_the_places_most_articles_name():
+    from tidings.web.charts import place_map
+
+    places = [{"id": "geo:170063", "name": "Aleppo", "lat": 36.2, "lon": 37.16, "articles": 4},
+              {"id": "geo:163345", "name": "Damascus", "lat": 33.51, "lon": 36.29, "articles": 2},
+              {"id": "geo:1850147", "name": "Tokyo", "lat": 35.69, "lon": 139.69, "articles": 1},
+              {"id": "geo:x", "name": "Nowhere", "lat": None, "lon": None, "articles": 3}]
+    view = place_map(places)
+    assert [m.id for m in view.markers] == ["geo:170063", "geo:163345"]
+    assert view.outside == ["Tokyo", "Nowhere"]
+    assert all(m.label for m in view.markers)
+    # with no place named twice, all of them frame the map
+    once = place_map([dict(p, articles=1) for p in places[:3]])
+    assert {m.id for m in once.markers} == {"geo:170063", "geo:163345", "geo:1850147"}
+
+
+def test_map_labels_do_not_overlap():
+    from tidings.web.charts import place_map
+
+    crowded = [{"id": f"geo:{i}", "name": f"Village {i}", "lat": 45.0 + i * 0.01, "lon": 15.0, "articles": 2}
+               for i in range(6)]
+    view = place_map(crowded)
+    assert len(view.markers) == 6 and sum(m.label for m in view.markers) == 1
 
 
 def test_merged_story_id_redirects_to_the_survivor(api_client):
@@ -159,3 +186,10 @@ def test_pages_request_nothing_from_other_hosts(api_client):
             if tag in ("script", "link", "img", "iframe", "source", "use"):
                 target = attributes.get("src") or attributes.get("href") or ""
                 assert not target.startswith(("http:", "https:", "//")), (url, tag, target)
+
+
+@pytest.mark.parametrize("url", ["/", "/stories/s-aleppo", "/search?q=aleppo", "/docs"])
+def test_pages_answer_head(api_client, url):
+    response = api_client.head(url)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert response.content == b""

@@ -276,8 +276,9 @@ class Backend:
         self._generation = 0  # bumped by close(): connections of an older generation are reopened
         self._opened: list[Store] = []
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._similarity_lock = threading.Lock()
+        # one lock for everything that runs the pipeline: ingest and similarity share its models,
+        # which load lazily and are not known to be safe to call from two threads at once
+        self._pipeline_lock = threading.Lock()
         self._writer = None
         self._similarity_monitor = None
         if writable:
@@ -329,7 +330,7 @@ class Backend:
 
     def ingest(self, docs: list[Document]):
         assert self.writable
-        with self._write_lock:
+        with self._pipeline_lock:
             return self.writer().add_documents(docs)
 
     def similarity(self, a: str | Document, b: str | Document) -> dict:
@@ -337,7 +338,7 @@ class Backend:
         # hold a write transaction open. It shares the writer's pipeline, so models load once.
         from .pipeline import Monitor
 
-        with self._similarity_lock:
+        with self._pipeline_lock:
             if self._similarity_monitor is None:
                 self._similarity_monitor = Monitor(self.db, self.settings, read_only=True)
                 if self.writable:
@@ -457,10 +458,12 @@ def api_router() -> APIRouter:
                limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
         return {"query": q, "results": queries.search(_backend(request).reader(), q, limit=limit)}
 
-    @router.post("/similarity", response_model=SimilarityResult, tags=["articles"], responses=_errors(400, 404, 413, 422),
+    @router.post("/similarity", response_model=SimilarityResult, tags=["articles"],
+                 responses=_errors(400, 404, 413, 422),
                  summary="Similarity of two articles",
                  description="Each side is a stored article (`{\"id\": ...}`) or a text "
-                             "(`{\"text\": ..., \"title\": ..., \"lang\": ...}`). The score is 0..1 with its components.")
+                             "(`{\"text\": ..., \"title\": ..., \"lang\": ...}`). "
+                             "The score is 0..1, with its components.")
     def similarity(request: Request, body: SimilarityRequest) -> Any:
         backend = _backend(request)
         return backend.similarity(_comparable(backend, body.a, "a"), _comparable(backend, body.b, "b"))

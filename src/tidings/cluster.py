@@ -82,6 +82,9 @@ class ClusterSettings:
     merge_max_gap_hours: float = 48.0
     merge_time_weight: float = 0.0
     centroid_tau_hours: float = 24.0
+    entity_conflict_weight: float = 0.0
+    conflict_min_idf: float = 3.0
+    conflict_min_share: float = 0.5
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "ClusterSettings":
@@ -313,6 +316,24 @@ class StoryAssigner:
                 acc[sid] = acc.get(sid, 0.0) + w * frac ** cfg.entity_story_power
         return {sid: min(1.0, v / cfg.entity_saturation) for sid, v in acc.items()}
 
+    def _conflict_penalty(self, score: np.ndarray, ent: np.ndarray, f: StoryFeatures) -> np.ndarray:
+        """Penalise joining a story whose articles mostly name someone the article does not
+        (and the article names someone rare itself): same-template events ("X wins gold")."""
+        cfg = self.cfg
+        idf = self._df_ent.idf
+        if not any(idf(e) >= cfg.conflict_min_idf for e in f.entities):
+            return score
+        cand = np.nonzero((score >= cfg.threshold - abs(cfg.cross_lingual_offset)) & (ent == 0))[0]
+        for slot in cand:
+            sid = self._slot_ids[int(slot)]
+            st = self._stories[sid]   # type: ignore[index]
+            if st.n < 2:
+                continue
+            dom = max((c for e, c in st.entities.items() if idf(e) >= cfg.conflict_min_idf), default=0) / st.n
+            if dom >= cfg.conflict_min_share:
+                score[slot] -= cfg.entity_conflict_weight
+        return score
+
     def _best_story(self, y: np.ndarray, t: float, f: StoryFeatures) -> tuple[str | None, float]:
         cfg = self.cfg
         if not self._stories:
@@ -335,6 +356,8 @@ class StoryAssigner:
             for sid, v in self._entity_scores(f.places, self._place_index, self._df_place, "places").items():
                 score[self._stories[sid].slot] += cfg.place_weight * v
         score = score + cfg.entity_weight * ent
+        if cfg.entity_conflict_weight and f.entities:
+            score = self._conflict_penalty(score, ent, f)
         # A story may not outgrow the time window without entity evidence.
         score = np.where((span_h > cfg.max_span_hours) & (ent < cfg.span_evidence), -np.inf, score)
         need = np.full(score.shape, cfg.threshold, np.float64)

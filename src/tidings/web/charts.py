@@ -29,6 +29,8 @@ MAX_LAT = 84.0
 MARKER_SHARE = 0.011
 LABEL_SHARE = 0.026
 MAX_LABELS = 8
+# Places named by at least this many articles of a story frame its map (see place_map).
+CORE_ARTICLES = 2
 
 # Timeline drawing units (the SVG scales to the page width; these are viewBox units).
 TL_WIDTH = 800
@@ -117,16 +119,23 @@ class MapView:
     markers: list[Marker]
     label_size: float
     stroke: float
-    outside: list[str] = field(default_factory=list)  # names of places without coordinates
+    outside: list[str] = field(default_factory=list)  # places not drawn: out of view or no coordinates
 
 
 def place_map(places: list[dict]) -> MapView | None:
-    """A map around the places that have coordinates (dicts with id, name, lat, lon, articles)."""
+    """A map around a story's places (dicts with id, name, lat, lon, articles).
+
+    The view frames the places named by at least CORE_ARTICLES articles when there are any (where
+    the story happens), else all of them; a place named once far away (often a wrong link) does not
+    zoom the map out to the whole world. Places outside the view or without coordinates are listed
+    in ``outside``. Labels go to the most named places first and are skipped where they would overlap.
+    """
     located = [p for p in places if p.get("lat") is not None and p.get("lon") is not None]
     if not located:
         return None
-    lats = [max(-MAX_LAT, min(MAX_LAT, float(p["lat"]))) for p in located]
-    lons = [float(p["lon"]) for p in located]
+    core = [p for p in located if int(p.get("articles") or 0) >= CORE_ARTICLES] or located
+    lats = [max(-MAX_LAT, min(MAX_LAT, float(p["lat"]))) for p in core]
+    lons = [float(p["lon"]) for p in core]
     lon0, lon1 = _padded(min(lons), max(lons), MIN_SPAN_LON, -180.0, 180.0)
     lat0, lat1 = _padded(min(lats), max(lats), MIN_SPAN_LAT, -MAX_LAT, MAX_LAT)
     k = max(0.3, math.cos(math.radians((lat0 + lat1) / 2)))
@@ -139,6 +148,7 @@ def place_map(places: list[dict]) -> MapView | None:
         lat0, lat1 = lat0 - extra, lat1 + extra
     width, height = (lon1 - lon0) * k, lat1 - lat0
     size = max(width, height)
+    label_size = size * LABEL_SHARE
     paths = []
     for country in world():
         b = country.bbox
@@ -146,16 +156,26 @@ def place_map(places: list[dict]) -> MapView | None:
             continue
         paths.append(" ".join("M" + "L".join(f"{lon * k:.2f},{-lat:.2f}" for lon, lat in r) + "Z"
                               for r in country.rings))
-    ranked = sorted(located, key=lambda p: -int(p.get("articles") or 0))
-    labelled = {p["id"] for p in ranked[:MAX_LABELS]}
-    most = max(int(p.get("articles") or 1) for p in located)
-    markers = [Marker(id=p["id"], name=p["name"], x=round(lon * k, 3), y=round(-lat, 3),
-                      r=round(size * MARKER_SHARE * (1 + 0.6 * math.sqrt(int(p.get("articles") or 1) / most)), 3),
-                      articles=int(p.get("articles") or 0), label=p["id"] in labelled)
-               for p, lon, lat in zip(located, lons, lats)]
+    visible = [p for p in located if lon0 <= float(p["lon"]) <= lon1 and lat0 <= float(p["lat"]) <= lat1]
+    most = max(int(p.get("articles") or 1) for p in visible)
+    markers, taken = [], []
+    for p in sorted(visible, key=lambda p: (-int(p.get("articles") or 0), p["id"])):
+        x, y = float(p["lon"]) * k, -float(p["lat"])
+        r = size * MARKER_SHARE * (1 + 0.6 * math.sqrt(int(p.get("articles") or 1) / most))
+        box = (x + r * 1.2, y - label_size * 0.7, x + r * 1.4 + len(p["name"]) * label_size * 0.6, y + label_size * 0.5)
+        label = len(taken) < MAX_LABELS and not any(_overlap(box, other) for other in taken)
+        if label:
+            taken.append(box)
+        markers.append(Marker(id=p["id"], name=p["name"], x=round(x, 3), y=round(y, 3), r=round(r, 3),
+                              articles=int(p.get("articles") or 0), label=label))
+    shown = {m.id for m in markers}
     return MapView(viewbox=f"{lon0 * k:.3f} {-lat1:.3f} {width:.3f} {height:.3f}", country_paths=paths,
-                   markers=markers, label_size=round(size * LABEL_SHARE, 3), stroke=round(size * 0.0015, 4),
-                   outside=[p["name"] for p in places if p.get("lat") is None or p.get("lon") is None])
+                   markers=markers, label_size=round(label_size, 3), stroke=round(size * 0.0015, 4),
+                   outside=[p["name"] for p in places if p["id"] not in shown])
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _padded(low: float, high: float, min_span: float, floor: float, ceiling: float) -> tuple[float, float]:

@@ -25,6 +25,8 @@ from . import charts
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Pages answer HEAD too (link checkers, uptime monitors); FastAPI routes are GET-only unless told.
+PAGE_METHODS = ["GET", "HEAD"]
 # Stories per page of the list (the API's default page is the same size).
 PAGE_SIZE = 50
 # Colour classes for languages (c0..c11 in tidings.css). The languages of the bundled data get fixed,
@@ -90,8 +92,8 @@ def lang_class(code: str) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(lang_class=lang_class, safe_url=_safe_url, day=_day, when=_when, lang_name=_lang_name, segments=_segments,
-                       paragraphs=_paragraphs)
+    env.filters.update(lang_class=lang_class, safe_url=_safe_url, day=_day, when=_when, lang_name=_lang_name,
+                       segments=_segments, paragraphs=_paragraphs)
     env.globals.update(version=__version__)
     return env
 
@@ -116,7 +118,7 @@ def pages_router() -> APIRouter:
     def store(request: Request):
         return request.app.state.backend.reader()
 
-    @router.get("/", response_class=HTMLResponse)
+    @router.api_route("/", methods=PAGE_METHODS, response_class=HTMLResponse)
     def story_list(request: Request, lang: str = "", q: str = "", sort: str = "newest", cursor: str = "",
                    since: str = "", until: str = "", entity: str = "", place: str = "") -> Response:
         filters = {"lang": lang or None, "q": q.strip() or None, "sort": sort or "newest", "cursor": cursor or None,
@@ -134,7 +136,7 @@ def pages_router() -> APIRouter:
                       stories=page["stories"], languages=languages, filters=filters,
                       error=error, next_url=next_url, first_url="/?" + urlencode(kept) if cursor else None)
 
-    @router.get("/stories/{story_id}", response_class=HTMLResponse)
+    @router.api_route("/stories/{story_id}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def story_page(request: Request, story_id: str) -> Response:
         try:
             data = queries.story_detail(store(request), story_id)
@@ -148,7 +150,7 @@ def pages_router() -> APIRouter:
                       dates_timeline=charts.dates_timeline(data["dates"]),
                       map=charts.place_map(data["places"]))
 
-    @router.get("/articles/{article_id}", response_class=HTMLResponse)
+    @router.api_route("/articles/{article_id}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def article_page(request: Request, article_id: str) -> Response:
         try:
             data = queries.article_detail(store(request), article_id)
@@ -156,7 +158,7 @@ def pages_router() -> APIRouter:
             return error_page(request, exc)
         return render(request, "article.html", title=data["title"], article=data)
 
-    @router.get("/entities/{entity_id:path}", response_class=HTMLResponse)
+    @router.api_route("/entities/{entity_id:path}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def entity_page(request: Request, entity_id: str) -> Response:
         try:
             data = queries.entity_detail(store(request), entity_id)
@@ -166,7 +168,7 @@ def pages_router() -> APIRouter:
         return render(request, "entity.html", title=data["name"], entity=data,
                       map=charts.place_map(place) if data["label"] == "LOC" else None)
 
-    @router.get("/search", response_class=HTMLResponse)
+    @router.api_route("/search", methods=PAGE_METHODS, response_class=HTMLResponse)
     def search_page(request: Request, q: str = "") -> Response:
         hits: list[dict] = []
         error = None
@@ -185,7 +187,7 @@ def docs_router() -> APIRouter:
     """Swagger UI at /docs, served from the vendored copy (FastAPI's default would load it from a CDN)."""
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/docs", response_class=HTMLResponse)
+    @router.api_route("/docs", methods=PAGE_METHODS, response_class=HTMLResponse)
     def docs(request: Request) -> Response:
         return render(request, "docs.html", title="API")
 
