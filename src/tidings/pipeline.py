@@ -114,7 +114,8 @@ class Pipeline:
             fresh = {k: v for (k, _), v in zip(missing, vectors)}
             cached.update(fresh)
             if store is not None and not store.read_only:
-                store.cache_embeddings(model, fresh)
+                with store.transaction():
+                    store.cache_embeddings(model, fresh)
         for article, key in zip(articles, keys):
             article.embedding = cached[key]
 
@@ -283,6 +284,8 @@ class Monitor:
 
         if isinstance(ref, Document):
             return self.pipeline.prepare(ref)
+        if self.store.has_article(str(ref)):
+            return load_article(self.store, str(ref))
         if Path(ref).exists() or str(ref).startswith(("http://", "https://")):
             from .ingest import read_sources
 
