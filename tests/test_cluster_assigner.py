@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from tidings.errors import ConfigError
+
 from tidings.cluster import Assignment, ClusterSettings, StoryAssigner, replay_clustering, story_id_for
 from tidings.models import StoryFeatures
 
@@ -177,3 +179,33 @@ def test_dataclass_defaults_match_shipped_settings():
     shipped = Settings.load(env={}).section("cluster")
     assert set(shipped) == {f.name for f in fields(ClusterSettings)}
     assert ClusterSettings.from_dict(shipped) == ClusterSettings()
+
+
+def test_small_disorder_is_tolerated():
+    a = StoryAssigner(PLAIN)
+    sid = a.assign(feat("a1", unit((0, 1.0)), hours=5)).story_id
+    a.assign(feat("b1", unit((4, 1.0)), hours=6))
+    late = a.assign(feat("a0", unit((0, 1.0), (1, 0.1)), hours=4))   # published before a1
+    assert late.story_id == sid and not late.is_new
+
+
+def test_merges_do_not_stretch_a_story_past_the_span():
+    cfg = {"max_span_hours": 24.0, "span_evidence": 2.0, "merge_threshold": 0.3,
+           "merge_cross_threshold": 0.3, "merge_interval_hours": 3.0, "threshold": 0.2}
+    a = StoryAssigner(cfg)
+    stream = random_stream(300)   # one article every 30 minutes over 150 hours
+    raw = [(a.assign(f).story_id, f.published_at) for f in stream]
+    a.flush()
+    times: dict[str, list[datetime]] = {}
+    for sid, t in raw:
+        times.setdefault(a.resolve(sid), []).append(t)
+    assert any(len(ts) > 5 for ts in times.values())
+    longest = max((max(ts) - min(ts)).total_seconds() / 3600 for ts in times.values())
+    assert longest <= cfg["max_span_hours"]
+
+
+def test_invalid_settings_are_rejected():
+    with pytest.raises(ConfigError):
+        ClusterSettings.from_dict({"time_ref": "median"})
+    with pytest.raises(ConfigError):
+        StoryAssigner({"window_hours": 0})

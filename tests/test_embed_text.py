@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from tidings.errors import ConfigError
+
 from tidings.embed import CHUNK_SEP, Embedder, EmbeddingSettings, embedding_text, split_chunks
 
 BODY = ("The ceasefire in Aleppo collapsed on Wednesday. Shelling resumed in the east of the city. "
@@ -32,7 +34,7 @@ def test_split_chunks_respects_limits():
 
 
 def test_bad_settings_are_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         EmbeddingSettings.from_dict({"text": "everything"})
 
 

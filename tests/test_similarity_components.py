@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from tidings.errors import ConfigError
+
 from tidings.models import StoryFeatures
 from tidings.similarity import SimilaritySettings, set_cosine, similarity
 
@@ -56,7 +58,7 @@ def test_missing_entities_do_not_count_as_disagreement():
 def test_set_cosine_and_settings_validation():
     assert set_cosine(frozenset("ab"), frozenset("bc")) == pytest.approx(0.5)
     assert set_cosine(frozenset(), frozenset("a")) == 0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         SimilaritySettings.from_dict({"text_low": 0.9, "text_high": 0.8})
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["EmbeddingSettings", "Embedder", "embedding_text", "split_chunks"]
@@ -54,9 +56,11 @@ class EmbeddingSettings:
         kwargs = {f.name: type(f.default)(values[f.name]) for f in fields(cls) if f.name in values}
         cfg = cls(**kwargs)
         if cfg.text not in {"title", "title_lead", "full", "chunks"}:
-            raise ValueError(f"embedding.text must be title, title_lead, full or chunks, not {cfg.text!r}")
+            raise ConfigError(f"embedding.text must be title, title_lead, full or chunks, not {cfg.text!r}",
+                              source="settings")
         if cfg.prefix not in {"query", "passage"}:
-            raise ValueError(f"embedding.prefix must be query or passage, not {cfg.prefix!r}")
+            raise ConfigError(f"embedding.prefix must be query or passage, not {cfg.prefix!r}",
+                              source="settings")
         return cfg
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ConfigError
 from .models import StoryFeatures
 
 __all__ = ["SimilaritySettings", "SimilarityResult", "similarity", "set_cosine"]
@@ -37,9 +38,9 @@ __all__ = ["SimilaritySettings", "SimilarityResult", "similarity", "set_cosine"]
 class SimilaritySettings:
     """Typed view of the ``[similarity]`` settings section (documented in settings.toml)."""
 
-    text_low: float = 0.70
-    text_high: float = 0.95
-    cross_lingual_offset: float = 0.0
+    text_low: float = 0.83
+    text_high: float = 1.0
+    cross_lingual_offset: float = 0.04
     text_weight: float = 1.0
     entity_weight: float = 0.0
     place_weight: float = 0.0
@@ -52,7 +53,8 @@ class SimilaritySettings:
         kwargs = {f.name: type(f.default)(values[f.name]) for f in fields(cls) if f.name in values}
         cfg = cls(**kwargs)
         if cfg.text_high <= cfg.text_low:
-            raise ValueError("similarity.text_high must be greater than similarity.text_low")
+            raise ConfigError("similarity.text_high must be greater than similarity.text_low",
+                              source="settings")
         return cfg
 
 
