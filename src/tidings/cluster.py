@@ -78,7 +78,7 @@ class ClusterSettings:
     idf_min_docs: int = 50
     center: bool = True
     center_lang_prior: float = 200.0
-    center_global_prior: float = 10.0
+    center_global_prior: float = 1.0
     center_horizon: float = 3000.0
     merge_interval_hours: float = 6.0
     merge_threshold: float = 0.5

@@ -219,6 +219,8 @@ class Monitor:
                 original = self.dedup.find(article.text)
             if original is not None:
                 article.duplicate_of = original
+            elif article.text:  # so that a near copy later in this batch is caught too
+                self.dedup.add(article.id, article.text)
             fresh.append((doc, article))
         unique = [a for _, a in fresh if not a.duplicate_of]
         if unique:
@@ -233,13 +235,11 @@ class Monitor:
             scores[article.id] = assignment.score
             touched.add(assignment.story_id)
             merges.extend(assignment.merged)
-            if article.text:
-                self.dedup.add(article.id, article.text)
         merges.extend(self.assigner.flush())
         try:
             self._write_batch(fresh, scores, merges, touched, report)
         except BaseException:
-            # the in-memory story and dedup state ran ahead of the store: reload it from there
+            # the in-memory story and dedup state ran ahead of the store: reload them from there
             self._assigner = self._dedup = None
             raise
 
