@@ -35,7 +35,7 @@ browser:
 
 demo: setup
 	rm -f $(DB) $(DB)-wal $(DB)-shm
-	$(BIN)/tidings --db $(DB) ingest examples/sample || true
+	$(BIN)/tidings --db $(DB) ingest examples/sample
 	$(BIN)/tidings --db $(DB) stories --limit 20
 
 test: setup-test

@@ -7,7 +7,7 @@
     python bench/cluster_experiments.py embedtext [--modes title,title_lead,full,chunks] [--every K]
 
 Reads /work/shared/data (or $TIDINGS_DATA); caches embeddings under $TIDINGS_CACHE
-(default /work/cache). Prints one table row per variant and a one-line summary.
+(default .bench-cache/ in the checkout). Prints one table row per variant and a one-line summary.
 
 ENTITY PROXY (bench only, clearly not the real extractor): capitalised tokens of the title,
 transliterated to Latin with unidecode, lower-cased, cut to 5 characters; for scripts without
@@ -33,7 +33,7 @@ from tidings.metrics import bcubed, cross_lingual_bcubed, pairwise, per_language
 from tidings.models import StoryFeatures
 
 DATA = Path(os.environ.get("TIDINGS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-CACHE = Path(os.environ.get("TIDINGS_CACHE", "/work/cache"))
+CACHE = Path(os.environ.get("TIDINGS_CACHE", Path(__file__).resolve().parents[1] / ".bench-cache"))
 OG = DATA / "og2021.dev.jsonl"
 SEMEVAL = DATA / "semeval2022_t8.dev.jsonl"
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import typed_section
 from .errors import ConfigError
 from .models import StoryFeatures
 
@@ -90,14 +91,7 @@ class ClusterSettings:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "ClusterSettings":
         """Build from a settings section; unknown keys are ignored so old state files still load."""
-        values = dict(values or {})
-        known = {f.name: f for f in fields(cls)}
-        kwargs = {}
-        for name, f in known.items():
-            if name in values:
-                default = f.default
-                kwargs[name] = type(default)(values[name]) if default is not None else values[name]
-        cfg = cls(**kwargs)
+        cfg = typed_section(cls, values)
         if cfg.time_ref not in {"last", "mean"}:
             raise ConfigError(f"cluster.time_ref must be 'last' or 'mean', not {cfg.time_ref!r}",
                               source="settings")

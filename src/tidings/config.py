@@ -11,13 +11,15 @@ import copy
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import MISSING, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
 ENV_PREFIX = "TIDINGS_"
+T = TypeVar("T")
 
 
 def _defaults() -> dict[str, Any]:
@@ -88,3 +90,15 @@ class Settings:
 
 def default_settings() -> Settings:
     return Settings.load(env={})
+
+
+def typed_section(cls: type[T], values: Mapping[str, Any] | None) -> T:
+    """Build a stage's typed settings dataclass from its section, converting each value to the
+    type of the field's default. Keys the dataclass does not know are ignored (old state files)."""
+    values = dict(values or {})
+    kwargs = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name in values:
+            default = f.default
+            kwargs[f.name] = values[f.name] if default is None or default is MISSING else type(default)(values[f.name])
+    return cls(**kwargs)

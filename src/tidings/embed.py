@@ -17,11 +17,12 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .config import typed_section
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,7 @@ class EmbeddingSettings:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "EmbeddingSettings":
-        values = dict(values or {})
-        kwargs = {f.name: type(f.default)(values[f.name]) for f in fields(cls) if f.name in values}
-        cfg = cls(**kwargs)
+        cfg = typed_section(cls, values)
         if cfg.text not in {"title", "title_lead", "full", "chunks"}:
             raise ConfigError(f"embedding.text must be title, title_lead, full or chunks, not {cfg.text!r}",
                               source="settings")

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from .config import typed_section
 from .errors import ConfigError
 from .models import StoryFeatures
 
@@ -49,9 +50,7 @@ class SimilaritySettings:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "SimilaritySettings":
-        values = dict(values or {})
-        kwargs = {f.name: type(f.default)(values[f.name]) for f in fields(cls) if f.name in values}
-        cfg = cls(**kwargs)
+        cfg = typed_section(cls, values)
         if cfg.text_high <= cfg.text_low:
             raise ConfigError("similarity.text_high must be greater than similarity.text_low",
                               source="settings")
