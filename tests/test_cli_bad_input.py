@@ -125,3 +125,30 @@ def test_missing_store_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "none.db" in result.stderr and "no such store" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_failing_batch_write_keeps_the_store_and_the_stream_state_consistent(tmp_path, monkeypatch):
+    import tidings
+    from tidings.store import Store
+
+    first = tmp_path / "first.txt"
+    first.write_text(GOOD, encoding="utf-8")
+    second = tmp_path / "second.txt"
+    second.write_text("Port strike in Hamburg\n\nDock workers in Hamburg stopped work on Monday, the union said.\n",
+                      encoding="utf-8")
+    monitor = tidings.open(tmp_path / "t.db")
+    monitor.ingest([first])
+    state_before = monitor.store.cluster_state()
+
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Store, "refresh_stories", broken)
+    with pytest.raises(OSError):
+        monitor.ingest([second])
+    monkeypatch.undo()
+    assert monitor.store.count("articles") == 1
+    assert monitor.store.cluster_state() == state_before
+    report = monitor.ingest([second])  # the in-memory state was reloaded: the retry succeeds
+    assert len(report.added) == 1 and monitor.store.count("articles") == 2
+    monitor.close()

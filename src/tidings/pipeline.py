@@ -207,6 +207,14 @@ class Monitor:
         return report
 
     def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
+        try:
+            self._process_batch(batch, report)
+        except BaseException:
+            # the in-memory story and dedup state ran ahead of the store: reload them from there
+            self._assigner = self._dedup = None
+            raise
+
+    def _process_batch(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
         fresh: list[tuple[Document, Article]] = []
         for doc, article in batch:
             if self.store.has_article(article.id) or any(a.id == article.id for _, a in fresh):
@@ -235,12 +243,7 @@ class Monitor:
             touched.add(assignment.story_id)
             merges.extend(assignment.merged)
         merges.extend(self.assigner.flush())
-        try:
-            self._write_batch(fresh, scores, merges, touched, report)
-        except BaseException:
-            # the in-memory story and dedup state ran ahead of the store: reload them from there
-            self._assigner = self._dedup = None
-            raise
+        self._write_batch(fresh, scores, merges, touched, report)
 
     def _write_batch(self, fresh: list[tuple[Document, Article]], scores: dict[str, float],
                      merges: list[tuple[str, str]], touched: set[str], report: IngestReport) -> None:
