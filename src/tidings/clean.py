@@ -25,6 +25,7 @@ from typing import Any
 
 import regex
 
+from .config import section_with_defaults
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -152,18 +153,9 @@ def patterns_for(lang: str | None, extra_files: tuple[str, ...], max_chars: int,
                       max_chars=max_chars, max_contains_chars=max_contains_chars)
 
 
-@functools.lru_cache(maxsize=1)
-def _default_section() -> dict[str, Any]:
-    from .config import default_settings
-
-    return default_settings().section("clean")
-
-
-def _section(settings: dict[str, Any] | None) -> dict[str, Any]:
-    section = dict(_default_section())
-    if settings:
-        section.update(settings.get("clean", settings))
-    return section
+def _section(settings: Any) -> dict[str, Any]:
+    """The [clean] settings over the shipped defaults."""
+    return section_with_defaults("clean", settings)
 
 
 def normalise_whitespace(text: str) -> str:

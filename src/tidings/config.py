@@ -8,6 +8,7 @@ passed down to every stage; a stage reads its own section.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -102,3 +103,20 @@ def typed_section(cls: type[T], values: Mapping[str, Any] | None) -> T:
             default = f.default
             kwargs[f.name] = values[f.name] if default is None or default is MISSING else type(default)(values[f.name])
     return cls(**kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped_section(name: str) -> dict[str, Any]:
+    return default_settings().section(name)
+
+
+def section_with_defaults(name: str, settings: Any = None) -> dict[str, Any]:
+    """Section ``name`` of the shipped defaults, overlaid with what the caller gives: None, the
+    section dict, the whole settings dict or a :class:`Settings` (stages accept all of these)."""
+    section = dict(_shipped_section(name))
+    if settings is None:
+        return section
+    if isinstance(settings, Settings):
+        settings = settings.section(name)
+    section.update(settings.get(name, settings))
+    return section

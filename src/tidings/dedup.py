@@ -13,13 +13,14 @@ index without the texts: ``Deduplicator.add(id, "", signature=blob)``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from typing import Any
 
 import regex
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from .config import section_with_defaults
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,6 @@ def content_hash(text: str) -> str:
     return hashlib.sha1(" ".join(_tokens(text)).encode("utf-8")).hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
-def _default_section() -> dict[str, Any]:
-    from .config import default_settings
-
-    return default_settings().section("ingest")
-
-
 class Deduplicator:
     """Exact (hash) and near-duplicate (MinHash LSH) lookup over the articles added so far.
 
@@ -55,9 +49,7 @@ class Deduplicator:
     """
 
     def __init__(self, settings: dict[str, Any] | None = None):
-        section = dict(_default_section())
-        if settings:
-            section.update(settings.get("ingest", settings))
+        section = section_with_defaults("ingest", settings)
         self.threshold = float(section["near_duplicate_threshold"])
         self.num_perm = int(section["minhash_permutations"])
         self.shingle_words = int(section["shingle_words"])

@@ -13,7 +13,6 @@ metadata by trafilatura, offline), ``.jsonl`` (one record a line), RSS/Atom/RDF 
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
@@ -26,6 +25,7 @@ from typing import Any
 
 import regex
 
+from .config import section_with_defaults
 from .errors import (BinaryInput, DecodeError, EmptyInput, FetchError, InputError, MalformedRecord, TooLarge,
                      UnsupportedInput)
 from .models import Document
@@ -55,22 +55,9 @@ _BLOCK_TAGS = ("p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5",
 
 
 # ---- settings --------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _default_section() -> dict[str, Any]:
-    from .config import default_settings
-
-    return default_settings().section("ingest")
-
-
 def _section(settings: Any) -> dict[str, Any]:
-    """The [ingest] settings: accepts None, the section dict, the whole dict or a Settings."""
-    section = dict(_default_section())
-    if settings is None:
-        return section
-    if hasattr(settings, "section"):
-        settings = settings.section("ingest")
-    section.update(settings.get("ingest", settings))
-    return section
+    """The [ingest] settings over the shipped defaults."""
+    return section_with_defaults("ingest", settings)
 
 
 # ---- small text helpers ----------------------------------------------------------------------

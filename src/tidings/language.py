@@ -27,6 +27,8 @@ from typing import Any
 
 import regex
 
+from .config import section_with_defaults
+
 log = logging.getLogger(__name__)
 
 UNDETERMINED = "und"
@@ -39,18 +41,9 @@ _lock = threading.Lock()
 _lingua_cache: dict[tuple[str, ...], Any] = {}
 
 
-@functools.lru_cache(maxsize=1)
-def _default_section() -> dict[str, Any]:
-    from .config import default_settings
-
-    return default_settings().section("language")
-
-
-def _section(settings: dict[str, Any] | None) -> dict[str, Any]:
-    section = dict(_default_section())
-    if settings:
-        section.update(settings.get("language", settings))
-    return section
+def _section(settings: Any) -> dict[str, Any]:
+    """The [language] settings over the shipped defaults."""
+    return section_with_defaults("language", settings)
 
 
 @functools.lru_cache(maxsize=8)
