@@ -46,8 +46,11 @@ def corpus(tmp_path_factory):
         pytest.skip(f"{EXAMPLES} not found")
     db = tmp_path_factory.mktemp("browser") / "corpus.db"
     with tidings.open(db, settings=tidings.Settings.load(env={})) as monitor:
-        report = monitor.ingest([seeds, EXAMPLES], default_date=datetime(2016, 10, 28, tzinfo=timezone.utc))
-        assert report.errors == [], report.as_dict()
+        # the seeds arrive first (their own batch), then the sample corpus: stories never split later,
+        # so the seeds' story does not hinge on a borderline decision among a dozen same-day articles
+        for batch in ([seeds], [EXAMPLES]):
+            report = monitor.ingest(batch, default_date=datetime(2016, 10, 28, tzinfo=timezone.utc))
+            assert report.errors == [], report.as_dict()
         hostile = monitor.add_documents([Document(
             source="test:hostile", raw=HOSTILE_TEXT.encode(), content_type="text", text=HOSTILE_TEXT,
             title=HOSTILE_TITLE, lang="en", published_at=datetime(2016, 10, 29, tzinfo=timezone.utc))])
