@@ -2,6 +2,7 @@
 
     python bench/cluster_experiments.py cluster [--variants NAME,...] [--entities proxy|real|none]
                                                 [--dedup] [--per-lang] [--set JSON] [--embedding passage]
+                                                [--embedding-file og_static.npy]
     python bench/cluster_experiments.py speed [--stories 20000]
     python bench/cluster_experiments.py similarity [--entities proxy|real|none] [--fit] [--every K]
     python bench/cluster_experiments.py embedtext [--modes title,title_lead,full,chunks] [--every K]
@@ -188,7 +189,13 @@ def score_clustering(pred, records) -> dict:
 
 def cmd_cluster(args) -> None:
     records = load_jsonl(OG)
-    emb = og_embeddings(records, args.embedding)
+    if args.embedding_file:   # e.g. static or mixed vectors from bench/static/experiments.py encode
+        emb = np.load(args.embedding_file).astype(np.float32)
+        if emb.shape[0] != len(records):
+            raise SystemExit(f"{args.embedding_file}: {emb.shape[0]} rows, OG2021 dev has {len(records)}")
+        args.embedding = Path(args.embedding_file).name
+    else:
+        emb = og_embeddings(records, args.embedding)
     if args.entities == "proxy":
         ents = [(proxy_entities(r["title"], r["lang"]), frozenset()) for r in records]
     elif args.entities == "real":
@@ -431,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--variants", default="")
     c.add_argument("--set", default="", help='JSON overrides applied to every variant, e.g. \'{"threshold":0.3}\'')
     c.add_argument("--embedding", default="query", choices=["query", "passage"])
+    c.add_argument("--embedding-file", default="", help=".npy matrix in og2021.dev.jsonl order, used instead")
     c.add_argument("--entities", default="proxy", choices=["proxy", "real", "none"])
     c.add_argument("--per-lang", action="store_true")
     c.add_argument("--dedup", action="store_true", help="exact duplicates follow their first copy, as in the pipeline")

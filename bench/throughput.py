@@ -2,9 +2,13 @@
 
     python bench/throughput.py                      # sample corpus + OG2021 titles (if ../shared is there)
     python bench/throughput.py --corpus crisis --limit 300
+    python bench/throughput.py --corpus replay10k --limit 1000   # whole articles replayed (bench/scale.py)
 
-Prints articles/s for each stage (read, language, clean, analysis, embedding, stories+store)
-and end to end through ``Monitor.ingest``, then peak RSS and a one-line summary.
+Prints articles/s for each stage (language, clean, analysis, embedding) and end to end through
+``Monitor.add_documents``, the median milliseconds per article of each per-article stage, then
+peak RSS and a one-line summary. ``replay10k`` is the >= 10,000-article corpus of whole articles
+that ``bench/scale.py --corpus10k`` replays from crisis_es_fr_it.jsonl and the sample corpus (it
+is written into $TIDINGS_CACHE or .bench-cache/ on first use).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +35,17 @@ def load_corpus(name: str, limit: int | None) -> list[Document]:
     if name == "sample":
         from tidings.ingest import read_sources
         docs = [d for d in read_sources([ROOT / "examples" / "sample"]) if isinstance(d, Document)]
+    elif name == "replay10k":
+        from tidings.ingest import read_sources
+        sys.path.insert(0, str(ROOT / "bench"))
+        from scale import CRISIS, build_corpus, corpus_path
+        if not CRISIS.is_file():
+            print(f"skipping {name}: {CRISIS} not found (../shared/data is not beside the checkout)")
+            return []
+        path = corpus_path()
+        if not path.is_file():
+            build_corpus(path)
+        docs = [d for d in read_sources([path]) if isinstance(d, Document)]
     elif name in {"og2021", "crisis"}:
         path = SHARED / ("og2021.dev.jsonl" if name == "og2021" else "crisis_es_fr_it.jsonl")
         if not path.is_file():
@@ -69,17 +85,26 @@ def run(name: str, limit: int | None) -> dict | None:
     timings: dict[str, float] = {}
     # end_to_end runs last, with every model already loaded by the stage timings before it
 
+    per_doc: dict[str, list[float]] = {"language": [], "clean": [], "analysis": []}
+
+    def timed(stage: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        per_doc[stage].append(time.perf_counter() - t0)
+        return result
+
     t = time.perf_counter()
-    langs = [detect(" ".join(filter(None, [d.title, d.text[:2000]])), hint=None)[0] for d in docs]
+    langs = [timed("language", detect, " ".join(filter(None, [d.title, d.text[:2000]])), hint=None)[0]
+             for d in docs]
     timings["language"] = time.perf_counter() - t
     t = time.perf_counter()
-    texts = [clean(d.text, lang) for d, lang in zip(docs, langs)]
+    texts = [timed("clean", clean, d.text, lang) for d, lang in zip(docs, langs)]
     timings["clean"] = time.perf_counter() - t
     for lang in sorted(set(langs)):  # load each language's recogniser before timing (one-off cost)
         analyse("Warm-up sentence in Zagreb.", lang, None)
     t = time.perf_counter()
     for d, text, lang in zip(docs, texts, langs):
-        analyse(text, lang, d.published_at, title=d.title)
+        timed("analysis", analyse, text, lang, d.published_at, title=d.title)
     timings["analysis"] = time.perf_counter() - t
     pipeline = Pipeline(settings)
     articles = [pipeline.prepare(d) for d in docs]
@@ -90,20 +115,22 @@ def run(name: str, limit: int | None) -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
         monitor = Monitor(Path(tmp) / "bench.db", settings)
         t = time.perf_counter()
-        monitor.add_documents(docs)
+        for lo in range(0, n, 64):  # Monitor.ingest's batches
+            monitor.add_documents(docs[lo:lo + 64])
         timings["end_to_end"] = time.perf_counter() - t
         stories = monitor.store.conn.execute(
             "SELECT COUNT(*) FROM stories WHERE merged_into IS NULL AND size > 0").fetchone()[0]
         monitor.close()
     print(f"\n{name}: {n} articles -> {stories} stories")
     for stage, seconds in timings.items():
-        print(f"  {stage:<11} {rate(n, seconds)}  ({seconds:.1f} s)")
+        median = f"  median {statistics.median(per_doc[stage]) * 1000:.1f} ms/article" if per_doc.get(stage) else ""
+        print(f"  {stage:<11} {rate(n, seconds)}  ({seconds:.1f} s){median}")
     return {"corpus": name, "articles": n, **{k: n / v for k, v in timings.items() if v}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", action="append", choices=["sample", "og2021", "crisis"],
+    parser.add_argument("--corpus", action="append", choices=["sample", "og2021", "crisis", "replay10k"],
                         help="corpora to run (default: sample and og2021)")
     parser.add_argument("--limit", type=int, default=None, help="first N articles of each corpus")
     args = parser.parse_args()

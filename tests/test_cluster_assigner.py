@@ -108,6 +108,22 @@ def test_delayed_merge_keeps_the_older_id():
     assert a.assign(feat("later", unit((0, 1.0), (1, 0.3), (2, 0.3)), hours=2)).story_id == old
 
 
+@pytest.mark.parametrize("weight, merged", [(0.0, False), (0.2, True)])
+def test_shared_rare_names_let_two_stories_merge(weight, merged):
+    # cos ~0.45 between the two stories: below the 0.6 merge threshold on its own; a person
+    # both stories name in every article (and nobody else does) adds up to merge_entity_weight.
+    cfg = dict(PLAIN, threshold=0.95, merge_threshold=0.6, merge_cross_threshold=0.6,
+               merge_interval_hours=100, merge_entity_weight=weight, entity_saturation=1.0, idf_min_docs=1)
+    a = StoryAssigner(cfg)
+    name = frozenset({"per:rare"})
+    s1 = a.assign(feat("p", unit((0, 1.0), (1, 1.0)), entities=name)).story_id
+    s2 = a.assign(feat("q", unit((0, 1.0), (2, 1.2)), hours=1, lang="de", entities=name)).story_id
+    for k in range(6):   # unrelated articles so the name is rare in the IDF window
+        a.assign(feat(f"x{k}", unit((5 + k, 1.0)), hours=1.5))
+    assert s1 != s2
+    assert (a.flush() == [(s2, s1)]) is merged
+
+
 def test_periodic_merge_is_reported_in_the_assignment():
     cfg = dict(PLAIN, threshold=0.95, merge_threshold=0.6, merge_interval_hours=2)
     a = StoryAssigner(cfg)

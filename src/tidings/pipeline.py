@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
@@ -153,15 +153,22 @@ class Monitor:
             from .cluster import StoryAssigner
             section = self.settings.section("cluster")
             state = self.store.cluster_state()
-            self._assigner = StoryAssigner.load_state(state, section) if state else StoryAssigner(section)
+            self._assigner = (StoryAssigner.load_state(state, section, self.store.cluster_state_tables())
+                              if state else StoryAssigner(section))
         return self._assigner
 
     @property
     def dedup(self):
         if self._dedup is None:
             from .dedup import Deduplicator
-            self._dedup = Deduplicator(self.settings.section("ingest"))
-            for article_id, signature in self.store.signatures():
+            section = self.settings.section("ingest")
+            self._dedup = Deduplicator(section)
+            # near copies are looked for among recent articles only: the whole history of a large
+            # store would not fit in memory (near_duplicate_window_days in settings.toml)
+            window_days = float(section.get("near_duplicate_window_days") or 0)
+            newest = self.store.newest_published() if window_days > 0 else None
+            since = newest - timedelta(days=window_days) if newest is not None else None
+            for article_id, signature in self.store.signatures(since):
                 self._dedup.add(article_id, "", signature=signature)
         return self._dedup
 
@@ -266,17 +273,24 @@ class Monitor:
                 touched.add(new)
             touched = {self.assigner.resolve(s) for s in touched}
             self.store.refresh_stories(touched)
-            self.store.save_cluster_state(self.assigner.dump_state())
+            # only the stories, aliases and IDF entries this batch changed (plus a small core blob)
+            changes = self.assigner.state_changes()
+            self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
+                                          dropped=changes.dropped, aliases=changes.aliases,
+                                          df_items=changes.df_items, df_keep_from=changes.df_keep_from)
         report.stories_touched |= touched
 
     # ---- similarity ------------------------------------------------------------------------
     def similarity(self, a: str | Document, b: str | Document) -> dict:
         """Similarity of two articles given as stored ids, file paths or Documents."""
-        from .similarity import similarity
+        from .similarity import LanguageCentres, SimilaritySettings, similarity
 
         left, right = self._comparable(a), self._comparable(b)
         self.pipeline.embed([left, right], None if self.store.read_only else self.store)
-        result = similarity(story_features(left), story_features(right), self.settings.section("similarity"))
+        cfg = SimilaritySettings.from_dict(self.settings.section("similarity"))
+        # The store's running per-language means (kept by the story assigner) centre the cosine.
+        centres = LanguageCentres.from_assigner(self.assigner, cfg.centre_lang_prior) if cfg.centre else None
+        result = similarity(story_features(left), story_features(right), cfg, centres=centres)
         return {"score": result.score, "components": result.components,
                 "a": {"id": left.id, "title": left.title, "lang": left.lang},
                 "b": {"id": right.id, "title": right.title, "lang": right.lang}}

@@ -145,6 +145,28 @@ MIGRATIONS: list[str] = [
     CREATE INDEX articles_lang_story ON articles(lang, story_id);
     CREATE INDEX mentions_article_entity ON mentions(article_id, entity_id);
     """,
+    # 3: the story assigner's state in rows, so that a batch writes only what it changed
+    # (StoryAssigner.state_changes). cluster_state keeps the small core blob; a store of version
+    # 2 still holds one full blob there, which loads as before and is split on the next save.
+    """
+    CREATE TABLE cluster_stories (
+        id TEXT PRIMARY KEY,
+        slot INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE TABLE cluster_aliases (
+        id TEXT PRIMARY KEY,
+        target TEXT NOT NULL
+    );
+    CREATE TABLE cluster_df (
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        t REAL NOT NULL,
+        ids TEXT NOT NULL,
+        PRIMARY KEY (kind, seq)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -281,9 +303,22 @@ class Store:
         self.conn.execute("INSERT OR REPLACE INTO dedup_signatures(article_id, signature) VALUES (?,?)",
                           (article_id, signature))
 
-    def signatures(self) -> Iterator[tuple[str, bytes]]:
-        for row in self.conn.execute("SELECT article_id, signature FROM dedup_signatures ORDER BY rowid"):
+    def signatures(self, since: datetime | None = None) -> Iterator[tuple[str, bytes]]:
+        """Duplicate signatures in the order they were added; with ``since``, only those of
+        articles published at or after it (the monitor keeps a bounded window in memory)."""
+        if since is None:
+            rows = self.conn.execute("SELECT article_id, signature FROM dedup_signatures ORDER BY rowid")
+        else:
+            rows = self.conn.execute(
+                """SELECT s.article_id, s.signature FROM articles a JOIN dedup_signatures s ON s.article_id = a.id
+                   WHERE a.published_at >= ? ORDER BY s.rowid""", (_iso(since),))
+        for row in rows:
             yield row[0], row[1]
+
+    def newest_published(self) -> datetime | None:
+        """Publication time of the newest stored article (the stream's clock), if any."""
+        row = self.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
 
     def set_membership(self, article_id: str, story_id: str, score: float) -> None:
         self.conn.execute("INSERT OR REPLACE INTO memberships(article_id, story_id, score) VALUES (?,?,?)",
@@ -319,12 +354,41 @@ class Store:
                 (story_id, title, len(rows), rows[0]["published_at"], rows[-1]["published_at"],
                  json.dumps(dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))))))
 
-    def save_cluster_state(self, data: bytes) -> None:
+    def save_cluster_state(self, data: bytes, *, full: bool = True,
+                           stories: Iterable[tuple[str, int, bytes, str]] = (), dropped: Iterable[str] = (),
+                           aliases: Iterable[tuple[str, str]] = (),
+                           df_items: Iterable[tuple[str, int, float, str]] = (),
+                           df_keep_from: dict[str, int] | None = None) -> None:
+        """Write the story assigner's state: ``data`` is its blob (a whole ``dump_state`` or the
+        core of ``state_changes``); the other arguments are the rows of ``state_changes``.
+        ``full`` clears the state rows first (a whole blob, or the first save after a blob)."""
+        if full:
+            self.conn.execute("DELETE FROM cluster_stories")
+            self.conn.execute("DELETE FROM cluster_aliases")
+            self.conn.execute("DELETE FROM cluster_df")
         self.conn.execute("INSERT OR REPLACE INTO cluster_state(id, data) VALUES (1, ?)", (data,))
+        self.conn.executemany("DELETE FROM cluster_stories WHERE id = ?", [(i,) for i in dropped])
+        self.conn.executemany("INSERT OR REPLACE INTO cluster_stories(id, slot, vector, record) VALUES (?,?,?,?)",
+                              stories)
+        self.conn.executemany("INSERT OR REPLACE INTO cluster_aliases(id, target) VALUES (?,?)", aliases)
+        for kind, seq in (df_keep_from or {}).items():
+            self.conn.execute("DELETE FROM cluster_df WHERE kind = ? AND seq < ?", (kind, seq))
+        self.conn.executemany("INSERT OR REPLACE INTO cluster_df(kind, seq, t, ids) VALUES (?,?,?,?)", df_items)
 
     def cluster_state(self) -> bytes | None:
         row = self.conn.execute("SELECT data FROM cluster_state WHERE id = 1").fetchone()
         return bytes(row[0]) if row else None
+
+    def cluster_state_tables(self) -> dict[str, list[tuple]]:
+        """The state rows written by :meth:`save_cluster_state`, in the order the assigner wants
+        them (aliases as inserted, IDF windows by sequence number)."""
+        conn = self.conn
+        return {
+            "stories": [(r[0], r[1], bytes(r[2]), r[3])
+                        for r in conn.execute("SELECT id, slot, vector, record FROM cluster_stories")],
+            "aliases": [(r[0], r[1]) for r in conn.execute("SELECT id, target FROM cluster_aliases ORDER BY rowid")],
+            "df": [tuple(r) for r in conn.execute("SELECT kind, seq, t, ids FROM cluster_df ORDER BY kind, seq")],
+        }
 
     # ---- embeddings cache -----------------------------------------------------------------
     def cached_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
