@@ -3,6 +3,7 @@
     python bench/throughput.py                      # sample corpus + OG2021 titles (if ../shared is there)
     python bench/throughput.py --corpus crisis --limit 300
     python bench/throughput.py --corpus replay10k --limit 1000   # whole articles replayed (bench/scale.py)
+    python bench/throughput.py --corpus replay10k --end-to-end-only --set embedding.text=title
 
 Prints articles/s for each stage (language, clean, analysis, embedding) and end to end through
 ``Monitor.add_documents``, the median milliseconds per article of each per-article stage, then
@@ -26,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "src"))
+
+from tqdm import tqdm  # noqa: E402
 
 from tidings.config import Settings  # noqa: E402
 from tidings.models import Document  # noqa: E402
@@ -71,21 +74,13 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:8.1f}/s" if seconds > 0 else "     inf"
 
 
-def run(name: str, limit: int | None) -> dict | None:
+def stage_timings(docs: list[Document], settings: Settings, timings: dict[str, float],
+                  per_doc: dict[str, list[float]]) -> None:
+    """Each per-article stage alone over the corpus (this also loads every model)."""
     from tidings.clean import clean
     from tidings.entities import analyse
     from tidings.language import detect
-    from tidings.pipeline import Monitor, Pipeline
-
-    docs = load_corpus(name, limit)
-    if not docs:
-        return None
-    settings = Settings.load(env={})
-    n = len(docs)
-    timings: dict[str, float] = {}
-    # end_to_end runs last, with every model already loaded by the stage timings before it
-
-    per_doc: dict[str, list[float]] = {"language": [], "clean": [], "analysis": []}
+    from tidings.pipeline import Pipeline
 
     def timed(stage: str, fn, *args, **kwargs):
         t0 = time.perf_counter()
@@ -112,16 +107,48 @@ def run(name: str, limit: int | None) -> dict | None:
     pipeline.embed(articles)
     timings["embedding"] = time.perf_counter() - t
 
+
+def warm_up(docs: list[Document], settings: Settings) -> None:
+    """Load every model the corpus needs (recognisers, e5) without timing the stages."""
+    from tidings.entities import analyse
+    from tidings.language import detect
+    from tidings.pipeline import Pipeline
+
+    for lang in sorted({detect(" ".join(filter(None, [d.title, d.text[:2000]])), hint=None)[0] for d in docs}):
+        analyse("Warm-up sentence in Zagreb.", lang, None)
+    pipeline = Pipeline(settings)
+    pipeline.embed([pipeline.prepare(d) for d in docs[:8]])
+
+
+def run(name: str, limit: int | None, overrides: dict[str, str] | None = None,
+        stages: bool = True) -> dict | None:
+    from tidings.pipeline import Monitor
+
+    docs = load_corpus(name, limit)
+    if not docs:
+        return None
+    # Only --set changes the settings (the environment is ignored), so a figure is reproducible.
+    settings = Settings.load(env={f"TIDINGS_{key.replace('.', '__').upper()}": value
+                                  for key, value in (overrides or {}).items()})
+    n = len(docs)
+    timings: dict[str, float] = {}
+    per_doc: dict[str, list[float]] = {"language": [], "clean": [], "analysis": []}
+    # end_to_end runs last, with every model already loaded
+    if stages:
+        stage_timings(docs, settings, timings, per_doc)
+    else:
+        warm_up(docs, settings)
+
     with tempfile.TemporaryDirectory() as tmp:
         monitor = Monitor(Path(tmp) / "bench.db", settings)
         t = time.perf_counter()
-        for lo in range(0, n, 64):  # Monitor.ingest's batches
-            monitor.add_documents(docs[lo:lo + 64])
+        # Monitor.ingest's batches of 64, each embedded in the background while the next is analysed
+        monitor.add_documents(tqdm(docs, desc=f"{name} end to end", unit="article", disable=None), batch_size=64)
         timings["end_to_end"] = time.perf_counter() - t
         stories = monitor.store.conn.execute(
             "SELECT COUNT(*) FROM stories WHERE merged_into IS NULL AND size > 0").fetchone()[0]
         monitor.close()
-    print(f"\n{name}: {n} articles -> {stories} stories")
+    print(f"\n{name}: {n} articles -> {stories} stories" + (f"  (settings: {overrides})" if overrides else ""))
     for stage, seconds in timings.items():
         median = f"  median {statistics.median(per_doc[stage]) * 1000:.1f} ms/article" if per_doc.get(stage) else ""
         print(f"  {stage:<11} {rate(n, seconds)}  ({seconds:.1f} s){median}")
@@ -133,8 +160,19 @@ def main() -> None:
     parser.add_argument("--corpus", action="append", choices=["sample", "og2021", "crisis", "replay10k"],
                         help="corpora to run (default: sample and og2021)")
     parser.add_argument("--limit", type=int, default=None, help="first N articles of each corpus")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a setting, e.g. --set embedding.text=title (repeatable)")
+    parser.add_argument("--end-to-end-only", action="store_true",
+                        help="skip the per-stage timings (they take as long again as the end-to-end run)")
     args = parser.parse_args()
-    results = [r for name in (args.corpus or ["sample", "og2021"]) if (r := run(name, args.limit))]
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            parser.error(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        overrides[key.strip()] = value.strip()
+    results = [r for name in (args.corpus or ["sample", "og2021"])
+               if (r := run(name, args.limit, overrides, stages=not args.end_to_end_only))]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {peak_mb:.0f} MB")
     print("summary: " + "; ".join(f"{r['corpus']} end_to_end={r['end_to_end']:.1f} articles/s" for r in results)

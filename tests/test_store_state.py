@@ -136,13 +136,14 @@ def test_a_monitor_reopened_between_batches_gives_the_same_stories(tmp_path, mon
     import tidings
     from tidings.pipeline import Pipeline
 
-    def fake_embed(self, articles, store=None):
+    def fake_embed(self, articles, store=None, ahead=None):
         for a in articles:
             rng = np.random.default_rng(sum(map(ord, a.title.split()[0])))
             v = rng.normal(size=DIM) + 0.3 * np.random.default_rng(len(a.text)).normal(size=DIM)
             a.embedding = (v / np.linalg.norm(v)).astype(np.float32)
 
     monkeypatch.setattr(Pipeline, "embed", fake_embed)
+    monkeypatch.setattr(Pipeline, "embed_ahead", lambda self, articles, store=None: None)
     words = ["Harbour", "Election", "Flood", "Strike", "Summit"]
     docs = [Document(source=f"d{k}.txt", raw=b"", content_type="text", lang="en",
                      title=f"{words[k % 5]} news number {k}",

