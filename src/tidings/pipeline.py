@@ -229,8 +229,10 @@ class Monitor:
         """Process and store documents built in code (the API's POST /api/articles uses this).
 
         ``batch_size``: commit every this many documents (default: all in one batch)."""
-        docs = list(docs)
-        return self._run(docs, default_date, batch_size or max(1, len(docs)), None)
+        if not batch_size:
+            docs = list(docs)
+            batch_size = max(1, len(docs))
+        return self._run(docs, default_date, batch_size, None)
 
     def _run(self, items: Iterable[Document | InputError], default_date: datetime | None, batch_size: int,
              progress: Callable[[str, int], None] | None) -> IngestReport:
