@@ -496,7 +496,6 @@ def _lookup(word: str, names: frozenset[str], inflected: bool) -> bool:
     return False
 
 
-
 class DocContext:
     """How words are written across one document, for features a sentence alone cannot give:
     a sentence-initial ``Bush`` is a name if ``Bush`` also stands capitalised mid-sentence
@@ -695,6 +694,7 @@ def _project(nb: dict[str, float | str], d: int) -> dict[str, float | str]:
         if "lex" in nb:
             f[f"{d}:lex"] = nb["lex"]
     return f
+
 
 def _is_known(word: str, lexicon: str) -> bool:
     import simplemma
