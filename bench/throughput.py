@@ -174,7 +174,9 @@ def main() -> None:
     results = [r for name in (args.corpus or ["sample", "og2021"])
                if (r := run(name, args.limit, overrides, stages=not args.end_to_end_only))]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak RSS {peak_mb:.0f} MB")
+    # ingest.workers > 1: each analysis worker is a child process with its own models
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\npeak RSS {peak_mb:.0f} MB" + (f" (largest worker process {child_mb:.0f} MB)" if child_mb > 50 else ""))
     print("summary: " + "; ".join(f"{r['corpus']} end_to_end={r['end_to_end']:.1f} articles/s" for r in results)
           + f"; peak_rss_mb={peak_mb:.0f}")
 

@@ -42,7 +42,7 @@ from .translit import fold, script_of, skeleton, to_latin
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "Linked"]
+__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "configured", "Linked"]
 
 _settings_override: dict | None = None
 _settings_cache: dict | None = None
@@ -62,6 +62,12 @@ def settings() -> dict:
 
                 _settings_cache = Settings.load().section("entities")
     return _settings_cache
+
+
+def configured() -> dict | None:
+    """The settings :func:`configure` set (None: the loaded ones are used), e.g. to hand them on
+    to a worker process."""
+    return None if _settings_override is None else dict(_settings_override)
 
 
 def configure(section: Mapping | None) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -156,6 +160,97 @@ class Pipeline:
             self._worker.shutdown(wait=True)
             self._worker = None
 
+    def prepare_all(self, items: Iterable[Document | InputError], default_date: datetime | None = None,
+                    workers: int = 1) -> Iterator[tuple[Document | InputError, Article | InputError]]:
+        """:meth:`prepare` each document, in input order: ``(item, article)``, or ``(item, error)``
+        for an input that could not be read or analysed (a reader's ``InputError`` passes through).
+
+        With ``workers`` > 1 the documents are prepared in that many worker processes (spaCy and
+        the CRF hold the GIL, so threads would not help) while this process stores and clusters;
+        the analysis of a document depends on that document alone, so the articles are the ones
+        one process would produce, in the same order. Each worker loads its own models (spaCy,
+        CRF, gazetteer: a few seconds and ~1 GB each), so this pays off on long inputs only.
+        """
+        if workers <= 1:
+            for item in items:
+                yield item, item if isinstance(item, InputError) else self._prepare_or_error(item, default_date)
+            return
+        from . import entities
+
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(self.settings, entities.configured()))
+        # a bounded window of documents in flight keeps every worker busy without reading the
+        # whole input ahead (a feed or a directory of a million files)
+        window: deque[tuple[Document | InputError, Future | None]] = deque()
+        limit = workers * _DOCS_IN_FLIGHT_PER_WORKER
+        try:
+            for item in items:
+                # the raw bytes stay here: prepare() does not read them, and they can be large
+                window.append((item, None if isinstance(item, InputError)
+                               else pool.submit(_worker_prepare, replace(item, raw=b""), default_date)))
+                while len(window) > limit:
+                    yield _collect(*window.popleft())
+            while window:
+                yield _collect(*window.popleft())
+        except BrokenProcessPool:
+            raise TidingsError("an analysis worker process stopped unexpectedly (out of memory, or a "
+                               "program read from standard input that worker processes cannot re-run)",
+                               source=f"ingest.workers = {workers}", hint="try ingest.workers = 1") from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _prepare_or_error(self, doc: Document, default_date: datetime | None) -> Article | InputError:
+        try:
+            return self.prepare(doc, default_date)
+        except TidingsError as exc:
+            return exc if isinstance(exc, InputError) else InputError(exc.reason, source=doc.source)
+
+
+# Documents queued per worker process: enough that a worker never waits for the next one.
+_DOCS_IN_FLIGHT_PER_WORKER = 8
+_worker_pipeline: Pipeline | None = None
+
+
+def _worker_init(settings: Settings, entity_settings: dict | None) -> None:
+    """Set up a worker process of :meth:`Pipeline.prepare_all` with the parent's settings."""
+    global _worker_pipeline
+    import signal
+
+    from . import entities
+
+    # Ctrl-C is the parent's to handle: it stops the run and shuts the pool down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if entity_settings is not None:
+        entities.configure(entity_settings)
+    _worker_pipeline = Pipeline(settings)
+
+
+def _worker_prepare(doc: Document, default_date: datetime | None) -> Article | tuple:
+    assert _worker_pipeline is not None, "worker not initialised"
+    result = _worker_pipeline._prepare_or_error(doc, default_date)
+    if isinstance(result, InputError):
+        # exceptions with keyword-only arguments do not survive pickling: send the parts
+        return type(result), result.reason, result.source, result.hint
+    return result
+
+
+def _collect(item: Document | InputError, future: Future | None) -> tuple[Document | InputError, Article | InputError]:
+    if future is None:
+        return item, item  # type: ignore[return-value]
+    result = future.result()
+    if isinstance(result, tuple):
+        cls, reason, source, hint = result
+        return item, cls(reason, source=source, hint=hint)
+    return item, result
+
+
+def _worker_count(value: object) -> int:
+    """``ingest.workers``: a count, or 0 for one per CPU core this process may use."""
+    count = int(value or 0)  # type: ignore[call-overload]
+    if count <= 0:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, count)
+
 
 def _first_sentence(text: str, limit: int = 160) -> str:
     head = text.strip().split("\n", 1)[0]
@@ -241,17 +336,14 @@ class Monitor:
         # One full batch waits while the next is analysed, its embeddings computing meanwhile
         # in the background (Pipeline.embed_ahead); batches are still committed in input order.
         pending: tuple[list[tuple[Document, Article]], Future] | None = None
-        for item in items:
-            if isinstance(item, InputError):
-                log.warning("%s", item)
-                report.errors.append(item)
+        workers = _worker_count(self.settings.section("ingest").get("workers", 1))
+        for item, article in self.pipeline.prepare_all(items, default_date, workers):
+            if isinstance(article, InputError):
+                if article is item:
+                    log.warning("%s", item)
+                report.errors.append(article)
                 continue
-            try:
-                article = self.pipeline.prepare(item, default_date)
-            except TidingsError as exc:
-                err = exc if isinstance(exc, InputError) else InputError(exc.reason, source=item.source)
-                report.errors.append(err)
-                continue
+            assert isinstance(item, Document)
             batch.append((item, article))
             if progress:
                 progress(item.source, 1)

@@ -1,0 +1,66 @@
+"""Analysis in worker processes (``ingest.workers``) gives the articles one process gives, in order."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from tidings.config import Settings
+from tidings.errors import BinaryInput, InputError
+from tidings.ingest import read_sources
+from tidings.pipeline import Pipeline, _collect, _worker_count
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample"
+
+
+def _inputs(tmp_path: Path) -> list[Path]:
+    bad = tmp_path / "broken.txt"
+    bad.write_bytes(b"\x00\x01\x02binary" * 50)
+    names = ["en_hamburg_strike.txt", "fr_lyon_bibliotheque.txt", "hr_poplave_cp1250.txt", "it_bce_tassi.html"]
+    return [SAMPLE / names[0], bad, *(SAMPLE / n for n in names[1:])]
+
+
+def _summary(pipeline: Pipeline, sources: list[Path], workers: int) -> list[tuple]:
+    out = []
+    for item, result in pipeline.prepare_all(read_sources(sources, pipeline.settings.section("ingest")), workers=workers):
+        if isinstance(result, InputError):
+            out.append(("error", type(result).__name__, result.source))
+            continue
+        mentions = sorted((m.entity_id, m.start, m.end) for m in result.analysis.mentions)
+        dates = sorted((d.start_char, d.text, d.start, d.end) for d in result.analysis.dates)
+        quotes = len(result.analysis.quotes)
+        out.append((item.source, result.id, result.lang, result.title, result.text, tuple(mentions), tuple(dates), quotes))
+    return out
+
+
+def test_two_worker_processes_give_the_same_articles_in_the_same_order(tmp_path):
+    sources = _inputs(tmp_path)
+    pipeline = Pipeline(Settings.load(env={}))
+    serial = _summary(pipeline, sources, workers=1)
+    parallel = _summary(pipeline, sources, workers=2)
+    assert [row[0] for row in serial][1] == "error"      # the binary file, reported in its place
+    assert serial[1][2].endswith("broken.txt")
+    assert len(serial) == 5 and all(row[5] for row in serial if row[0] != "error")  # names were found
+    assert parallel == serial
+
+
+def test_an_error_raised_in_a_worker_reaches_the_caller_as_the_same_input_error():
+    error = BinaryInput("not text", source="feed.xml:3", hint="check the encoding")
+    future: Future = Future()
+    # what a worker sends back for an input it could not analyse, through the process boundary
+    future.set_result(pickle.loads(pickle.dumps((type(error), error.reason, error.source, error.hint))))
+    item, got = _collect("feed.xml:3", future)  # type: ignore[arg-type]
+    assert isinstance(got, BinaryInput) and str(got) == str(error) and got.code == error.code
+
+
+@pytest.mark.parametrize("value, expected", [(1, 1), (3, 3), ("2", 2)])
+def test_worker_count_setting(value, expected):
+    assert _worker_count(value) == expected
+
+
+def test_worker_count_zero_means_one_per_usable_core():
+    assert 1 <= _worker_count(0) <= 1024
