@@ -100,6 +100,18 @@ def test_embedding_cache_round_trip(tmp_path):
         assert list(found) == ["k1"] and np.array_equal(found["k1"], vector)
 
 
+def test_stored_entity_keeps_its_name_and_gains_missing_coordinates(tmp_path):
+    with Store.open(tmp_path / "t.db") as store:
+        with store.transaction():
+            store.upsert_entities([Entity("geo:163843", "LOC", "Syria", 163843, "SY")])  # stored without a point
+        with store.transaction():
+            store.upsert_entities([Entity("geo:163843", "LOC", "Sirija", 163843, "SY", 35.0, 38.5)])
+        with store.transaction():
+            store.upsert_entities([Entity("geo:163843", "LOC", "Syrie", 163843, "SY", 1.0, 2.0)])
+        row = store.conn.execute("SELECT name, lat, lon FROM entities WHERE id = 'geo:163843'").fetchone()
+        assert tuple(row) == ("Syria", 35.0, 38.5)
+
+
 def test_read_only_store_refuses_writes(tmp_path):
     path = tmp_path / "t.db"
     Store.open(path).close()

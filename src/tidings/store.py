@@ -294,9 +294,12 @@ class Store:
              for q in analysis.quotes])
 
     def upsert_entities(self, entities: Iterable[Entity]) -> None:
+        """Add new entities; an entity already stored keeps its name, and gains coordinates if it
+        had none (countries had none before data/gazetteer/country_points.tsv)."""
         self.conn.executemany(
             """INSERT INTO entities(id, label, name, geonames_id, country, lat, lon) VALUES (?,?,?,?,?,?,?)
-               ON CONFLICT(id) DO NOTHING""",
+               ON CONFLICT(id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon
+               WHERE entities.lat IS NULL AND excluded.lat IS NOT NULL""",
             [(e.id, e.label, e.name, e.geonames_id, e.country, e.lat, e.lon) for e in entities])
 
     def add_signature(self, article_id: str, signature: bytes) -> None:
