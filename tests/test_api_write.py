@@ -141,3 +141,36 @@ def test_similarity_of_two_texts(client):
     assert 0.0 <= body["score"] <= 1.0
     assert body["b"]["lang"] == "hr"
     assert set(body["components"]) >= {"text"}
+
+
+def test_similarity_centres_follow_articles_ingested_after_the_first_call(ingested, client):
+    """The score is centred on the store's per-language means; a server that ingests must not keep
+    the means it loaded with its first similarity request."""
+    first, _ = ingested
+    en = first.json()["added"][0]
+    assert client.post("/api/similarity", json={"a": {"id": en}, "b": {"id": en}}).status_code == 200
+    backend = client.app.state.backend
+    before = backend._similarity_monitor.assigner.language_sums()[1].get("en", 0.0)
+    more = dict(ALEPPO_EN, url="https://example.org/en/aleppo-later", title="Aleppo convoy reaches the city",
+                text="A United Nations aid convoy reached eastern Aleppo on Friday after days of waiting at the "
+                     "Turkish border, officials in Geneva said.", published_at="2016-10-21T08:00:00Z")
+    assert client.post("/api/articles", json=more, headers=AUTH).status_code == 201
+    assert client.post("/api/similarity", json={"a": {"id": en}, "b": {"id": en}}).status_code == 200
+    assert backend._similarity_monitor.assigner is backend.writer().assigner
+    assert backend._similarity_monitor.assigner.language_sums()[1]["en"] > before
+
+
+def test_read_only_monitor_reloads_its_state_after_another_writer(ingested, client):
+    from tidings.pipeline import Monitor
+
+    db = client.app.state.backend.db
+    with Monitor(db, Settings.load(env={}), read_only=True) as reader:
+        assert reader.refresh_if_changed() is False          # first call: remembers the store's state
+        old = reader.assigner
+        assert reader.refresh_if_changed() is False and reader.assigner is old
+        later = dict(ALEPPO_HR, url="https://example.org/hr/alep-poslije", published_at="2016-10-21T10:00:00Z",
+                     title="Konvoj stigao u Alep", text="Konvoj Ujedinjenih naroda s pomoći stigao je u petak u "
+                                                        "istočni Alep nakon višednevnog čekanja na turskoj granici.")
+        assert client.post("/api/articles", json=later, headers=AUTH).status_code == 201
+        assert reader.refresh_if_changed() is True
+        assert reader.assigner is not old

@@ -343,7 +343,14 @@ class Backend:
                 self._similarity_monitor = Monitor(self.db, self.settings, read_only=True)
                 if self.writable:
                     self._similarity_monitor.pipeline = self.writer().pipeline
-            return self._similarity_monitor.similarity(a, b)
+            monitor = self._similarity_monitor
+            # The cosine is centred on the store's per-language means (the story state): use the
+            # live state, so the score follows every article ingested since the server started.
+            if self.writable:
+                monitor.use_state_of(self.writer())
+            else:
+                monitor.refresh_if_changed()   # another process (tidings ingest) may write the store
+            return monitor.similarity(a, b)
 
 
 def _backend(request: Request) -> Backend:

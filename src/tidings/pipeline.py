@@ -269,10 +269,26 @@ class Monitor:
         self.pipeline = Pipeline(self.settings)
         self._assigner = None
         self._dedup = None
+        self._state_mark: tuple | None = None  # (articles, last rowid) when the state was loaded
 
     def close(self) -> None:
         self.pipeline.close()
         self.store.close()
+
+    def refresh_if_changed(self) -> bool:
+        """Drop the in-memory story and duplicate state if the store gained articles since it was
+        loaded (another process ingested), so that it is reloaded on next use. True if dropped."""
+        mark = self.store.conn.execute("SELECT COUNT(*), MAX(rowid) FROM articles").fetchone()
+        changed = self._state_mark is not None and tuple(mark) != self._state_mark
+        if changed:
+            self._assigner = self._dedup = None
+        self._state_mark = tuple(mark)
+        return changed
+
+    def use_state_of(self, other: "Monitor") -> None:
+        """Read the story state of ``other``, a monitor writing the same store in this process,
+        instead of a copy loaded once (which would go stale as ``other`` ingests)."""
+        self._assigner = other.assigner
 
     def __enter__(self) -> "Monitor":
         return self
