@@ -10,7 +10,7 @@ import pytest
 
 from tidings.errors import NotFound, StoreError
 from tidings.models import Analysis, Article, Document, Entity, Mention
-from tidings.queries import list_stories, search, story_detail
+from tidings.queries import article_detail, list_stories, load_article, search, story_detail
 from tidings.store import SCHEMA_VERSION, Store
 
 
@@ -110,6 +110,33 @@ def test_stored_entity_keeps_its_name_and_gains_missing_coordinates(tmp_path):
             store.upsert_entities([Entity("geo:163843", "LOC", "Syrie", 163843, "SY", 1.0, 2.0)])
         row = store.conn.execute("SELECT name, lat, lon FROM entities WHERE id = 'geo:163843'").fetchone()
         assert tuple(row) == ("Syria", 35.0, 38.5)
+
+
+def test_a_title_mention_keeps_its_in_title_mark(tmp_path):
+    """Offsets of a mention found in the title index the title, not the text: the store says so."""
+    with Store.open(tmp_path / "t.db") as store:
+        article = _article("a1", "Aleppo under fire", "Russian jets struck the city again.")
+        article.analysis.mentions = [Mention("geo:170063", "LOC", "Aleppo", 0, 6, in_title=True),
+                                     Mention("geo:2017370", "LOC", "Russian", 0, 7)]
+        article.analysis.entities["geo:2017370"] = Entity("geo:2017370", "LOC", "Russia", 2017370, "RU")
+        _put(store, article, "s1")
+        detail = article_detail(store, "a1")["mentions"]
+        assert [(m["text"], m["in_title"]) for m in detail] == [("Aleppo", True), ("Russian", False)]
+        back = {m.text: m.in_title for m in load_article(store, "a1").analysis.mentions}
+        assert back == {"Aleppo": True, "Russian": False}
+
+
+def test_mentions_of_a_version_3_store_read_as_text_mentions(tmp_path):
+    import tidings.store as store_module
+
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("BEGIN;" + ";".join(store_module.MIGRATIONS[:3]) + "; PRAGMA user_version = 3;")
+    conn.execute("INSERT INTO mentions(article_id, entity_id, label, text, start, end) VALUES ('a', 'e', 'PER', 'X', 0, 1)")
+    conn.commit()
+    conn.close()
+    with Store.open(path) as store:
+        assert store.conn.execute("SELECT in_title FROM mentions").fetchone()[0] == 0
 
 
 def test_read_only_store_refuses_writes(tmp_path):

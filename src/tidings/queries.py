@@ -174,7 +174,8 @@ def _analysis(store: Store, article_id: str) -> Analysis:
     for m in store.conn.execute(
             "SELECT m.*, e.name, e.geonames_id, e.country, e.lat, e.lon FROM mentions m "
             "JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.start", (article_id,)):
-        analysis.mentions.append(Mention(m["entity_id"], m["label"], m["text"], m["start"], m["end"]))
+        analysis.mentions.append(Mention(m["entity_id"], m["label"], m["text"], m["start"], m["end"],
+                                         in_title=bool(m["in_title"])))
         analysis.entities[m["entity_id"]] = Entity(m["entity_id"], m["label"], m["name"], m["geonames_id"],
                                                    m["country"], m["lat"], m["lon"])
     return analysis
@@ -196,8 +197,11 @@ def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
     if data["story_id"]:
         data["story_id"] = store.resolve_story(data["story_id"])
     data["mentions"] = [dict(m) for m in store.conn.execute(
-        "SELECT m.entity_id, m.label, m.text, m.start, m.end, e.name FROM mentions m "
-        "JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.start", (article_id,))]
+        "SELECT m.entity_id, m.label, m.text, m.start, m.end, m.in_title, e.name FROM mentions m "
+        "JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.in_title DESC, m.start",
+        (article_id,))]
+    for m in data["mentions"]:
+        m["in_title"] = bool(m["in_title"])
     data["dates"] = [dict(d) for d in store.conn.execute(
         "SELECT text, start_char, end_char, start, end, granularity FROM date_mentions WHERE article_id = ? "
         "ORDER BY start_char", (article_id,))]

@@ -167,6 +167,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, seq)
     ) WITHOUT ROWID;
     """,
+    # 4: a mention found in the title (when the title is not part of the text) has offsets into
+    # the title, not the text: say so, so that readers of start/end know which string they index.
+    """
+    ALTER TABLE mentions ADD COLUMN in_title INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -280,8 +285,8 @@ class Store:
         analysis = article.analysis
         self.upsert_entities(analysis.entities.values())
         self.conn.executemany(
-            "INSERT INTO mentions(article_id, entity_id, label, text, start, end) VALUES (?,?,?,?,?,?)",
-            [(article.id, m.entity_id, m.label, m.text, m.start, m.end) for m in analysis.mentions])
+            "INSERT INTO mentions(article_id, entity_id, label, text, start, end, in_title) VALUES (?,?,?,?,?,?,?)",
+            [(article.id, m.entity_id, m.label, m.text, m.start, m.end, int(m.in_title)) for m in analysis.mentions])
         self.conn.executemany(
             "INSERT INTO date_mentions(article_id, text, start_char, end_char, start, end, granularity)"
             " VALUES (?,?,?,?,?,?,?)",

@@ -110,8 +110,9 @@ class ArticleMention(BaseModel):
     entity_id: str
     label: str
     text: str
-    start: int
+    start: int = Field(description="Offset of the mention in the text, or in the title if in_title.")
     end: int
+    in_title: bool = Field(False, description="Found in the title, which is not part of the text (titles-only inputs).")
     name: str
 
 
