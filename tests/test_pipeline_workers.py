@@ -64,3 +64,52 @@ def test_worker_count_setting(value, expected):
 
 def test_worker_count_zero_means_one_per_usable_core():
     assert 1 <= _worker_count(0) <= 1024
+
+
+PARENT_SCRIPT = """
+import multiprocessing, sys, time
+from tidings.config import Settings
+from tidings.models import Document
+from tidings.pipeline import Pipeline
+
+def docs():
+    yield Document(source="one.txt", raw=b"", content_type="text", text="Kratki tekst o Zagrebu.")
+    time.sleep(1.0)
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    for _ in Pipeline(Settings.load(env={})).prepare_all(docs(), workers=2):
+        pass
+"""
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    """A run killed outright (no shutdown code runs) must not leave its workers behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT_SCRIPT, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    assert pids  # the pool starts a worker per submitted document, up to the count
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 15
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in pids)

@@ -10,6 +10,8 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -220,9 +222,19 @@ def _worker_init(settings: Settings, entity_settings: dict | None) -> None:
 
     # Ctrl-C is the parent's to handle: it stops the run and shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a parent killed outright (SIGKILL, SIGTERM) runs no shutdown: do not linger holding ~1 GB
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="tidings-parent-watch", daemon=True).start()
     if entity_settings is not None:
         entities.configure(entity_settings)
     _worker_pipeline = Pipeline(settings)
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _worker_prepare(doc: Document, default_date: datetime | None) -> Article | tuple:
