@@ -26,7 +26,8 @@ def _inputs(tmp_path: Path) -> list[Path]:
 
 def _summary(pipeline: Pipeline, sources: list[Path], workers: int) -> list[tuple]:
     out = []
-    for item, result in pipeline.prepare_all(read_sources(sources, pipeline.settings.section("ingest")), workers=workers):
+    docs = read_sources(sources, pipeline.settings.section("ingest"))
+    for item, result in pipeline.prepare_all(docs, workers=workers, min_docs_for_workers=1):
         if isinstance(result, InputError):
             out.append(("error", type(result).__name__, result.source))
             continue
@@ -62,6 +63,23 @@ def test_worker_count_setting(value, expected):
     assert _worker_count(value) == expected
 
 
+def test_a_short_input_is_prepared_in_the_calling_process(monkeypatch):
+    """An API request or a feed poll must not start worker processes (seconds of model loading)."""
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started for a short input")
+
+    monkeypatch.setattr("tidings.pipeline.ProcessPoolExecutor", no_pool)
+    pipeline = Pipeline(Settings.load(env={}))
+    docs = list(read_sources([SAMPLE / "en_hamburg_strike.txt", SAMPLE / "fr_lyon_bibliotheque.txt"],
+                             pipeline.settings.section("ingest")))
+    out = list(pipeline.prepare_all(docs, workers=2, min_docs_for_workers=3))
+    assert [item.source for item, _ in out] == [d.source for d in docs]
+    assert all(not isinstance(a, InputError) and a.analysis.mentions for _, a in out)
+    with pytest.raises(AssertionError, match="process pool"):
+        list(pipeline.prepare_all(docs, workers=2, min_docs_for_workers=2))
+
+
 def test_worker_count_zero_means_one_per_usable_core():
     assert 1 <= _worker_count(0) <= 1024
 
@@ -79,7 +97,7 @@ def docs():
     time.sleep(600)
 
 if __name__ == "__main__":
-    for _ in Pipeline(Settings.load(env={})).prepare_all(docs(), workers=2):
+    for _ in Pipeline(Settings.load(env={})).prepare_all(docs(), workers=2, min_docs_for_workers=1):
         pass
 """
 

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import deque
+from itertools import chain, islice
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -163,7 +164,8 @@ class Pipeline:
             self._worker = None
 
     def prepare_all(self, items: Iterable[Document | InputError], default_date: datetime | None = None,
-                    workers: int = 1) -> Iterator[tuple[Document | InputError, Article | InputError]]:
+                    workers: int = 1, min_docs_for_workers: int | None = None,
+                    ) -> Iterator[tuple[Document | InputError, Article | InputError]]:
         """:meth:`prepare` each document, in input order: ``(item, article)``, or ``(item, error)``
         for an input that could not be read or analysed (a reader's ``InputError`` passes through).
 
@@ -171,12 +173,18 @@ class Pipeline:
         the CRF hold the GIL, so threads would not help) while this process stores and clusters;
         the analysis of a document depends on that document alone, so the articles are the ones
         one process would produce, in the same order. Each worker loads its own models (spaCy,
-        CRF, gazetteer: a few seconds and ~1 GB each), so this pays off on long inputs only.
+        CRF, gazetteer: a few seconds and ~1 GB each), so this pays off on long inputs only:
+        an input of fewer than ``min_docs_for_workers`` items (default
+        ``MIN_DOCS_FOR_WORKERS``; an API request, a feed poll) is prepared here.
         """
-        if workers <= 1:
-            for item in items:
+        items = iter(items)
+        threshold = MIN_DOCS_FOR_WORKERS if min_docs_for_workers is None else min_docs_for_workers
+        head = list(islice(items, threshold)) if workers > 1 else []
+        if workers <= 1 or len(head) < threshold:
+            for item in chain(head, items):
                 yield item, item if isinstance(item, InputError) else self._prepare_or_error(item, default_date)
             return
+        items = chain(head, items)
         from . import entities
 
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
@@ -210,6 +218,9 @@ class Pipeline:
 
 # Documents queued per worker process: enough that a worker never waits for the next one.
 _DOCS_IN_FLIGHT_PER_WORKER = 8
+# Fewer documents than this are analysed in the calling process even when ingest.workers > 1:
+# starting a worker costs ~5 s of CPU (models), what one process analyses 128 documents in.
+MIN_DOCS_FOR_WORKERS = 128
 _worker_pipeline: Pipeline | None = None
 
 
