@@ -136,3 +136,16 @@ def test_shipped_models_find_their_lexicons():
     hbs = crf.CRFTagger(ner.model_dir() / "hbs.crfsuite")
     # An inflected form the lexicon links to its name through the prefix.
     assert "lex5" in hbs._fz._word_features("Kosovom")
+
+
+def test_spacy_vocabulary_does_not_grow_with_the_texts_it_reads():
+    """A monitor runs for months over texts full of new words (names, numbers, URLs): spaCy's
+    shared vocabulary must not keep them, or memory grows without bound."""
+    ner.recognise("Angela Merkel met Emmanuel Macron in Paris.", "en")
+    nlp = ner._get(ner._resolve("en")).nlp
+    before = len(nlp.vocab.strings)
+    for k in range(30):
+        spans = ner.recognise(f"Zorblat{k} Quintavex{k} told Reuters in Xanthoria{k} that MegaCorp{k}x "
+                              f"would pay {k}.{k}7 million to Flimflam{k} Ltd.", "en")
+        assert spans  # the recogniser still finds names inside the memory zone
+    assert len(nlp.vocab.strings) - before < 10
