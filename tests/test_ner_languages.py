@@ -34,6 +34,15 @@ def test_fallback_on_a_german_sentence():
     assert "Montag" not in found and "Lage" not in found, found
 
 
+def test_german_fallback_takes_a_word_no_german_dictionary_knows_for_a_name():
+    text = ("Laut der Statistikbehörde wollte Tarlo am Freitag nach Moskau reisen. Die Reise von "
+            "Tarlo in die Hauptstadt wurde verschoben.")
+    found = [(sp.text, sp.label) for sp in ner.recognise(text, "de")]
+    assert found.count(("Tarlo", "PER")) == 2, found          # unknown to German, not a compound
+    assert ("Moskau", "LOC") in found, found
+    assert not any(t in ("Statistikbehörde", "Freitag", "Reise", "Hauptstadt") for t, _ in found), found
+
+
 def test_fallback_joins_particles_and_labels_organisations():
     rec = ner.FallbackRecogniser("it")
     text = "Ieri Staffan de Mistura ha incontrato il Ministero degli Esteri a Roma."

@@ -664,6 +664,8 @@ class FallbackRecogniser:
     #: this big (GeoNames population) or a country: "Lage" and "Wald" are towns too.
     #: Chosen on de_pud-dev.
     MAJOR_CITY_POPULATION = 100_000
+    #: Shortest known word that makes a longer unknown word a compound ("-behörde", "-rat").
+    COMPOUND_TAIL = 4
 
     def __init__(self, lang: str = ""):
         self.lang = lang
@@ -808,9 +810,25 @@ class FallbackRecogniser:
                 # dictionary also lists some surnames: a known first name rescues those.
                 return None
             return "PER"
-        if self.lang in self.NOUNS_CAPITALISED:
-            return None
+        if self.nouns_capitalised:
+            if not self._foreign_word(words[0]):
+                return None
+            # "Tarlo", "Seagal", "Uber": no German noun, so a name, most often a person's. (Asking
+            # every gazetteer town first gave 0.489 against 0.492: "Clinton" is a town too.)
+            return "PER"
         return "PER"
+
+    def _foreign_word(self, word: str) -> bool:
+        """A capitalised word that cannot be a noun of a language that capitalises its nouns:
+        unknown to simplemma's dictionary, not a function word, and no compound of a known noun
+        (``Statistikbehörde``, ``Musterwohnung``: some known word of at least
+        ``COMPOUND_TAIL`` letters ends it). Single names of people, companies and far-away
+        places are such words (de_pud-dev: PER F1 0.48 -> 0.57)."""
+        low = word.lower()
+        if len(word) < 3 or "-" in word or low in self.function_words or _known_word(word, self.lang):
+            return False
+        return not any(_known_word(low[k:].capitalize(), self.lang) or _known_word(low[k:], self.lang)
+                       for k in range(1, len(low) - self.COMPOUND_TAIL + 1))
 
     def _propagate(self, text: str, tokens: Sequence[crf.Token], spans: list[Span]) -> list[Span]:
         """A surname seen in a PER span (``John Kerry``) is a PER on its own (``Kerry``) too."""
@@ -848,11 +866,17 @@ def _known_word(word: str, lang: str) -> bool:
         return False
 
 
-def _fallback_factory(lang: str = "") -> Factory:
+def _fallback_factory(lang: str = "", country_names: bool = False) -> Factory:
+    """The capitalised-span recogniser; with ``country_names``, followed by
+    :func:`country_rules` (inflected country names by lemma) and :func:`harmonise`."""
     def factory() -> Recogniser:
-        return FallbackRecogniser(lang)
+        fallback = FallbackRecogniser(lang)
+        if not country_names:
+            return fallback
+        return lambda text: harmonise(text, country_rules(text, fallback(text), lang))
 
-    factory.recogniser_name = FallbackRecogniser.recogniser_name  # type: ignore[attr-defined]
+    factory.recogniser_name = (FallbackRecogniser.recogniser_name  # type: ignore[attr-defined]
+                               + (f" + country names ({lang})" if country_names else ""))
     return factory
 
 
@@ -872,7 +896,9 @@ def _register_builtins() -> None:
     _register("sk", _crf_country_factory("sk", "sk"), builtin=True)
     for lang in ("pt", "zh"):
         _register(lang, _crf_factory(lang), builtin=True)
-    _register("de", _fallback_factory("de"), builtin=True)
+    # German: no model ships; capitalised spans, then country names by lemma ("Russlands") and
+    # one label per name in a document (de_pud-dev 0.448 -> 0.500 with the foreign-word rule).
+    _register("de", _fallback_factory("de", country_names=True), builtin=True)
     _register(FALLBACK, _fallback_factory(), builtin=True)
 
 
