@@ -1,6 +1,6 @@
 """Clustering / similarity / embedding-text experiments on the dev files (tune on dev only).
 
-    python bench/cluster_experiments.py cluster [--variants NAME,...] [--entities proxy|real|none]
+    python bench/cluster_experiments.py cluster [--variants NAME,...] [--entities proxy|real|numbers|real+numbers|none]
                                                 [--dedup] [--per-lang] [--set JSON] [--embedding passage]
                                                 [--embedding-file og_static.npy]
     python bench/cluster_experiments.py speed [--stories 20000]
@@ -88,6 +88,22 @@ def proxy_entities(title: str, lang: str) -> frozenset[str]:
         latin = re.sub(r"[^a-z]", "", unidecode(tok).lower())
         if len(latin) >= 3:
             out.add(latin[:5])
+    return frozenset(out)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def title_numbers(title: str) -> frozenset[str]:
+    """Numbers in a title as language-independent evidence ("num:9.58", "num:3:1"): scores,
+    times, death tolls are written the same in every language. Years and one-digit numbers
+    (every day's "2 gold medals") are left out; IDF weighs down the rest that repeat."""
+    out = set()
+    for m in _NUMBER.finditer(title):
+        value = m.group().replace(",", ".")
+        if len(value) < 2 or (len(value) == 4 and value.isdigit() and 1900 <= int(value) <= 2099):
+            continue
+        out.add(f"num:{value}")
     return frozenset(out)
 
 
@@ -200,6 +216,9 @@ def cmd_cluster(args) -> None:
         ents = [(proxy_entities(r["title"], r["lang"]), frozenset()) for r in records]
     elif args.entities == "real":
         ents = real_entities(records)
+    elif args.entities in ("numbers", "real+numbers"):
+        base = real_entities(records) if args.entities == "real+numbers" else [(frozenset(), frozenset())] * len(records)
+        ents = [(people | title_numbers(r["title"]), places) for (people, places), r in zip(base, records)]
     else:
         ents = [(frozenset(), frozenset())] * len(records)
     names = args.variants.split(",") if args.variants else list(VARIANTS)
@@ -439,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--set", default="", help='JSON overrides applied to every variant, e.g. \'{"threshold":0.3}\'')
     c.add_argument("--embedding", default="query", choices=["query", "passage"])
     c.add_argument("--embedding-file", default="", help=".npy matrix in og2021.dev.jsonl order, used instead")
-    c.add_argument("--entities", default="proxy", choices=["proxy", "real", "none"])
+    c.add_argument("--entities", default="proxy", choices=["proxy", "real", "numbers", "real+numbers", "none"])
     c.add_argument("--per-lang", action="store_true")
     c.add_argument("--dedup", action="store_true", help="exact duplicates follow their first copy, as in the pipeline")
     sp = sub.add_parser("speed")
