@@ -158,3 +158,12 @@ def test_spacy_vocabulary_does_not_grow_with_the_texts_it_reads():
                               f"would pay {k}.{k}7 million to Flimflam{k} Ltd.", "en")
         assert spans  # the recogniser still finds names inside the memory zone
     assert len(nlp.vocab.strings) - before < 10
+
+
+def test_possessive_s_is_cut_in_english_only():
+    from tidings.models import Span
+
+    text = "Moody's cut the rating."
+    span = [Span(0, 7, "ORG", "Moody's")]
+    assert [s.text for s in ner._clean_spans(text, span, "en")] == ["Moody"]      # English genitive rule
+    assert [s.text for s in ner._clean_spans(text, span, "hr")] == ["Moody's"]    # part of the name elsewhere

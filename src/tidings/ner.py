@@ -134,12 +134,14 @@ def recognise(text: str, lang: str) -> list[Span]:
     if not text or not text.strip():
         return []
     spans = _get(_resolve(lang))(text)
-    return _clean_spans(text, spans)
+    return _clean_spans(text, spans, lang)
 
 
-def _clean_spans(text: str, spans: Iterable[Span]) -> list[Span]:
+def _clean_spans(text: str, spans: Iterable[Span], lang: str = "en") -> list[Span]:
     """Keep PER/ORG/LOC, trim surrounding whitespace and punctuation, sort, drop overlaps
-    (the earlier, then longer, span wins)."""
+    (the earlier, then longer, span wins). In English a possessive ``'s`` is cut off; in other
+    languages a trailing ``'s`` belongs to the name (``Moody's``, ``McDonald's``)."""
+    possessive = _normalise_lang(lang) == "en"
     out: list[Span] = []
     last_end = -1
     for sp in sorted(spans, key=lambda s: (s.start, -(s.end - s.start))):
@@ -152,7 +154,7 @@ def _clean_spans(text: str, spans: Iterable[Span]) -> list[Span]:
             end -= 1
         if text.startswith(_ARTICLES, start) and " " in text[start + 4:end]:
             start += 4  # "the United States": UNER spans leave the article out
-        if text[start:end].endswith(_POSSESSIVES) and end - start > 2:
+        if possessive and text[start:end].endswith(_POSSESSIVES) and end - start > 2:
             end -= 2  # "Bashar al-Assad’s" -> "Bashar al-Assad"
         if end <= start or start < last_end:
             continue
@@ -998,6 +1000,6 @@ def evaluate_iob2(path: str | Path, lang: str, recogniser: Recogniser | None = N
         log.info("%s: %d sentences rebuilt from tokens (no aligned # text)", path, rebuilt)
     pairs = []
     for text, gold in docs:
-        spans = _clean_spans(text, recogniser(text)) if recogniser else recognise(text, lang)
+        spans = _clean_spans(text, recogniser(text), lang) if recogniser else recognise(text, lang)
         pairs.append((gold, {(s.start, s.end, s.label) for s in spans}))
     return score(pairs)
