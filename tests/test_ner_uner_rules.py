@@ -94,3 +94,9 @@ def test_spacy_ner_runs_without_the_shared_tok2vec_and_finds_the_same_names():
     assert lean.pipe_names == ["ner"]
     ents = [(e.text, e.label_) for e in full(text).ents]
     assert ents and ents == [(e.text, e.label_) for e in lean(text).ents]
+
+
+def test_a_name_written_as_a_web_address_is_an_organisation():
+    text = "Prema pisanju portala Index.hr, Izbori.net je objavio rezultate na www.izbori.net."
+    spans = ner.uner_rules(text, [_span(text, "Index.hr", "PER")], "hr")
+    assert _found(text, spans) == {("Index.hr", "ORG"), ("Izbori.net", "ORG")}   # not the address itself

@@ -418,12 +418,32 @@ def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
             label = "ORG"  # "Russia announced", "Beijing believes": the state acting
         out.append(Span(start, end, label, text[start:end]) if (start, end, label) != (sp.start, sp.end, sp.label)
                    else sp)  # type: ignore[arg-type]
+    out = _web_outlets(text, out)
     # Surnames of full person names.
     surnames = _surnames(out, places)
     if surnames:
         out = [Span(sp.start, sp.end, "PER", sp.text) if sp.label != "PER" and sp.text in surnames else sp
                for sp in out]  # type: ignore[arg-type]
         out = _propagate(text, out, extra_names={w: "PER" for w in surnames})
+    return out
+
+
+# A capitalised web address used as a name: "Index.hr", "Izbori.net", "B92.net", "Politico.eu".
+_WEB_NAME = re.compile(r"(?<![\w@/.-])[A-Z][\w-]*(?:\.[A-Za-z][\w-]*)*\.(?:[a-z]{2}|com|net|org|info|news)(?![\w/@-])")
+
+
+def _web_outlets(text: str, spans: list[Span]) -> list[Span]:
+    """A name written as a web address is an organisation (a news site, a portal): taggers call
+    ``Index.hr`` a person and miss ``Izbori.net``. Such spans become ORG, and such words outside
+    every span are added as ORG."""
+    out = [Span(sp.start, sp.end, "ORG", sp.text) if sp.label != "ORG" and _WEB_NAME.fullmatch(sp.text) else sp
+           for sp in spans]  # type: ignore[arg-type]
+    taken = bytearray(len(text) + 1)
+    for sp in out:
+        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    for m in _WEB_NAME.finditer(text):
+        if not any(taken[m.start():m.end()]):
+            out.append(Span(m.start(), m.end(), "ORG", m.group()))  # type: ignore[arg-type]
     return out
 
 
