@@ -9,7 +9,9 @@ The feature set is named by a small config stored next to each model (``<name>.j
 training and inference can never disagree about which features a model expects. Besides word
 shape, affixes and a ±2 window, models use an entity lexicon built from their training data
 (:class:`EntityLexicon`, jackknifed during training), how a word is written elsewhere in its
-document (:class:`DocContext`) and place/country/first-name lists.
+document (:class:`DocContext`) and place/country/first-name lists. The Chinese model works
+on characters, with features of the jieba word each one falls in (:func:`jieba_words`), on a
+Simplified copy of the text so that Traditional training data serves Simplified news too.
 The tokeniser follows Universal Dependencies conventions closely enough that the features
 seen in training (``NATO-u``, ``21.``, split Portuguese contractions) are those seen in text.
 """
@@ -282,6 +284,17 @@ class EntityLexicon:
     def __init__(self, tables: dict[str, dict[str, str]]):
         self.tables = tables
         self._prefix_sets: dict[str, frozenset[str]] = {}
+        self._simplified: EntityLexicon | None = None
+
+    def simplified(self) -> "EntityLexicon":
+        """The same lexicon with its keys in Simplified characters (Chinese models with
+        ``FeatureConfig.simplified``; built once per lexicon)."""
+        if self._simplified is None:
+            table = _t2s_table()
+            self._simplified = EntityLexicon({
+                kind: {key.translate(table): value for key, value in entries.items()}
+                for kind, entries in self.tables.items()})
+        return self._simplified
 
     def _prefixes(self, kind: str) -> frozenset[str]:
         got = self._prefix_sets.get(kind)
@@ -409,12 +422,164 @@ def _longest_match(chars: Sequence[str], i: int, table: Iterable[str] | frozense
 
 
 @lru_cache(maxsize=None)
-def _char_places(lang: str) -> tuple[frozenset[str], frozenset[str]]:
+def _char_places(lang: str, simplified: bool = False) -> tuple[frozenset[str], frozenset[str]]:
     """Place names of at most LEXICON_MAX_CHARS characters and their prefixes, for the
     character-level (Chinese) model: about 20 MB, loaded only with that model. Keeping only the
-    names written in Chinese characters saves most of it but cost 0.009 F1 on zh_gsd-dev."""
+    names written in Chinese characters saves most of it but cost 0.009 F1 on zh_gsd-dev.
+    ``simplified``: every name in Simplified characters."""
     names = frozenset(n for n in place_names(lang) if len(n) <= LEXICON_MAX_CHARS)
+    if simplified:
+        names = _simplified_set(names)
     return names, _prefix_set(names, LEXICON_MAX_CHARS)
+
+
+# --------------------------------------------------------------------------- Chinese words (jieba)
+
+#: Groups of jieba word features a character model can use (``FeatureConfig.jieba``):
+#: ``seg`` B/M/E/S position of the character in its jieba word; ``pos`` that plus the word's
+#: part of speech from jieba's dictionary (nr person, ns place, nt organisation, nz other proper
+#: noun; ``oov`` for a word jieba's HMM found outside its dictionary, often a name); ``len`` the
+#: word's length; ``ctx`` the parts of speech of the words before and after; ``lex`` the entity
+#: lexicon's label of the whole jieba word; ``word`` the word itself (2 to JIEBA_MAX_LEN
+#: characters); ``t2s`` segment a Simplified copy of the text (jieba's
+#: dictionary is Simplified; the copy is made character by character, so offsets do not move).
+JIEBA_GROUPS = frozenset({"seg", "pos", "len", "ctx", "lex", "word", "t2s"})
+#: Longest word length told apart by the ``len`` group (longer words share its value).
+JIEBA_MAX_LEN = 4
+
+
+@dataclass(frozen=True)
+class _Jieba:
+    cut: object  # jieba.Tokenizer.cut
+    tags: dict[str, str]  # word -> part of speech, from jieba's dictionary
+
+
+def _jieba_cache_dir() -> str:
+    """A directory only this user can write, under the system temp dir, for jieba's prefix
+    dictionary cache (a pickle: a shared ``/tmp/jieba.cache`` written by someone else would be
+    loaded, so the default location is not used)."""
+    import os
+    import tempfile
+
+    uid = getattr(os, "getuid", lambda: 0)()
+    path = Path(tempfile.gettempdir()) / f"tidings-jieba-{uid}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = path.stat()
+        if st.st_uid == uid and not st.st_mode & 0o022:
+            return str(path)
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="tidings-jieba-")
+
+
+@lru_cache(maxsize=1)
+def _load_jieba() -> _Jieba:
+    """jieba's segmenter and its dictionary's part-of-speech table, loaded once per process.
+
+    Why not ``jieba.posseg``: its HMM tags out-of-dictionary stretches with a Viterbi over some
+    250 states, about 1 ms per character on Traditional text (25 s for zh_gsd-dev); plain
+    ``cut`` with the segmentation HMM takes 6 µs per character, and its dictionary gives the tag
+    of every known word. jieba builds a prefix dictionary from the 5 MB ``dict.txt`` in its
+    wheel on first use (about 1 s) and caches it in :func:`_jieba_cache_dir`; it downloads
+    nothing. Its logger writes progress to stderr at DEBUG level: silenced here.
+    """
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.tmp_dir = _jieba_cache_dir()
+    tokenizer.initialize()
+    tags: dict[str, str] = {}
+    with tokenizer.get_dict_file() as fh:
+        for raw in fh:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3:
+                tags[parts[0]] = parts[2]
+    return _Jieba(tokenizer.cut, tags)
+
+
+@lru_cache(maxsize=1)
+def _t2s_table() -> dict[int, str]:
+    """Traditional -> Simplified, one character to one character (OpenCC's TSCharacters list,
+    first choice), as a ``str.translate`` table."""
+    import opencc
+
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    table: dict[int, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        trad, _, simp = line.partition("\t")
+        first = simp.split(" ")[0] if simp else ""
+        if len(trad) == 1 and len(first) == 1:
+            table[ord(trad)] = first
+    return table
+
+
+@lru_cache(maxsize=4)
+def _simplified_set(words: frozenset[str]) -> frozenset[str]:
+    table = _t2s_table()
+    return frozenset(w.translate(table) for w in words)
+
+
+def jieba_words(text: str, t2s: bool = False) -> list[tuple[str, str]]:
+    """``text`` cut into words by jieba, each with its part of speech (jieba dictionary tags;
+    ``oov`` for a word of two or more characters that jieba's HMM found outside the dictionary,
+    ``x`` for an unknown single character). The words join back into ``text`` exactly; with
+    ``t2s`` the segmentation is made on a Simplified copy and the words are cut from ``text``."""
+    jb = _load_jieba()
+    seen = text.translate(_t2s_table()) if t2s else text
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for word in jb.cut(seen, HMM=True):  # type: ignore[operator]
+        if not word:
+            continue
+        tag = jb.tags.get(word) or ("oov" if len(word) > 1 and _CJK_RE.match(word) else "x")
+        out.append((text[pos:pos + len(word)], tag))
+        pos += len(word)
+    return out
+
+
+def _jieba_char_features(chars: Sequence[str], groups: frozenset[str],
+                         lexicon: EntityLexicon | None) -> list[dict[str, str]]:
+    """Per token of a character sequence, the features of the jieba word it falls in."""
+    n = len(chars)
+    out: list[dict[str, str]] = [{} for _ in range(n)]
+    # Which token each character of the joined text belongs to (tokens are single characters
+    # from crf.tokenize, but keep the mapping honest for longer ones).
+    single = all(len(c) == 1 for c in chars)
+    owner = [] if single else [k for k, c in enumerate(chars) for _ in c]
+    words = jieba_words("".join(chars), "t2s" in groups)
+    ents = lexicon.tables.get("ent", {}) if lexicon and "lex" in groups else {}
+    tags = [tag for _, tag in words]
+    start = 0
+    for w, (word, tag) in enumerate(words):
+        end = start + len(word)
+        toks = range(start, end) if single else sorted({owner[i] for i in range(start, end)})
+        start = end
+        length = str(min(len(toks), JIEBA_MAX_LEN))
+        before = tags[w - 1] if w else "BOS"
+        after = tags[w + 1] if w + 1 < len(tags) else "EOS"
+        ent = ents.get(word, "")
+        for k, t in enumerate(toks):
+            if out[t]:
+                continue  # a token cut across two words keeps the first
+            place = "S" if len(toks) == 1 else "B" if k == 0 else "E" if k == len(toks) - 1 else "M"
+            f = out[t]
+            if "seg" in groups:
+                f["jw"] = place
+            if "pos" in groups:
+                f["jp"] = f"{place}-{tag}"
+                f["jt"] = tag
+            if "len" in groups:
+                f["jl"] = f"{place}{length}"
+            if "ctx" in groups:
+                f["jt-1"] = before
+                f["jt+1"] = after
+            if ent:
+                f["jlex"] = f"{place}-{ent}"
+            if "word" in groups and 1 < len(word) <= JIEBA_MAX_LEN:
+                f["jword"] = word
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -459,13 +624,28 @@ class FeatureConfig:
     doc_features: bool = False  # how the word is written elsewhere in its document (DocContext)
     doc_vote: bool = False  # tagging: make one-word names agree across a document (document_vote)
     countries: bool = False  # a separate, precise feature for country names (country_names)
+    # Chinese: comma-separated groups of jieba word features (JIEBA_GROUPS; "" = none).
+    jieba: str = ""
+    # Chinese: see every character in its Simplified form (training data, lexicon, surnames and
+    # places alike), so a model trained on Traditional text reads Simplified text the same way.
+    simplified: bool = False
+    # Train on B/I/E/S tags (the last character of a name and one-character names get their own
+    # tags) instead of IOB2; tagging converts back. Used by the Chinese model.
+    bioes: bool = False
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True)
+        # Fields added after the first models were shipped are written only when set, so the
+        # configs of models that do not use them stay byte-identical when retrained.
+        data = {k: v for k, v in self.__dict__.items() if _LATE_FIELDS.get(k, object()) != v}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "FeatureConfig":
         return cls(**json.loads(text))
+
+
+#: FeatureConfig fields added later, with the default under which they are left out of the JSON.
+_LATE_FIELDS: dict[str, object] = {"jieba": "", "simplified": False, "bioes": False}
 
 
 def word_shape(word: str) -> str:
@@ -586,23 +766,35 @@ class Featurizer:
     def _char_features(self, chars: Sequence[str],
                        lexicon: EntityLexicon | None = None) -> list[dict[str, float | str]]:
         """Character-level features for Chinese: characters and bigrams in a ±2 window,
-        character class, and the longest place-name dictionary match covering the character."""
+        character class, the longest place-name dictionary match covering the character, the
+        entity lexicon and, when the config names them, jieba word features
+        (:func:`_jieba_char_features`); with ``simplified`` all of it on Simplified characters."""
         n = len(chars)
+        lex = lexicon or self.lexicon
+        surnames = self.first_names
+        if self.config.simplified:
+            table = _t2s_table()
+            chars = [c.translate(table) for c in chars]
+            lex = lex.simplified() if lex else None
+            surnames = _simplified_set(surnames)
         gaz = [""] * n
         if self.config.gazetteers:
-            places, prefixes = _char_places(self.config.lang)
+            places, prefixes = _char_places(self.config.lang, self.config.simplified)
             for i in range(n):
                 length = _longest_match(chars, i, places, prefixes, LEXICON_MAX_CHARS)
                 if length:
                     gaz[i] = gaz[i] or "B"
                     for j in range(i + 1, i + length):
                         gaz[j] = gaz[j] or "I"
-        lex = lexicon or self.lexicon
         lex_feats = lex.chars(chars) if lex else [{}] * n
+        groups = frozenset(g for g in self.config.jieba.split(",") if g)
+        jieba_feats = _jieba_char_features(chars, groups, lex) if groups else None
         feats = []
         for i, c in enumerate(chars):
             f: dict[str, float | str] = {"c": c, "cls": _char_class(c)}
             f.update(lex_feats[i])
+            if jieba_feats:
+                f.update(jieba_feats[i])
             if lex:
                 for d in (-1, 1):
                     j = i + d
@@ -625,7 +817,7 @@ class Featurizer:
             f["cls+1"] = _char_class(chars[i + 1]) if i + 1 < n else "EOS"
             if gaz[i]:
                 f["gaz"] = gaz[i]
-            if c in self.first_names:
+            if c in surnames:
                 f["surname"] = 1.0
             feats.append(f)
         return feats
@@ -774,6 +966,24 @@ def to_char_level(sent: Sentence) -> Sentence:
     return Sentence(words, tags, sent.doc, sent.text)
 
 
+def iob2_to_bioes(tags: Sequence[str]) -> list[str]:
+    """IOB2 -> BIOES: the last tag of a span becomes ``E-``, a one-token span ``S-``."""
+    out = []
+    for first, last, label in tags_to_spans(tags):
+        out.extend(["O"] * (first - len(out)))
+        if last - first == 1:
+            out.append(f"S-{label}")
+        else:
+            out.extend([f"B-{label}", *[f"I-{label}"] * (last - first - 2), f"E-{label}"])
+    out.extend(["O"] * (len(tags) - len(out)))
+    return out
+
+
+def bioes_to_iob2(tags: Sequence[str]) -> list[str]:
+    """BIOES -> IOB2 (``S-`` opens a span, ``E-`` continues one)."""
+    return ["B-" + t[2:] if t[:2] == "S-" else "I-" + t[2:] if t[:2] == "E-" else t for t in tags]
+
+
 def tags_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """IOB2 tags to ``(first, last_exclusive, label)`` token spans; a stray I- opens a span
     (as conlleval does)."""
@@ -822,7 +1032,8 @@ def train(sentences: Iterable[Sentence], config: FeatureConfig, model_path: str 
         doc = docs.get(sent.doc)
         if config.char_level:
             sent = to_char_level(sent)
-        trainer.append(fz.sentence(sent.words, lexicon, doc), sent.tags)
+        tags = iob2_to_bioes(sent.tags) if config.bioes else sent.tags
+        trainer.append(fz.sentence(sent.words, lexicon, doc), tags)
     trainer.set_params({
         "c1": params.c1,
         "c2": params.c2,
@@ -860,7 +1071,8 @@ class CRFTagger:
         """Tags of one tokenised sentence; ``doc`` is its document when known."""
         if not words:
             return []
-        return self._tagger.tag(self._fz.sentence(words, doc=doc))
+        tags = self._tagger.tag(self._fz.sentence(words, doc=doc))
+        return bioes_to_iob2(tags) if self.config.bioes else tags
 
     def __call__(self, text: str) -> list[Span]:
         lang = self.config.lang
