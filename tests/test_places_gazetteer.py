@@ -124,3 +124,19 @@ def test_country_points_file_is_what_the_script_builds():
     syria = next(p for p in places.gazetteer().places.values() if p.country == "SY" and p.kind == "country")
     assert f"geo:{syria.geonames_id}" in places.country_entity_ids()
     assert "geo:170063" not in places.country_entity_ids()  # Aleppo
+
+
+@pytest.mark.parametrize("form, geonames_id", [("Russlands", 2017370), ("Syriens", 163843), ("Aleppos", 170063),
+                                               ("Moskaus", 524901), ("Europas", 6255148)])
+def test_german_genitive_of_a_place_links_to_the_place(form, geonames_id):
+    from tidings.entities import canonical_id
+
+    assert canonical_id(form, "LOC", "de") == f"geo:{geonames_id}"
+
+
+def test_names_of_other_things_are_not_place_names():
+    from tidings.entities import canonical_id
+
+    assert places.gazetteer().get_exact("Google") is None          # Topeka's 2010 stunt name
+    assert canonical_id("Googles", "ORG", "de") != "geo:4280539"
+    assert canonical_id("Topeka", "LOC", "en") == "geo:4280539"

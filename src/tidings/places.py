@@ -45,7 +45,7 @@ _HBS = {"hr", "sr", "bs", "me", "sh", "cnr", "hbs"}
 #: simplemma language code per tidings language (only languages where places inflect).
 _SIMPLEMMA = {"hr": "hbs", "sr": "hbs", "bs": "hbs", "me": "hbs", "sh": "hbs", "cnr": "hbs", "hbs": "hbs",
               "sl": "sl", "ru": "ru", "uk": "uk", "pl": "pl", "cs": "cs", "sk": "sk", "bg": "bg", "mk": "mk",
-              "lt": "lt", "lv": "lv", "fi": "fi", "et": "et", "hu": "hu", "tr": "tr", "el": "el"}
+              "lt": "lt", "lv": "lv", "fi": "fi", "et": "et", "hu": "hu", "tr": "tr", "el": "el", "de": "de"}
 
 # Ranks: lower wins a name collision.
 _CONTINENT, _COUNTRY, _CITY = 0, 1, 2
@@ -255,10 +255,18 @@ def name_skeleton(name: str) -> str:
     return " ".join(skeleton(w) for w in _WS.split(name.strip()) if w)
 
 
+@lru_cache(maxsize=1)
+def _not_places() -> frozenset[str]:
+    """Alternate names to ignore (``data/gazetteer/not_places.txt``), folded."""
+    lines = _data_path("not_places.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(fold(line) for line in lines if line.strip() and not line.startswith("#"))
+
+
 def _good_alternate(alt: str) -> bool:
     """GeoNames alternate names include IATA codes (``ALP``), lowercase romanisations
-    (``hlb``) and very short forms (``Sam`` for Damascus) that would match ordinary words."""
-    if not alt or _DIGIT.search(alt):
+    (``hlb``), very short forms (``Sam`` for Damascus) that would match ordinary words, and a few
+    names of other things (``Google`` for Topeka: data/gazetteer/not_places.txt)."""
+    if not alt or _DIGIT.search(alt) or fold(alt) in _not_places():
         return False
     first = alt[0]
     if first.islower():  # cased script (Latin, Cyrillic, Greek...) written in lowercase
