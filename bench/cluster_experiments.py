@@ -130,23 +130,25 @@ def real_entities(records: list[dict], name: str = "og") -> list[tuple[frozenset
 
 
 # ---------------------------------------------------------------- clustering
-OFF = {"merge_threshold": 1.0, "merge_cross_threshold": 1.0}
+OFF = {"merge_threshold": 1.0, "merge_cross_threshold": 1.0, "entity_weight": 0.0}
 # Each step adds one idea to the previous one; thresholds re-tuned per step (grid 0.05 apart).
 VARIANTS: dict[str, dict] = {
     "raw-centroid-0.92": {"center": False, "threshold": 0.92, "time_weight": 0.0, "centroid_tau_hours": 0.0, **OFF},
     "raw-centroid-0.90": {"center": False, "threshold": 0.90, "time_weight": 0.0, "centroid_tau_hours": 0.0, **OFF},
     "+lang-centring": {"threshold": 0.35, "time_weight": 0.0, "centroid_tau_hours": 0.0, **OFF},
     "+time-decay": {"threshold": 0.30, "centroid_tau_hours": 0.0, **OFF},
-    "+delayed-merge": {"centroid_tau_hours": 0.0},
-    "+centroid-decay=defaults": {},
+    "+delayed-merge": {"centroid_tau_hours": 0.0, "entity_weight": 0.0},
+    "+centroid-decay": {"entity_weight": 0.0},
+    "+entities=defaults": {},
     "defaults:flush/64": {"_flush_every": 64},
     "defaults:no-span-limit": {"max_span_hours": 1e9},
     "defaults:time_ref=mean": {"time_ref": "mean"},
     "defaults:avg-link(0.5)": {"link_power": 0.5},
     "defaults:merge-time": {"merge_time_weight": 0.2},
     "defaults:xl-offset-0.05": {"cross_lingual_offset": -0.05},
+    "defaults:entities-0": {"entity_weight": 0.0},
     "defaults:entities-0.05": {"entity_weight": 0.05},
-    "defaults:entities-0.1": {"entity_weight": 0.1},
+    "defaults:entities-0.2": {"entity_weight": 0.2},
 }
 
 
@@ -458,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--set", default="", help='JSON overrides applied to every variant, e.g. \'{"threshold":0.3}\'')
     c.add_argument("--embedding", default="query", choices=["query", "passage"])
     c.add_argument("--embedding-file", default="", help=".npy matrix in og2021.dev.jsonl order, used instead")
-    c.add_argument("--entities", default="proxy", choices=["proxy", "real", "numbers", "real+numbers", "none"])
+    c.add_argument("--entities", default="real", choices=["proxy", "real", "numbers", "real+numbers", "none"],
+                   help="entity ids of each title: the real linker (default, as the pipeline), a proxy, numbers, none")
     c.add_argument("--per-lang", action="store_true")
     c.add_argument("--dedup", action="store_true", help="exact duplicates follow their first copy, as in the pipeline")
     sp = sub.add_parser("speed")

@@ -63,6 +63,7 @@ def test_sample_stories_never_mix_two_real_stories(sample_store):
     report = clustering_report(gold, predicted, langs)
     # Undated .txt files get the ingest time as their date, months after the dated articles of their
     # story, so they stay apart: recall is bounded; precision is not.
+    # Shared names join the day-after follow-ups (entity_weight 0.1: F1 0.83 / 0.76; 0.79 / 0.69 without).
     assert report["bcubed"]["precision"] >= 0.95, report["bcubed"]
-    assert report["bcubed"]["f1"] >= 0.75, report["bcubed"]
-    assert report["cross_lingual_bcubed"]["f1"] >= 0.6, report["cross_lingual_bcubed"]
+    assert report["bcubed"]["f1"] >= 0.8, report["bcubed"]
+    assert report["cross_lingual_bcubed"]["f1"] >= 0.72, report["cross_lingual_bcubed"]

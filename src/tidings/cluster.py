@@ -73,7 +73,7 @@ class ClusterSettings:
     time_tau_hours: float = 12.0
     time_ref: str = "last"
     link_power: float = 1.0
-    entity_weight: float = 0.0
+    entity_weight: float = 0.1
     place_weight: float = 0.0
     entity_saturation: float = 6.0
     entity_story_power: float = 0.5
