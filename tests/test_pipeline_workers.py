@@ -80,6 +80,13 @@ def test_a_short_input_is_prepared_in_the_calling_process(monkeypatch):
         list(pipeline.prepare_all(docs, workers=2, min_docs_for_workers=2))
 
 
+def test_a_worker_count_that_is_no_number_is_a_clear_settings_error():
+    from tidings.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ingest.workers: not a number of processes: 'two'"):
+        _worker_count("two")
+
+
 def test_worker_count_zero_means_one_per_usable_core():
     assert 1 <= _worker_count(0) <= 1024
 

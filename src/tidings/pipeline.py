@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 from .config import Settings
-from .errors import InputError, TidingsError
+from .errors import ConfigError, InputError, TidingsError
 from .models import Article, Document, StoryFeatures
 from .store import Store, utcnow
 
@@ -269,7 +269,11 @@ def _collect(item: Document | InputError, future: Future | None) -> tuple[Docume
 
 def _worker_count(value: object) -> int:
     """``ingest.workers``: a count, or 0 for one per CPU core this process may use."""
-    count = int(value or 0)  # type: ignore[call-overload]
+    try:
+        count = int(value or 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ConfigError(f"not a number of processes: {value!r}", source="ingest.workers",
+                          hint="a whole number; 0 for one per CPU core") from None
     if count <= 0:
         count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, count)
