@@ -149,3 +149,31 @@ def api_client(api_store):
 def api_store_builder():
     """``build_api_store`` for tests that need their own (writable) copy of the small store."""
     return build_api_store
+
+
+def topic_stream(n: int, seed: int, *, topics: int, langs: list[str], minutes_apart: float, side_entities: int,
+                 with_places: bool = False, dim: int = 16):
+    """Synthetic story-assigner input: noisy copies of ``topics`` random topic vectors, in time
+    order ``minutes_apart`` apart, languages in turn, each article naming its topic's entity and
+    one of ``side_entities`` others (and, ``with_places``, one of three places per topic)."""
+    from datetime import datetime, timedelta, timezone
+
+    import numpy as np
+
+    from tidings.models import StoryFeatures
+
+    t0 = datetime(2021, 7, 23, 12, tzinfo=timezone.utc)
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(topics, dim))
+    out = []
+    for k in range(n):
+        topic = int(rng.integers(0, topics))
+        v = centres[topic] + 0.6 * rng.normal(size=dim)
+        out.append(StoryFeatures(article_id=f"a{k}", lang=langs[k % len(langs)],
+                                 published_at=t0 + timedelta(minutes=minutes_apart * k),
+                                 embedding=(v / np.linalg.norm(v)).astype(np.float32),
+                                 entities=frozenset({f"e{topic}", f"x{k % side_entities}"}),
+                                 places=frozenset({f"geo:{topic % 3}"}) if with_places else frozenset(),
+                                 title=f"title {k}"))
+    return out
+

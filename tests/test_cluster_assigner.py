@@ -10,6 +10,8 @@ from tidings.errors import ConfigError
 from tidings.cluster import Assignment, ClusterSettings, StoryAssigner, replay_clustering, story_id_for
 from tidings.models import StoryFeatures
 
+from conftest import topic_stream
+
 T0 = datetime(2021, 7, 23, 12, tzinfo=timezone.utc)
 DIM = 16
 # Plain cosine scoring so the expected outcome can be read off the vectors.
@@ -33,15 +35,7 @@ def feat(aid: str, vec: np.ndarray, hours: float = 0.0, lang: str = "en",
 
 def random_stream(n: int = 300, seed: int = 7) -> list[StoryFeatures]:
     """Noisy copies of a few topic vectors, in time order, several languages, some entities."""
-    rng = np.random.default_rng(seed)
-    topics = rng.normal(size=(8, DIM))
-    out = []
-    for k in range(n):
-        topic = int(rng.integers(0, 8))
-        v = topics[topic] + 0.6 * rng.normal(size=DIM)
-        out.append(feat(f"a{k}", (v / np.linalg.norm(v)).astype(np.float32), hours=k * 0.5,
-                        lang=["en", "de", "fr"][k % 3], entities=frozenset({f"e{topic}", f"x{k % 5}"})))
-    return out
+    return topic_stream(n, seed, topics=8, langs=["en", "de", "fr"], minutes_apart=30, side_entities=5)
 
 
 def test_first_article_sets_a_stable_story_id():

@@ -12,6 +12,8 @@ from tidings.cluster import StoryAssigner
 from tidings.models import Document, StoryFeatures
 from tidings.store import Store
 
+from conftest import topic_stream
+
 T0 = datetime(2021, 7, 23, 12, tzinfo=timezone.utc)
 DIM = 16
 # merges, entities, places and a short window, so every part of the state is exercised
@@ -22,18 +24,8 @@ SETTINGS = {"merge_threshold": 0.6, "merge_cross_threshold": 0.5, "merge_interva
 
 def stream(n: int = 400, seed: int = 3) -> list[StoryFeatures]:
     """Noisy copies of a few topic vectors, 20 minutes apart, several languages, entities, places."""
-    rng = np.random.default_rng(seed)
-    topics = rng.normal(size=(10, DIM))
-    out = []
-    for k in range(n):
-        topic = int(rng.integers(0, 10))
-        v = topics[topic] + 0.6 * rng.normal(size=DIM)
-        out.append(StoryFeatures(article_id=f"a{k}", lang=["en", "de", "fr", "hr"][k % 4],
-                                 published_at=T0 + timedelta(minutes=20 * k),
-                                 embedding=(v / np.linalg.norm(v)).astype(np.float32),
-                                 entities=frozenset({f"e{topic}", f"x{k % 7}"}),
-                                 places=frozenset({f"geo:{topic % 3}"}), title=f"title {k}"))
-    return out
+    return topic_stream(n, seed, topics=10, langs=["en", "de", "fr", "hr"], minutes_apart=20, side_entities=7,
+                        with_places=True, dim=DIM)
 
 
 def run_batch(assigner: StoryAssigner, batch: list[StoryFeatures]) -> list[tuple]:
