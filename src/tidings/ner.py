@@ -554,12 +554,9 @@ _WORD = re.compile(r"[^\W\d_]+")
 @lru_cache(maxsize=65536)
 def _lemma(word: str, lang: str) -> str:
     """Lowercase simplemma lemma of ``word`` (the word itself where simplemma has no dictionary)."""
-    import simplemma
+    from .places import lemmatize
 
-    try:
-        return simplemma.lemmatize(word, lang=lang).lower()
-    except ValueError:
-        return word.lower()
+    return (lemmatize(word, lang) or word).lower()
 
 
 @lru_cache(maxsize=None)
@@ -880,12 +877,9 @@ class FallbackRecogniser:
 @lru_cache(maxsize=65536)
 def _known_word(word: str, lang: str) -> bool:
     """simplemma knows ``word`` in ``lang`` (False for languages it has no dictionary for)."""
-    import simplemma
+    from .places import is_known_word
 
-    try:
-        return bool(simplemma.is_known(word, lang=lang))
-    except ValueError:
-        return False
+    return is_known_word(word, lang)
 
 
 def _fallback_factory(lang: str = "", country_names: bool = False) -> Factory:

@@ -206,7 +206,7 @@ class Gazetteer:
         code = lemma_lang(lang)
         if not code:
             return None
-        lemma = _lemmatize(form, code)
+        lemma = lemmatize(form, code)
         if lemma and fold(lemma) != fold(form):
             return self.get_exact(lemma)
         return None
@@ -360,7 +360,8 @@ def _read_country_names() -> list[tuple[str, str]]:
 _lemma_lock = Lock()
 
 
-def _lemmatize(form: str, code: str) -> str | None:
+def lemmatize(form: str, code: str) -> str | None:
+    """simplemma's lemma of ``form`` in language ``code`` (None where it has no dictionary)."""
     import simplemma
 
     with _lemma_lock:  # simplemma's dictionary cache is not safe to fill from two threads
@@ -368,6 +369,17 @@ def _lemmatize(form: str, code: str) -> str | None:
             return simplemma.lemmatize(form, lang=code)
         except ValueError:
             return None
+
+
+def is_known_word(word: str, code: str) -> bool:
+    """simplemma's dictionary for ``code`` holds ``word`` (False where it has no dictionary)."""
+    import simplemma
+
+    with _lemma_lock:
+        try:
+            return bool(simplemma.is_known(word, lang=code))
+        except ValueError:
+            return False
 
 
 @lru_cache(maxsize=65536)
