@@ -512,38 +512,51 @@ def model_dir() -> Path:
     return Path(str(resources.files("tidings").joinpath("models")))
 
 
-def _crf_factory(model: str, transliterate: bool = False, rules_lang: str | None = None) -> Factory:
-    """The CRF for ``model`` (run on a Latin transliteration of Cyrillic text if
-    ``transliterate``); with ``rules_lang``, followed by :func:`harmonise` and
-    :func:`uner_rules` in that language, as the spaCy models are."""
+def _crf_factory(model: str, transliterate: bool = False) -> Factory:
     def factory() -> Recogniser:
         tagger = crf.CRFTagger(model_dir() / f"{model}.crfsuite")
-        run: Recogniser = (lambda text: _via_latin(text, tagger)) if transliterate else tagger
-        if rules_lang is None:
-            return run
-        return lambda text: uner_rules(text, harmonise(text, run(text)), rules_lang)
+        if not transliterate:
+            return tagger
+        return lambda text: _via_latin(text, tagger)
 
-    factory.recogniser_name = f"crf:{model}" + (" + UNER rules" if rules_lang else "")  # type: ignore[attr-defined]
+    factory.recogniser_name = f"crf:{model}"  # type: ignore[attr-defined]
     return factory
 
 
-def _crf_country_factory(model: str, lang: str) -> Factory:
-    """The CRF for ``model`` followed by :func:`country_rules` in ``lang``, then the other mentions
-    of each name found (same surface) and the surnames of full person names ("Fico" after
-    "Robert Fico"): the CRF tags each sentence alone and misses some repeats."""
+#: A rule applied to a recogniser's spans of one text; built when the recogniser loads.
+PostRule = Callable[[str, list[Span]], list[Span]]
+
+
+def _then(base: Factory, rule: Callable[[], PostRule], label: str) -> Factory:
+    """``base``'s recogniser followed by a rule on its spans (``rule()`` is called once, at
+    load time, so the rule can build its tables then, not on the first article)."""
     def factory() -> Recogniser:
-        tagger = crf.CRFTagger(model_dir() / f"{model}.crfsuite")
-        places = _unaccented_places(lang)
-        _country_keys(lang)  # build the index at load time, not on the first article
+        run, post = base(), rule()
+        return lambda text: post(text, run(text))
 
-        def run(text: str) -> list[Span]:
-            spans = country_rules(text, tagger(text), lang)
-            return _propagate(text, spans, extra_names={w: "PER" for w in _surnames(spans, places)})
-
-        return run
-
-    factory.recogniser_name = f"crf:{model} + country names ({lang})"  # type: ignore[attr-defined]
+    factory.recogniser_name = f"{_name(base)} + {label}"  # type: ignore[attr-defined]
     return factory
+
+
+def _uner_post(lang: str) -> PostRule:
+    """:func:`harmonise` and :func:`uner_rules` in ``lang``, as after the spaCy models."""
+    return lambda text, spans: uner_rules(text, harmonise(text, spans), lang)
+
+
+def _country_post(lang: str, then_harmonise: bool = False) -> PostRule:
+    """:func:`country_rules` in ``lang``, then either :func:`harmonise` or (for a tagger that
+    tags each sentence alone and misses some repeats) the other mentions of each name found and
+    the surnames of full person names ("Fico" after "Robert Fico")."""
+    places = _unaccented_places(lang)
+    _country_keys(lang)  # build the index at load time, not on the first article
+
+    def post(text: str, spans: list[Span]) -> list[Span]:
+        spans = country_rules(text, spans, lang)
+        if then_harmonise:
+            return harmonise(text, spans)
+        return _propagate(text, spans, extra_names={w: "PER" for w in _surnames(spans, places)})
+
+    return post
 
 
 #: Longest country or region name, in words, that :func:`country_rules` looks for.
@@ -882,17 +895,11 @@ def _known_word(word: str, lang: str) -> bool:
     return is_known_word(word, lang)
 
 
-def _fallback_factory(lang: str = "", country_names: bool = False) -> Factory:
-    """The capitalised-span recogniser; with ``country_names``, followed by
-    :func:`country_rules` (inflected country names by lemma) and :func:`harmonise`."""
+def _fallback_factory(lang: str = "") -> Factory:
     def factory() -> Recogniser:
-        fallback = FallbackRecogniser(lang)
-        if not country_names:
-            return fallback
-        return lambda text: harmonise(text, country_rules(text, fallback(text), lang))
+        return FallbackRecogniser(lang)
 
-    factory.recogniser_name = (FallbackRecogniser.recogniser_name  # type: ignore[attr-defined]
-                               + (f" + country names ({lang})" if country_names else ""))
+    factory.recogniser_name = FallbackRecogniser.recogniser_name  # type: ignore[attr-defined]
     return factory
 
 
@@ -907,14 +914,16 @@ def _register_builtins() -> None:
     _register("ru", _natasha_factory, builtin=True)
     # Serbo-Croatian: one document's labels made to agree, titles and surnames as for spaCy
     # (hr_set-dev 0.792 -> 0.802, sr_set-dev 0.840 -> 0.849).
-    _register("hbs", _crf_factory("hbs", transliterate=True, rules_lang="hr"), builtin=True)
+    _register("hbs", _then(_crf_factory("hbs", transliterate=True), lambda: _uner_post("hr"), "UNER rules"),
+              builtin=True)
     # Slovak: the CRF plus country names by lemma and name propagation (sk_snk-dev 0.656 -> 0.701).
-    _register("sk", _crf_country_factory("sk", "sk"), builtin=True)
+    _register("sk", _then(_crf_factory("sk"), lambda: _country_post("sk"), "country names (sk)"), builtin=True)
     for lang in ("pt", "zh"):
         _register(lang, _crf_factory(lang), builtin=True)
     # German: no model ships; capitalised spans, then country names by lemma ("Russlands") and
     # one label per name in a document (de_pud-dev 0.448 -> 0.500 with the foreign-word rule).
-    _register("de", _fallback_factory("de", country_names=True), builtin=True)
+    _register("de", _then(_fallback_factory("de"), lambda: _country_post("de", then_harmonise=True),
+                          "country names (de)"), builtin=True)
     _register(FALLBACK, _fallback_factory(), builtin=True)
 
 
