@@ -100,3 +100,16 @@ def test_a_name_written_as_a_web_address_is_an_organisation():
     text = "Prema pisanju portala Index.hr, Izbori.net je objavio rezultate na www.izbori.net."
     spans = ner.uner_rules(text, [_span(text, "Index.hr", "PER")], "hr")
     assert _found(text, spans) == {("Index.hr", "ORG"), ("Izbori.net", "ORG")}   # not the address itself
+
+
+def test_an_organisation_and_its_place_are_one_organisation():
+    text = "Pravosudno vijeće Makedonije smijenilo je suca, a HDZ u Skoplju šuti."
+    spans = [_span(text, "Pravosudno vijeće", "ORG"), _span(text, "Makedonije", "LOC"),
+             _span(text, "HDZ", "ORG"), _span(text, "Skoplju", "LOC")]
+    assert _found(text, ner.uner_rules(text, spans, "hr")) == {
+        ("Pravosudno vijeće Makedonije", "ORG"), ("HDZ", "ORG"), ("Skoplju", "LOC")}   # "u" between: two names
+    text = "Министерства обороны Великобритании и Россия"
+    spans = [_span(text, "Министерства обороны", "ORG"), _span(text, "Великобритании", "LOC"),
+             _span(text, "Россия", "LOC")]
+    assert _found(text, ner.uner_rules(text, spans, "ru")) == {
+        ("Министерства обороны Великобритании", "ORG"), ("Россия", "LOC")}

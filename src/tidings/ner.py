@@ -364,6 +364,8 @@ def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
       given name ("Glenda") and no place, is a person (a LOC is left alone: "Nilo", "Canal");
     * a place right before a verb of action (``data/names/agent_verbs.txt``: "Russia announced",
       "Пекин считает") is the state or team acting: ORG;
+    * an organisation followed by the place it belongs to is one organisation: "Pravosudno
+      vijeće Makedonije", "Министерства обороны Великобритании", "Sony Australia";
     * a single word equal to the surname of a person named in full in the document is that
       person ("Trump" after "Donald Trump"), and so are its unlabelled mentions.
     """
@@ -418,13 +420,33 @@ def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
             label = "ORG"  # "Russia announced", "Beijing believes": the state acting
         out.append(Span(start, end, label, text[start:end]) if (start, end, label) != (sp.start, sp.end, sp.label)
                    else sp)  # type: ignore[arg-type]
-    out = _web_outlets(text, out)
+    out = _web_outlets(text, _org_with_place(text, out))
     # Surnames of full person names.
     surnames = _surnames(out, places)
     if surnames:
         out = [Span(sp.start, sp.end, "PER", sp.text) if sp.label != "PER" and sp.text in surnames else sp
                for sp in out]  # type: ignore[arg-type]
         out = _propagate(text, out, extra_names={w: "PER" for w in surnames})
+    return out
+
+
+#: Longest place name, in words, that :func:`_org_with_place` joins to the organisation before it.
+_ORG_PLACE_MAX_WORDS = 2
+
+
+def _org_with_place(text: str, spans: list[Span]) -> list[Span]:
+    """An ORG span and a LOC span right after it (one space apart, a place of at most two
+    words) become one ORG: UNER labels "Ministry of Defence of the UK" whole, where taggers
+    trained on nested annotation see an organisation and a place (ru_pud-dev 0.728 -> 0.736,
+    en_pud 0.709 -> 0.712, hr_set 0.814 -> 0.815; sr, en_ewt unchanged)."""
+    out: list[Span] = []
+    for sp in sorted(spans, key=lambda s: s.start):
+        prev = out[-1] if out else None
+        if (prev is not None and prev.label == "ORG" and sp.label == "LOC" and text[prev.end:sp.start] == " "
+                and len(sp.text.split()) <= _ORG_PLACE_MAX_WORDS):
+            out[-1] = Span(prev.start, sp.end, "ORG", text[prev.start:sp.end])  # type: ignore[arg-type]
+        else:
+            out.append(sp)
     return out
 
 
