@@ -43,6 +43,18 @@ def test_german_fallback_takes_a_word_no_german_dictionary_knows_for_a_name():
     assert not any(t in ("Statistikbehörde", "Freitag", "Reise", "Hauptstadt") for t, _ in found), found
 
 
+def test_fallback_takes_the_label_other_languages_training_data_give_a_name():
+    assert ner.known_names()["tesco"] == "ORG" and ner.known_names()["clinton"] == "PER"
+    text = "Die Kette Tesco verhandelt weiter. In der ganzen Welt und in Europa."
+    found = {(sp.text, sp.label) for sp in ner.recognise(text, "de")}
+    assert ("Tesco", "ORG") in found, found                 # the foreign-word rule alone says PER
+    assert ("Europa", "LOC") in found, found
+    assert not any(t == "Welt" for t, _ in found), found    # the world is no place name, nor a newspaper here
+    bare = ner.FallbackRecogniser("de")
+    bare.known_names = {}
+    assert ("Tesco", "PER") in {(sp.text, sp.label) for sp in bare(text)}
+
+
 def test_fallback_joins_particles_and_labels_organisations():
     rec = ner.FallbackRecogniser("it")
     text = "Ieri Staffan de Mistura ha incontrato il Ministero degli Esteri a Roma."
