@@ -75,3 +75,41 @@ def test_tokens_that_do_not_match_the_text_are_rebuilt(tmp_path):
     result = ner.evaluate_iob2(path, "xx", recogniser=lambda t: seen.append(t) or [Span(0, len(t), "ORG", t)])
     assert seen == ["Banco de o Brasil"]
     assert result["overall"]["f1"] == 1.0
+
+
+def test_error_report_sorts_each_kind_of_error(tmp_path):
+    path = tmp_path / "tiny.iob2"
+    path.write_text(IOB2, encoding="utf-8")
+    report = ner.evaluate_iob2(path, "xx", recogniser=fake, errors=5)["errors"]
+    assert report["wrong_label"] == {"total": 1, "cases": [
+        {"text": "UN", "gold": "ORG", "predicted": "LOC", "count": 1}]}
+    assert report["spurious"]["cases"] == [{"text": "met", "gold": "", "predicted": "PER", "count": 1}]
+    assert report["missed"]["cases"] == [{"text": "Ana", "gold": "PER", "predicted": "", "count": 1}]
+    assert report["boundary"] == {"total": 0, "cases": []}
+    # A span that cuts a gold name short is a boundary error, not a miss and a spurious span.
+    text = "Bugarska vojska i Bugarska vojska."
+    gold = {(0, 15, "ORG"), (18, 33, "ORG")}
+    pred = {(0, 8, "LOC"), (18, 26, "LOC")}
+    report = ner.error_report([text], [(gold, pred)], top=1)
+    assert report["boundary"] == {"total": 2, "cases": [
+        {"text": "Bugarska", "gold": "ORG", "predicted": "LOC", "count": 2, "gold_text": "Bugarska vojska"}]}
+    assert report["missed"]["total"] == report["spurious"]["total"] == 0
+
+
+def test_cli_prints_errors_before_the_summary_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tidings.cli import app
+
+    path = tmp_path / "tiny.iob2"
+    path.write_text(IOB2, encoding="utf-8")
+    monkeypatch.setitem(ner._factories, "zz", lambda: fake)
+    monkeypatch.setitem(ner._loaded, "zz", fake)
+    result = CliRunner().invoke(app, ["evaluate", "entities", str(path), "--lang", "zz", "--errors", "3"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert "wrong label: 1" in lines and "missed: 1" in lines
+    assert any("'UN'" in line and "gold ORG, predicted LOC" in line for line in lines)
+    assert lines[-1] == "summary: f1=0.600"
+    plain = CliRunner().invoke(app, ["evaluate", "entities", str(path), "--lang", "zz"])
+    assert "wrong label" not in plain.stdout

@@ -383,16 +383,19 @@ def evaluate_entities(
     path: Annotated[Path, typer.Argument(help="IOB2 file (CoNLL style: token in column 2, tag in column 3).")],
     lang: Annotated[str, typer.Option("--lang", help="Language code of the file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    errors: Annotated[int, typer.Option(
+        "--errors", min=0, metavar="N",
+        help="Also list the N most frequent errors of each kind: wrong label, boundary, spurious, missed.")] = 0,
 ) -> None:
     """Precision, recall and F1 of the named-entity recogniser (PER/LOC/ORG, exact spans, conlleval style).
 
-    Example:  tidings evaluate entities ../shared/data/uner/hr_set-dev.iob2 --lang hr
+    Example:  tidings evaluate entities ../shared/data/uner/hr_set-dev.iob2 --lang hr --errors 20
     """
     from .evaluate import evaluate_entities as run, format_entities
 
     if not path.is_file():
         raise TidingsError("no such file", source=str(path))
-    result = run(path, lang)
+    result = run(path, lang, errors=errors)
     if as_json:
         _print_json(result)
     else:

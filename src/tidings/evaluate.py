@@ -203,11 +203,12 @@ def format_similarity(report: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate_entities(path: str | Path, lang: str) -> dict:
-    """conlleval-style scores of the recogniser registered for ``lang`` on an IOB2 file."""
+def evaluate_entities(path: str | Path, lang: str, errors: int = 0) -> dict:
+    """conlleval-style scores of the recogniser registered for ``lang`` on an IOB2 file; with
+    ``errors`` > 0 also the most frequent errors of each kind (``ner.error_report``)."""
     from .ner import evaluate_iob2
 
-    return evaluate_iob2(path, lang)
+    return evaluate_iob2(path, lang, errors=errors)
 
 
 def format_entities(report: dict) -> str:
@@ -217,6 +218,14 @@ def format_entities(report: dict) -> str:
             r = report[key]
             lines.append(f"{key:<8} precision {r['precision']:.3f} recall {r['recall']:.3f} f1 {r['f1']:.3f} "
                          f"support {r.get('support', '?')}")
+    for kind, found in report.get("errors", {}).items():
+        lines.append(f"{kind.replace('_', ' ')}: {found['total']}")
+        for case in found["cases"]:
+            what = {"wrong_label": f"gold {case['gold']}, predicted {case['predicted']}",
+                    "boundary": f"predicted {case['predicted']}, gold {case['gold']} {case.get('gold_text', '')!r}",
+                    "spurious": f"predicted {case['predicted']}",
+                    "missed": f"gold {case['gold']}"}[kind]
+            lines.append(f"  {case['count']:>4}  {case['text']!r}  {what}")
     if "overall" in report:
         lines.append(f"summary: f1={report['overall']['f1']:.3f}")
     return "\n".join(lines)

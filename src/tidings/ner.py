@@ -1065,13 +1065,14 @@ def score(pairs: Iterable[tuple[set[tuple[int, int, str]], set[tuple[int, int, s
     return result
 
 
-def evaluate_iob2(path: str | Path, lang: str, recogniser: Recogniser | None = None) -> dict:
+def evaluate_iob2(path: str | Path, lang: str, recogniser: Recogniser | None = None, errors: int = 0) -> dict:
     """Exact-span precision/recall/F1 of ``recognise(..., lang)`` (or ``recogniser``) against a
     UNER-style IOB2 file, per type (PER, LOC, ORG) and overall (micro-averaged).
 
     Texts are rebuilt from the file's ``# text`` lines, so the recogniser is scored on the
     same untokenised text it gets in production; a predicted span counts only if its start,
-    end and label all match a gold span.
+    end and label all match a gold span. With ``errors`` > 0 the result also lists the most
+    frequent errors of each kind (:func:`error_report`).
     """
     docs, rebuilt = _documents(path)
     if rebuilt:
@@ -1080,4 +1081,52 @@ def evaluate_iob2(path: str | Path, lang: str, recogniser: Recogniser | None = N
     for text, gold in docs:
         spans = _clean_spans(text, recogniser(text), lang) if recogniser else recognise(text, lang)
         pairs.append((gold, {(s.start, s.end, s.label) for s in spans}))
-    return score(pairs)
+    result = score(pairs)
+    if errors > 0:
+        result["errors"] = error_report([text for text, _ in docs], pairs, errors)
+    return result
+
+
+#: Kinds of error that :func:`error_report` counts, in the order they are printed.
+ERROR_KINDS = ("wrong_label", "boundary", "spurious", "missed")
+
+
+def error_report(texts: Sequence[str], pairs: Sequence[tuple[set[tuple[int, int, str]], set[tuple[int, int, str]]]],
+                 top: int) -> dict[str, dict]:
+    """What a recogniser gets wrong, by surface string, for tuning it or its rules:
+
+    * ``wrong_label``: the span is right, the label is not ("Feronikel": gold ORG, predicted PER);
+    * ``boundary``: a predicted span overlaps a gold span but starts or ends elsewhere
+      ("Bugarska" predicted LOC inside gold ORG "Bugarska vojska");
+    * ``spurious``: a predicted span that overlaps no gold span;
+    * ``missed``: a gold span that no predicted span overlaps.
+
+    For each kind: the total and the ``top`` most frequent cases (``text``, ``gold``,
+    ``predicted``, ``count``; a boundary error also has ``gold_text``)."""
+    counts: dict[str, Counter[tuple[str, ...]]] = {kind: Counter() for kind in ERROR_KINDS}
+    for text, (gold, pred) in zip(texts, pairs):
+        gold_at = {(a, b): label for a, b, label in gold}
+        for a, b, label in pred:
+            if (a, b) in gold_at:
+                if gold_at[(a, b)] != label:
+                    counts["wrong_label"][(text[a:b], gold_at[(a, b)], label)] += 1
+                continue
+            overlap = [(x, y, g) for x, y, g in gold if x < b and a < y]
+            if overlap:
+                x, y, g = min(overlap)
+                counts["boundary"][(text[a:b], g, label, text[x:y])] += 1
+            else:
+                counts["spurious"][(text[a:b], "", label)] += 1
+        for x, y, g in gold:
+            if not any(a < y and x < b for a, b, _ in pred):
+                counts["missed"][(text[x:y], g, "")] += 1
+    report: dict[str, dict] = {}
+    for kind, table in counts.items():
+        cases = []
+        for key, n in sorted(table.items(), key=lambda item: (-item[1], item[0]))[:top]:
+            case = {"text": key[0], "gold": key[1], "predicted": key[2], "count": n}
+            if kind == "boundary":
+                case["gold_text"] = key[3]
+            cases.append(case)
+        report[kind] = {"total": sum(table.values()), "cases": cases}
+    return report
