@@ -55,6 +55,14 @@ def test_fallback_takes_the_label_other_languages_training_data_give_a_name():
     assert ("Tesco", "PER") in {(sp.text, sp.label) for sp in bare(text)}
 
 
+def test_fallback_acronyms_in_compounds_and_what_is_no_name():
+    text = "Laut einer Studie durch die UN sprach ein CNN-Reporter von 2 °C mehr und 5 GBP Kosten."
+    found = {(sp.text, sp.label) for sp in ner.recognise(text, "de")}
+    assert ("UN", "ORG") in found, found            # no function word "un"
+    assert ("CNN", "ORG") in found, found           # the acronym leading a compound
+    assert not any(t in ("C", "GBP", "CNN-Reporter") for t, _ in found), found   # a letter, a currency code
+
+
 def test_fallback_joins_particles_and_labels_organisations():
     rec = ner.FallbackRecogniser("it")
     text = "Ieri Staffan de Mistura ha incontrato il Ministero degli Esteri a Roma."

@@ -784,8 +784,8 @@ class FallbackRecogniser:
         out: list[Span] = []
         words = [t.form for t in sent[i:j]]
         first = i
-        # Sentence-initial or function words at the start are not part of a name.
-        while words and (words[0].lower() in self.function_words or
+        # Sentence-initial or function words at the start are not part of a name ("UN" is no "un").
+        while words and (words[0].lower() in self.function_words and not words[0].isupper() or
                          (first == 0 or sent[first - 1].form in "\"'«„“:") and len(words) == 1
                          and not self._evidence(words)):
             words = words[1:]
@@ -824,7 +824,13 @@ class FallbackRecogniser:
             for k in range(2, len(words) - 1):
                 if words[k].lower() in self.first_names and words[k - 1].lower() not in self.first_names:
                     return self._run(text, sent, first, first + k) + self._run(text, sent, first + k, first + len(words))
-        if words:
+        if len(words) == 1 and (head := _ACRONYM_HEAD.match(words[0])):
+            # "CNN-Reporter", "UN-Umweltprogramms": the acronym is a name, the compound is not.
+            label = self._label([head.group(1)], sent[first - 1].form if first else "")
+            if label:
+                start = sent[first].start
+                out.append(Span(start, start + len(head.group(1)), label, head.group(1)))  # type: ignore[arg-type]
+        elif words:
             label = self._label(words, sent[first - 1].form if first else "")
             if label:
                 start, end = sent[first].start, sent[first + len(words) - 1].end
@@ -849,6 +855,8 @@ class FallbackRecogniser:
         return any(w in self.places or w in self.first_names or w in self.org_cues for w in low)
 
     def _label(self, words: Sequence[str], before: str) -> str | None:
+        if len(words) == 1 and (len(words[0]) < 2 or words[0] in _currency_codes()):
+            return None  # "2 °C", "GBP"
         low = [w.lower() for w in words]
         if any(w in self.org_cues for w in low):
             return "ORG"
@@ -919,6 +927,18 @@ class FallbackRecogniser:
             if tok.form in surnames and not taken[tok.start] and (tok.start, tok.end) not in covered:
                 fixed.append(Span(tok.start, tok.end, "PER", tok.form))
         return fixed
+
+
+#: A hyphenated compound led by an acronym of two to five capitals: "CNN-Reporter".
+_ACRONYM_HEAD = re.compile(r"([A-ZÄÖÜ]{2,5})-\w")
+
+
+@lru_cache(maxsize=1)
+def _currency_codes() -> frozenset[str]:
+    """ISO 4217 codes (CLDR via Babel): "GBP" next to an amount is no organisation."""
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
 
 
 #: Entity lexicons of the Latin-script CRF models (data/names/), whose names
