@@ -113,3 +113,10 @@ def test_an_organisation_and_its_place_are_one_organisation():
              _span(text, "Россия", "LOC")]
     assert _found(text, ner.uner_rules(text, spans, "ru")) == {
         ("Министерства обороны Великобритании", "ORG"), ("Россия", "LOC")}
+
+
+def test_english_acronyms_the_tagger_missed_are_organisations():
+    text = "The CEO of the RSPB told a TV crew in the US that NATO had spent 5 GBP on DNA tests, OK?"
+    spans = [_span(text, "US", "LOC"), _span(text, "NATO", "ORG")]
+    assert _found(text, ner.uner_rules(text, spans, "en")) == {("RSPB", "ORG"), ("US", "LOC"), ("NATO", "ORG")}
+    assert _found(text, ner.uner_rules(text, spans, "hr")) == {("US", "LOC"), ("NATO", "ORG")}   # English only

@@ -364,6 +364,8 @@ def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
       given name ("Glenda") and no place, is a person (a LOC is left alone: "Nilo", "Canal");
     * a place right before a verb of action (``data/names/agent_verbs.txt``: "Russia announced",
       "Пекин считает") is the state or team acting: ORG;
+    * in English, an all-capital word the tagger missed and the dictionary does not know is an
+      organisation ("GCHQ", "RSPB");
     * an organisation followed by the place it belongs to is one organisation: "Pravosudno
       vijeće Makedonije", "Министерства обороны Великобритании", "Sony Australia";
     * a single word equal to the surname of a person named in full in the document is that
@@ -421,12 +423,37 @@ def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
         out.append(Span(start, end, label, text[start:end]) if (start, end, label) != (sp.start, sp.end, sp.label)
                    else sp)  # type: ignore[arg-type]
     out = _web_outlets(text, _org_with_place(text, out))
+    if lang == "en":
+        out = _acronyms(text, out, lang)
     # Surnames of full person names.
     surnames = _surnames(out, places)
     if surnames:
         out = [Span(sp.start, sp.end, "PER", sp.text) if sp.label != "PER" and sp.text in surnames else sp
                for sp in out]  # type: ignore[arg-type]
         out = _propagate(text, out, extra_names={w: "PER" for w in surnames})
+    return out
+
+
+#: A word of two to six capitals (digits and "&" after the first): "GCHQ", "RSPB", "AT&T".
+_ACRONYM = re.compile(r"(?<![\w.-])[A-Z][A-Z0-9&]{1,5}(?![\w.-])")
+
+
+def _acronyms(text: str, spans: list[Span], lang: str) -> list[Span]:
+    """An all-capital word outside every span that has no digit, is no currency code ("GBP")
+    and that the language's dictionary does not know (as written or in lowercase) is an
+    organisation's acronym the tagger missed: en_core_web_sm leaves out "GCHQ", "RSPB", "FSLN",
+    "IRENA" (en_pud-dev 0.712 -> 0.721, en_ewt 0.595 -> 0.596; after the hbs CRF it costs hr
+    0.005, so English only)."""
+    taken = bytearray(len(text) + 1)
+    for sp in spans:
+        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    out = list(spans)
+    for m in _ACRONYM.finditer(text):
+        word = m.group()
+        if any(taken[m.start():m.end()]) or any(ch.isdigit() for ch in word) or word in _currency_codes() \
+                or _known_word(word, lang) or _known_word(word.lower(), lang):
+            continue
+        out.append(Span(m.start(), m.end(), "ORG", word))  # type: ignore[arg-type]
     return out
 
 
