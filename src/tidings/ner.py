@@ -621,6 +621,10 @@ def _lemma(word: str, lang: str) -> str:
     return (lemmatize(word, lang) or word).lower()
 
 
+#: UN M.49 code of the world as a whole: "Welt" and "svet" are no place names in UNER.
+_WORLD = "001"
+
+
 @lru_cache(maxsize=None)
 def _country_keys(lang: str) -> frozenset[tuple[str, ...]]:
     """Lemmas of the CLDR names, in ``lang``, of the countries GeoNames lists and of the
@@ -648,10 +652,6 @@ def _country_keys(lang: str) -> frozenset[tuple[str, ...]]:
             continue
         keys.add(key)
     return frozenset(keys)
-
-
-#: UN M.49 code of the world as a whole: "Welt", "svet" is no place name in UNER.
-_WORLD = "001"
 
 
 def country_rules(text: str, spans: list[Span], lang: str) -> list[Span]:
@@ -889,9 +889,9 @@ class FallbackRecogniser:
             return "ORG"
         if len(words) == 1 and low[0] in self.known_names and not (
                 self.nouns_capitalised and _known_word(words[0], self.lang)):
-            # "Tesco", "Clinton": names the training data of other languages label (as
-            # ORG where the foreign-word rule below says PER). Not German nouns: "Welt" and
-            # "Bank" are newspapers in the Croatian data.
+            # "Tesco": a name the training data of other languages label (ORG, where the
+            # foreign-word rule below says PER). Not German nouns: "Welt" and "Bank" are
+            # newspapers in the Croatian data.
             return self.known_names[low[0]]
         joined = " ".join(low)
         if joined in self.places:
