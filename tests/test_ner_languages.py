@@ -53,6 +53,12 @@ def test_fallback_takes_the_label_other_languages_training_data_give_a_name():
     bare = ner.FallbackRecogniser("de")
     bare.known_names = {}
     assert ("Tesco", "PER") in {(sp.text, sp.label) for sp in bare(text)}
+    # Names German's dictionary lists without any inflected form are still names; an article
+    # does not start one.
+    text = "Clinton traf Vertreter von Apple in Texas. Der Sprecher der Republikanischen Partei schwieg."
+    found = {(sp.text, sp.label) for sp in ner.recognise(text, "de")}
+    assert found == {("Clinton", "PER"), ("Apple", "ORG"), ("Texas", "LOC"), ("Republikanischen Partei", "ORG")}
+    assert bare._inflecting_noun("Welt") and bare._inflecting_noun("Bank") and not bare._inflecting_noun("Clinton")
 
 
 def test_fallback_acronyms_in_compounds_and_what_is_no_name():

@@ -846,6 +846,9 @@ class FallbackRecogniser:
             while len(words) > 1 and words[0].islower() and words[0] in self.joiners:
                 words = words[1:]  # "Ziele von Paris" -> "Paris" once "Ziele" is gone
                 first += 1
+        while self.nouns_capitalised and len(words) > 1 and words[0] in self.ARTICLES:
+            words = words[1:]  # "Kurs der Bank" -> "Bank" once "Kurs" is gone, organisation or not
+            first += 1
         # "Rachida Dati Nicolas Sarkozy": two full names in a row.
         if len(words) >= 4 and words[0].lower() in self.first_names:
             for k in range(2, len(words) - 1):
@@ -888,10 +891,11 @@ class FallbackRecogniser:
         if any(w in self.org_cues for w in low):
             return "ORG"
         if len(words) == 1 and low[0] in self.known_names and not (
-                self.nouns_capitalised and _known_word(words[0], self.lang)):
-            # "Tesco": a name the training data of other languages label (ORG, where the
-            # foreign-word rule below says PER). Not German nouns: "Welt" and "Bank" are
-            # newspapers in the Croatian data.
+                self.nouns_capitalised and self._inflecting_noun(words[0])):
+            # "Tesco", "Clinton", "Apple": names the training data of other languages label
+            # (Tesco is ORG where the foreign-word rule below says PER; German's dictionary
+            # lists Clinton and Apple). Not German nouns: "Welt" and "Bank" are newspapers in
+            # the Croatian data.
             return self.known_names[low[0]]
         joined = " ".join(low)
         if joined in self.places:
@@ -918,6 +922,18 @@ class FallbackRecogniser:
             # every gazetteer town first gave 0.489 against 0.492: "Clinton" is a town too.)
             return "PER"
         return "PER"
+
+    #: German definite articles: never the first word of a name in UNER ("der Republikanischen
+    #: Partei" -> "Republikanischen Partei").
+    ARTICLES = frozenset({"der", "die", "das", "den", "dem", "des"})
+    #: Endings of inflected forms (plural, weak cases) that tell a dictionary noun from a name.
+    NOUN_ENDINGS = ("en", "n", "e", "er")
+
+    def _inflecting_noun(self, word: str) -> bool:
+        """A word of the language's dictionary that has an inflected form there too (Welt /
+        Welten, Bank / Banken, Lage / Lagen): a common noun. The names simplemma's German
+        dictionary lists have none (Clinton, Apple, Texas, Andy)."""
+        return _known_word(word, self.lang) and any(_known_word(word + end, self.lang) for end in self.NOUN_ENDINGS)
 
     def _foreign_word(self, word: str) -> bool:
         """A capitalised word that cannot be a noun of a language that capitalises its nouns:
@@ -978,8 +994,10 @@ def known_names() -> dict[str, str]:
     """Names already known, for the fallback (projection across languages): lowercase word
     forms that the training data of the Croatian/Serbian, Slovak and Portuguese models label
     reliably (``hi`` in :class:`crf.EntityLexicon`) and with the same label in each that lists
-    them: "twitter" -> ORG, "clinton" -> PER, "texas" -> LOC (de_pud-dev 0.506 -> 0.509; also
-    taking the ones German knows as nouns gives 0.512, but makes "Welt" and "Bank" names)."""
+    them: "twitter" -> ORG, "clinton" -> PER, "texas" -> LOC. In German not for a word the
+    dictionary knows with an inflected form (:meth:`FallbackRecogniser._inflecting_noun`:
+    "Welt", "Bank"). de_pud-dev: 0.506 -> 0.509 for words German does not know at all, 0.517 ->
+    0.529 also for the names its dictionary lists; for every word 0.512."""
     labels: dict[str, set[str]] = defaultdict(set)
     for name in PROJECTED_LEXICONS:
         for form, value in crf.load_lexicon(name).tables.get("w", {}).items():
