@@ -890,6 +890,10 @@ class FallbackRecogniser:
         low = [w.lower() for w in words]
         if any(w in self.org_cues for w in low):
             return "ORG"
+        if self.nouns_capitalised and len(words) == 1 and len(low[0]) > 4 and low[0].endswith("s") \
+                and low[0] not in self.known_names and low[0][:-1] in self.known_names \
+                and not self._inflecting_noun(words[0][:-1]):
+            return self.known_names[low[0][:-1]]  # a genitive: "Clintons", "Erdogans"
         if len(words) == 1 and low[0] in self.known_names and not (
                 self.nouns_capitalised and self._inflecting_noun(words[0])):
             # "Tesco", "Clinton", "Apple": names the training data of other languages label
@@ -967,8 +971,9 @@ class FallbackRecogniser:
             for k in range(sp.start, sp.end):
                 taken[k] = True
         for tok in tokens:
-            if tok.form in surnames and not taken[tok.start] and (tok.start, tok.end) not in covered:
-                fixed.append(Span(tok.start, tok.end, "PER", tok.form))
+            genitive = self.nouns_capitalised and tok.form.endswith("s") and tok.form[:-1] in surnames
+            if (tok.form in surnames or genitive) and not taken[tok.start] and (tok.start, tok.end) not in covered:
+                fixed.append(Span(tok.start, tok.end, "PER", tok.form))  # "Merkels" after "Angela Merkel"
         return fixed
 
 
