@@ -59,6 +59,9 @@ def test_fallback_takes_the_label_other_languages_training_data_give_a_name():
     found = {(sp.text, sp.label) for sp in ner.recognise(text, "de")}
     assert found == {("Clinton", "PER"), ("Apple", "ORG"), ("Texas", "LOC"), ("Republikanischen Partei", "ORG")}
     assert bare._inflecting_noun("Welt") and bare._inflecting_noun("Bank") and not bare._inflecting_noun("Clinton")
+    # Three capitalised words are a German noun and a name only if the first is a German word.
+    found = {(sp.text, sp.label) for sp in ner.recognise("Laut der Consumer Technology Association wuchs der Markt.", "de")}
+    assert found == {("Consumer Technology Association", "ORG")}
     # German genitives of names: a lent name and the surname of a full name in the document.
     text = "Angela Merkel sprach. Merkels Sprecher und ein Berater Clintons schwiegen."
     found = {(sp.text, sp.label) for sp in ner.recognise(text, "de")}

@@ -834,8 +834,10 @@ class FallbackRecogniser:
             if len(words) >= 2 and self._is_title(words[0]):
                 words = words[1:]
                 first += 1
-            elif self.nouns_capitalised and len(words) >= 3 and not self._evidence(words[:1]):
-                # German: three capitalised words in a row are a noun and a two-word name
+            elif self.nouns_capitalised and len(words) >= 3 and not self._evidence(words[:1]) \
+                    and _known_word(words[0], self.lang):
+                # German: three capitalised words in a row are a noun and a two-word name, if the
+                # first is a German word ("Consumer Technology Association" is one English name)
                 words = words[1:]
                 first += 1
         if self.nouns_capitalised and not any(w.lower() in self.org_cues for w in words):
