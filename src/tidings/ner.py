@@ -434,6 +434,14 @@ def uner_rules(text: str, spans: list[Span], lang: str = "en") -> list[Span]:
     return out
 
 
+def _covered(text: str, spans: Iterable[Span]) -> bytearray:
+    """One byte per character of ``text`` (and one past its end), non-zero inside a span."""
+    taken = bytearray(len(text) + 1)
+    for sp in spans:
+        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    return taken
+
+
 #: A word of two to six capitals (digits and "&" after the first): "GCHQ", "RSPB", "AT&T".
 _ACRONYM = re.compile(r"(?<![\w.-])[A-Z][A-Z0-9&]{1,5}(?![\w.-])")
 
@@ -444,9 +452,7 @@ def _acronyms(text: str, spans: list[Span], lang: str) -> list[Span]:
     organisation's acronym the tagger missed: en_core_web_sm leaves out "GCHQ", "RSPB", "FSLN",
     "IRENA" (en_pud-dev 0.712 -> 0.721, en_ewt 0.595 -> 0.596; after the hbs CRF it costs hr
     0.005, so English only)."""
-    taken = bytearray(len(text) + 1)
-    for sp in spans:
-        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    taken = _covered(text, spans)
     out = list(spans)
     for m in _ACRONYM.finditer(text):
         word = m.group()
@@ -487,9 +493,7 @@ def _web_outlets(text: str, spans: list[Span]) -> list[Span]:
     every span are added as ORG."""
     out = [Span(sp.start, sp.end, "ORG", sp.text) if sp.label != "ORG" and _WEB_NAME.fullmatch(sp.text) else sp
            for sp in spans]  # type: ignore[arg-type]
-    taken = bytearray(len(text) + 1)
-    for sp in out:
-        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    taken = _covered(text, out)
     for m in _WEB_NAME.finditer(text):
         if not any(taken[m.start():m.end()]):
             out.append(Span(m.start(), m.end(), "ORG", m.group()))  # type: ignore[arg-type]
@@ -514,9 +518,7 @@ def _propagate(text: str, spans: list[Span], extra_names: dict[str, str] | None 
             labels[name][label] += 1
     if not labels:
         return spans
-    taken = bytearray(len(text) + 1)
-    for sp in spans:
-        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    taken = _covered(text, spans)
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + r")(?!\w)")
     extra = []
     for m in pattern.finditer(text):
@@ -675,9 +677,7 @@ def country_rules(text: str, spans: list[Span], lang: str) -> list[Span]:
 
     out = [Span(sp.start, sp.end, "LOC", sp.text) if sp.label == "PER" and is_country(_WORD.findall(sp.text))
            else sp for sp in spans]  # type: ignore[arg-type]
-    taken = bytearray(len(text) + 1)
-    for sp in out:
-        taken[sp.start:sp.end] = b"\x01" * (sp.end - sp.start)
+    taken = _covered(text, out)
     words = list(_WORD.finditer(text))
     i = 0
     while i < len(words):
@@ -892,17 +892,9 @@ class FallbackRecogniser:
         low = [w.lower() for w in words]
         if any(w in self.org_cues for w in low):
             return "ORG"
-        if self.nouns_capitalised and len(words) == 1 and len(low[0]) > 4 and low[0].endswith("s") \
-                and low[0] not in self.known_names and low[0][:-1] in self.known_names \
-                and not self._inflecting_noun(words[0][:-1]):
-            return self.known_names[low[0][:-1]]  # a genitive: "Clintons", "Erdogans"
-        if len(words) == 1 and low[0] in self.known_names and not (
-                self.nouns_capitalised and self._inflecting_noun(words[0])):
-            # "Tesco", "Clinton", "Apple": names the training data of other languages label
-            # (Tesco is ORG where the foreign-word rule below says PER; German's dictionary
-            # lists Clinton and Apple). Not German nouns: "Welt" and "Bank" are newspapers in
-            # the Croatian data.
-            return self.known_names[low[0]]
+        lent = self._lent_name(words[0]) if len(words) == 1 else None
+        if lent:
+            return lent
         joined = " ".join(low)
         if joined in self.places:
             return "LOC"
@@ -941,6 +933,21 @@ class FallbackRecogniser:
         dictionary lists have none (Clinton, Apple, Texas, Andy)."""
         return _known_word(word, self.lang) and any(_known_word(word + end, self.lang) for end in self.NOUN_ENDINGS)
 
+    def _lent_name(self, word: str) -> str | None:
+        """The label :func:`known_names` gives ``word`` or, where nouns are capitalised, the
+        name it is a genitive of ("Clintons", "Erdogans"). "Tesco", "Clinton", "Apple": names the
+        training data of other languages label (Tesco is ORG where the foreign-word rule says
+        PER; German's dictionary lists Clinton and Apple). Not German nouns: "Welt" and "Bank"
+        are newspapers in the Croatian data."""
+        low = word.lower()
+        if low in self.known_names:
+            noun = self.nouns_capitalised and self._inflecting_noun(word)
+            return None if noun else self.known_names[low]
+        if self.nouns_capitalised and len(low) > 4 and low.endswith("s") and low[:-1] in self.known_names \
+                and not self._inflecting_noun(word[:-1]):
+            return self.known_names[low[:-1]]
+        return None
+
     def _foreign_word(self, word: str) -> bool:
         """A capitalised word that cannot be a noun of a language that capitalises its nouns:
         unknown to simplemma's dictionary, not a function word, and no compound of a known noun
@@ -968,10 +975,7 @@ class FallbackRecogniser:
                 sp = Span(sp.start, sp.end, "PER", sp.text)
             fixed.append(sp)
         covered = {(sp.start, sp.end) for sp in fixed}
-        taken = [False] * (len(text) + 1)
-        for sp in fixed:
-            for k in range(sp.start, sp.end):
-                taken[k] = True
+        taken = _covered(text, fixed)
         for tok in tokens:
             genitive = self.nouns_capitalised and tok.form.endswith("s") and tok.form[:-1] in surnames
             if (tok.form in surnames or genitive) and not taken[tok.start] and (tok.start, tok.end) not in covered:
