@@ -200,3 +200,13 @@ def test_possessive_s_is_cut_in_english_only():
     span = [Span(0, 7, "ORG", "Moody's")]
     assert [s.text for s in ner._clean_spans(text, span, "en")] == ["Moody"]      # English genitive rule
     assert [s.text for s in ner._clean_spans(text, span, "hr")] == ["Moody's"]    # part of the name elsewhere
+
+
+def test_regnal_number_loses_its_ordinal_period():
+    from tidings.models import Span
+
+    text = "Pápež Ján Pavol II. navštívil Bratislavu. Pozri aj časť II."
+    span = [Span(6, 19, "PER", "Ján Pavol II."), Span(55, 59, "LOC", "II.")]
+    # "Ján Pavol II." and "Ján Pavol II" are one name; a numeral alone is none.
+    assert [s.text for s in ner._clean_spans(text, span, "sk")] == ["Ján Pavol II"]
+    assert [s.text for s in ner.recognise(text, "sk")] == ["Ján Pavol II", "Bratislavu"]

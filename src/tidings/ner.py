@@ -140,7 +140,9 @@ def recognise(text: str, lang: str) -> list[Span]:
 def _clean_spans(text: str, spans: Iterable[Span], lang: str = "en") -> list[Span]:
     """Keep PER/ORG/LOC, trim surrounding whitespace and punctuation, sort, drop overlaps
     (the earlier, then longer, span wins). In English a possessive ``'s`` is cut off; in other
-    languages a trailing ``'s`` belongs to the name (``Moody's``, ``McDonald's``)."""
+    languages a trailing ``'s`` belongs to the name (``Moody's``, ``McDonald's``). The ordinal
+    period after a regnal number is no part of the name (``Jána Pavla II.`` -> ``Jána Pavla
+    II``), so the name links the same with or without it; a Roman numeral alone is no name."""
     possessive = _normalise_lang(lang) == "en"
     out: list[Span] = []
     last_end = -1
@@ -156,6 +158,10 @@ def _clean_spans(text: str, spans: Iterable[Span], lang: str = "en") -> list[Spa
             start += 4  # "the United States": UNER spans leave the article out
         if possessive and text[start:end].endswith(_POSSESSIVES) and end - start > 2:
             end -= 2  # "Bashar al-Assad’s" -> "Bashar al-Assad"
+        if _REGNAL_PERIOD.search(text, start, end):
+            end -= 1
+        if _ROMAN_NUMERAL.fullmatch(text, start, end):
+            continue
         if end <= start or start < last_end:
             continue
         out.append(Span(start, end, sp.label, text[start:end]))
@@ -164,6 +170,8 @@ def _clean_spans(text: str, spans: Iterable[Span], lang: str = "en") -> list[Spa
 
 
 _POSSESSIVES = ("’s", "'s")
+_REGNAL_PERIOD = re.compile(r"\w\s+[IVX]{1,4}\.$")
+_ROMAN_NUMERAL = re.compile(r"[IVX]{1,4}\.?")
 _ARTICLES = ("the ", "The ")
 _TRIM_LEFT = "\"'«»„“”‘’([{,;:-–—"
 _TRIM_RIGHT = "\"'«»„“”‘’)]},;:-–—"
