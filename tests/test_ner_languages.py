@@ -1,5 +1,8 @@
 """Serbian Cyrillic goes through the Latin model with offsets mapped back; the fallback
-handles German; Portuguese contractions and Chinese characters are tokenised as in training."""
+handles German; Portuguese contractions and Chinese characters are tokenised as in training;
+span clean-up shared by every language (possessives, regnal numbers, pairs of states)."""
+
+import pytest
 
 from tidings import crf, ner
 
@@ -210,3 +213,25 @@ def test_regnal_number_loses_its_ordinal_period():
     # "Ján Pavol II." and "Ján Pavol II" are one name; a numeral alone is none.
     assert [s.text for s in ner._clean_spans(text, span, "sk")] == ["Ján Pavol II"]
     assert [s.text for s in ner.recognise(text, "sk")] == ["Ján Pavol II", "Bratislavu"]
+
+
+@pytest.mark.parametrize("text, lang, pair", [
+    ("Pregovori Rusija-Ukrajina nastavljeni su u Istanbulu.", "hr", ["Rusija", "Ukrajina"]),
+    ("Rokovania Rusko-Ukrajina pokračovali v Istanbule.", "sk", ["Rusko", "Ukrajina"]),
+    ("O jogo Portugal-Turquia terminou empatado em Lisboa.", "pt", ["Portugal", "Turquia"]),
+    ("Переговоры Россия-Украина продолжились в Стамбуле.", "ru", ["Россия", "Украина"]),
+    ("Les négociations Russie-Ukraine ont repris à Istanbul.", "fr", ["Russie", "Ukraine"]),
+])
+def test_two_countries_joined_by_a_hyphen_are_two_places(text, lang, pair):
+    spans = ner.recognise(text, lang)
+    assert [s.text for s in spans if s.label == "LOC"][:2] == pair
+    assert not any("-" in s.text for s in spans)           # no "Rusija-Ukrajina" entity
+    assert len(spans) == 3                                  # and nothing else from the pair's words
+
+
+def test_hyphenated_names_that_are_no_pair_of_states_stay_whole():
+    # Bissau is a city and "Austro" only a stem of Austria.
+    text = "A Guiné-Bissau e o Império Austro-Hungaro."
+    assert ner.split_state_pairs(text, [], "pt") == []
+    spans = ner.recognise(text, "pt")
+    assert "Guiné-Bissau" in [s.text for s in spans]

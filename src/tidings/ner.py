@@ -134,7 +134,37 @@ def recognise(text: str, lang: str) -> list[Span]:
     if not text or not text.strip():
         return []
     spans = _get(_resolve(lang))(text)
-    return _clean_spans(text, spans, lang)
+    return _clean_spans(text, split_state_pairs(text, spans, lang), lang)
+
+
+_HYPHEN_PAIR = re.compile(r"(?<![\w-])([^\W\d_][^\W_]+)[-–]([^\W\d_][^\W_]+)(?![\w-])")
+
+
+def split_state_pairs(text: str, spans: list[Span], lang: str) -> list[Span]:
+    """Two countries or continents joined by a hyphen are two places: "Rusija-Ukrajina",
+    "Portugal-Turquia", "Russie-Ukraine" (talks, a match, a border). Taggers return them as one
+    place, which links to no entity, or miss or mislabel them ("Rokovania Rusko-Ukrajina" as a
+    person). Spans overlapping such a pair give way to the two places. Both halves must be
+    written with a capital and name a country or continent exactly or in an inflected form the
+    gazetteer knows, so "Guiné-Bissau" (a city) and "Austro-Hungaro" (a stem) stay whole."""
+    pairs = [m for m in _HYPHEN_PAIR.finditer(text)
+             if m.group(1)[:1].isupper() and m.group(2)[:1].isupper()
+             and _is_state(m.group(1), lang) and _is_state(m.group(2), lang)]
+    if not pairs:
+        return spans
+    out = [sp for sp in spans if not any(sp.start < m.end() and sp.end > m.start() for m in pairs)]
+    for m in pairs:
+        out += [Span(m.start(k), m.end(k), "LOC", m.group(k)) for k in (1, 2)]  # type: ignore[arg-type]
+    return out
+
+
+def _is_state(word: str, lang: str) -> bool:
+    """``word`` names a country or a continent, as written or inflected (no stem guessing)."""
+    from .places import gazetteer
+
+    gaz = gazetteer()
+    place = gaz.get_exact(word) or gaz.by_inflection(word, _normalise_lang(lang))
+    return place is not None and place.kind in ("country", "continent")
 
 
 def _clean_spans(text: str, spans: Iterable[Span], lang: str = "en") -> list[Span]:
