@@ -235,3 +235,9 @@ def test_hyphenated_names_that_are_no_pair_of_states_stay_whole():
     assert ner.split_state_pairs(text, [], "pt") == []
     spans = ner.recognise(text, "pt")
     assert "Guiné-Bissau" in [s.text for s in spans]
+
+
+def test_german_fallback_takes_curated_names_even_where_german_knows_the_word():
+    # "Twitter" is also a German word (twittern), so the noun test alone would drop it.
+    spans = ner.recognise("Er schrieb auf Twitter, dass die BBC falsch berichtet habe.", "de")
+    assert [(s.text, s.label) for s in spans] == [("Twitter", "ORG"), ("BBC", "ORG")]

@@ -804,6 +804,7 @@ class FallbackRecogniser:
         self.titles = crf.word_list("person_titles.txt")
         self.function_words = crf.word_list("function_words.txt")
         self.known_names = known_names()
+        self.curated = {form: label for form, label in _curated_labels().items() if " " not in form}
 
     def __call__(self, text: str) -> list[Span]:
         tokens = crf.tokenize(text)
@@ -972,12 +973,17 @@ class FallbackRecogniser:
         return _known_word(word, self.lang) and any(_known_word(word + end, self.lang) for end in self.NOUN_ENDINGS)
 
     def _lent_name(self, word: str) -> str | None:
-        """The label :func:`known_names` gives ``word`` or, where nouns are capitalised, the
-        name it is a genitive of ("Clintons", "Erdogans"). "Tesco", "Clinton", "Apple": names the
-        training data of other languages label (Tesco is ORG where the foreign-word rule says
-        PER; German's dictionary lists Clinton and Apple). Not German nouns: "Welt" and "Bank"
-        are newspapers in the Croatian data."""
+        """The label of a one-word name of the curated table (``data/names/entities.tsv``:
+        "Twitter", which German also knows as a word, "BBC", "Trump"), else the label
+        :func:`known_names` gives ``word`` or, where nouns are capitalised, the name it is a
+        genitive of ("Clintons", "Erdogans"). "Tesco", "Clinton", "Apple": names the training
+        data of other languages label (Tesco is ORG where the foreign-word rule says PER;
+        German's dictionary lists Clinton and Apple). Not German nouns: "Welt" and "Bank" are
+        newspapers in the Croatian data."""
         low = word.lower()
+        curated = self.curated.get(_unaccent(low))
+        if curated:
+            return curated
         if low in self.known_names:
             noun = self.nouns_capitalised and self._inflecting_noun(word)
             return None if noun else self.known_names[low]
