@@ -82,6 +82,13 @@ TABLE: list[tuple[str, str, list[tuple[str, str]]]] = [
                                 ("Maison Blanche", "fr"), ("البيت الأبيض", "ar"), ("白宫", "zh")]),
     ("org:islamic_state", "ORG", [("Islamic State", "en"), ("ISIL", "en"), ("Islamske države", "hr"),
                                   ("ИГИЛ", "ru"), ("État islamique", "fr"), ("داعش", "ar"), ("伊斯兰国", "zh")]),
+    ("org:cia", "ORG", [("CIA", "en"), ("CIA-e", "hr"), ("ЦРУ", "ru"), ("وكالة المخابرات المركزية الأمريكية", "ar"),
+                        ("中情局", "zh")]),
+    ("org:world_bank", "ORG", [("World Bank", "en"), ("Svjetske banke", "hr"), ("Weltbank", "de"),
+                               ("Banque mondiale", "fr"), ("Всемирный банк", "ru"), ("البنك الدولي", "ar"),
+                               ("世界银行", "zh")]),
+    ("org:ecb", "ORG", [("European Central Bank", "en"), ("EZB", "de"), ("BCE", "fr"), ("ЕЦБ", "ru"),
+                        ("البنك المركزي الأوروبي", "ar"), ("欧洲央行", "zh")]),
     # places (GeoNames ids)
     ("geo:170063", "LOC", [("Aleppo", "en"), ("Alep", "hr"), ("Alepa", "hr"), ("Alepu", "hr"), ("Alep", "fr"),
                            ("Алеппо", "ru"), ("حلب", "ar"), ("阿勒颇", "zh")]),
