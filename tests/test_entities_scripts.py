@@ -142,3 +142,22 @@ def test_ids_are_stable_strings():
     assert canonical_id("Kremlin", "ORG", "en") == "org:kremlin"
     # an unknown person gets a key from the transliterated, inflection-stripped surname
     assert canonical_id("Ivan Horvatović", "PER", "hr") == canonical_id("Иван Хорватович", "PER", "ru")
+
+
+@pytest.mark.parametrize("form, lang, expected", [
+    ("Europske unije", "hr", "org:eu"), ("Europskom unijom", "hr", "org:eu"), ("Evropskoj uniji", "sr", "org:eu"),
+    ("Európskej únie", "sk", "org:eu"), ("Европейским союзом", "ru", "org:eu"),
+    ("Međunarodnog monetarnog fonda", "hr", "org:imf"), ("Международного валютного фонда", "ru", "org:imf"),
+    ("Međunarodnog kaznenog suda", "hr", "org:icc"), ("Международного уголовного суда", "ru", "org:icc"),
+    ("Vijeća sigurnosti UN-a", "hr", "org:un_security_council"), ("Белого дома", "ru", "org:white_house"),
+    ("Crvenog križa", "hr", "org:icrc"), ("Europskim parlamentom", "hr", "org:european_parliament"),
+])
+def test_inflected_organisation_names_link_by_word_stems(form, lang, expected):
+    assert canonical_id(form, "ORG", lang) == expected
+
+
+def test_word_stems_do_not_pull_other_organisations_into_curated_ones():
+    # Close to curated names, but other organisations: their ids stay skeleton keys.
+    assert canonical_id("Europske banke", "ORG", "hr") == "org:europsk_bank"
+    assert canonical_id("Europskog suda", "ORG", "hr") == "org:europsk_sud"
+    assert canonical_id("Hrvatske narodne banke", "ORG", "hr") == "org:hrvak_narodn_bank"

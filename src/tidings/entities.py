@@ -172,14 +172,16 @@ class Curated:
 
 
 class NameTable:
-    """The curated names, indexed by exact folded form, by surname skeleton (people) and by
-    joined word skeletons (organisations)."""
+    """The curated names, indexed by exact folded form, by surname skeleton (people), by
+    joined word skeletons (organisations) and by joined word stems (organisation names of two
+    words or more, :func:`_org_stem_key`)."""
 
     def __init__(self, path: Path):
         self.entries: dict[str, Curated] = {}
         self.exact: dict[str, str] = {}
         self.surnames: dict[str, list[str]] = defaultdict(list)
         self.org_skeletons: dict[str, str] = {}
+        stems: dict[str, set[str]] = defaultdict(set)
         rules = _rules()
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
@@ -197,6 +199,8 @@ class NameTable:
             if label == "ORG":
                 for form in forms:
                     self.org_skeletons.setdefault(_org_key(form), eid)
+                    if stem := _org_stem_key(form):
+                        stems[stem].add(eid)
                 continue
             for form in forms:
                 given, _, _ = _person_parts(form, rules)
@@ -210,6 +214,15 @@ class NameTable:
             for key in keys:
                 if key and eid not in self.surnames[key]:
                     self.surnames[key].append(eid)
+        # A stem two organisations share tells them apart no better than nothing: left out.
+        self.org_stems = {stem: next(iter(ids)) for stem, ids in stems.items() if len(ids) == 1}
+
+    def organisation(self, name: str) -> Curated | None:
+        """The curated organisation ``name`` is a spelling or an inflected form of: by word
+        skeletons ("Kremlja"), else, for names of two words or more, by word stems ("Europske
+        unije", "Международного валютного фонда", "Europskom unijom")."""
+        eid = self.org_skeletons.get(_org_key(name)) or self.org_stems.get(_org_stem_key(name))
+        return self.entries[eid] if eid else None
 
     def person(self, given: list[str], particles: list[str], surname: str) -> Curated | None:
         """The curated person a name's parts point to, if its first name (when given) agrees."""
@@ -289,6 +302,38 @@ def _org_key(name: str) -> str:
     words = [w for w in re.split(r"[\s\-]+", name.strip()) if w]
     kept = [w for w in words if not (w.islower() and len(w) <= 3)] or words
     return "_".join(skeleton(w) for w in kept if skeleton(w))
+
+
+#: Case endings of Slavic adjectives and nouns (on skeletons, longest first) that
+#: :func:`_org_stem_key` removes: Europske/Europskom -> europsk, Международного -> mezhdunarodn.
+_ORG_CASE_ENDING = re.compile(r"(?:ogo|ego|omu|emu|oj|ej|om|em|im|ym|ih|yh|og|eg|uiu|aia|oe|ie|ii|ia|iu|io)$")
+#: Letters of each word's stem that :func:`_org_stem_key` keeps.
+ORG_STEM_LETTERS = 5
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    return _word_file("function_words.txt")
+
+
+def _org_stem_key(name: str) -> str:
+    """Stems of an organisation name's words, joined with ``_``, for names of two words or
+    more ("" for one word, whose stem alone would say too little): each word's skeleton without
+    a Slavic case ending and final vowels, cut to :data:`ORG_STEM_LETTERS` letters. Only used
+    to find curated organisations, so the ids of other organisations keep their skeleton keys."""
+    function_words = _function_words()
+    kept = [w for w in re.split(r"[\s\-]+", name.strip())
+            if w and not (w.islower() and fold(w) in function_words)]
+    if len(kept) < 2:
+        return ""
+    stems = []
+    for word in kept:
+        s = skeleton(word, min_len=1)
+        if len(s) > 3:
+            s = _ORG_CASE_ENDING.sub("", s) or s
+        s = s.rstrip("aeiou") or s
+        stems.append(s[:ORG_STEM_LETTERS])
+    return "_".join(stems)
 
 
 def _fallback_key(name: str) -> str:
@@ -387,11 +432,10 @@ def _person(name: str, lang: str) -> Linked:
 
 
 def _organisation(name: str, lang: str) -> Linked:
-    key = _org_key(name)
-    eid = names_table().org_skeletons.get(key)
-    if eid is not None:
-        return _curated_link(names_table().entries[eid])
-    key = key or _fallback_key(name)
+    curated = names_table().organisation(name)
+    if curated is not None:
+        return _curated_link(curated)
+    key = _org_key(name) or _fallback_key(name)
     return Linked(f"org:{key}", "ORG", Entity(f"org:{key}", "ORG", _display(name, lang)))
 
 
@@ -413,9 +457,9 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
         place = places.gazetteer().get_exact(name)
         if place is not None:
             return _place_link(place)
-        eid = table.org_skeletons.get(_org_key(name))
-        if eid is not None:
-            return _curated_link(table.entries[eid])
+        curated = table.organisation(name)
+        if curated is not None:
+            return _curated_link(curated)
         place = places.lookup(name, lang)
         if place is not None:
             return _place_link(place)
@@ -433,9 +477,9 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
         if len(words) >= 2 and fold(words[0]) in _first_names() and not (low & _org_cues()):
             return _person(name, lang)
         return _organisation(name, lang)
-    eid = table.org_skeletons.get(_org_key(name))
-    if eid is not None:
-        return _curated_link(table.entries[eid])  # a curated organisation tagged PER ("Jazeera")
+    curated = table.organisation(name)
+    if curated is not None:
+        return _curated_link(curated)  # a curated organisation tagged PER ("Jazeera")
     return _person(name, lang)
 
 
