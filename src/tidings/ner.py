@@ -158,6 +158,7 @@ def split_state_pairs(text: str, spans: list[Span], lang: str) -> list[Span]:
     return out
 
 
+@lru_cache(maxsize=16384)
 def _is_state(word: str, lang: str) -> bool:
     """``word`` names a country or a continent, as written or inflected (no stem guessing)."""
     from .places import gazetteer
