@@ -241,3 +241,16 @@ def test_german_fallback_takes_curated_names_even_where_german_knows_the_word():
     # "Twitter" is also a German word (twittern), so the noun test alone would drop it.
     spans = ner.recognise("Er schrieb auf Twitter, dass die BBC falsch berichtet habe.", "de")
     assert [(s.text, s.label) for s in spans] == [("Twitter", "ORG"), ("BBC", "ORG")]
+
+
+@pytest.mark.parametrize("text, lang, kept", [
+    ("The Paris Agreement will slow climate change, officials said in Paris.", "en", ["Paris"]),
+    ("Ukraine and Russia signed the Minsk agreements in 2015.", "en", ["Ukraine", "Russia"]),
+    ("The Treaty of Lisbon entered into force.", "en", []),
+    ("Das Abkommen von Paris wird den Klimawandel verlangsamen.", "de", []),
+    ("Provedba sporazuma iz Minska počela je u Kijevu.", "hr", ["Kijevu"]),
+    ("Donald Trump praised the Trump agreement with Mexico.", "en", ["Donald Trump", "Trump", "Mexico"]),
+])
+def test_a_place_that_names_an_agreement_is_no_location(text, lang, kept):
+    # "in Paris" (the last word) is a place; "the Paris Agreement" is not; a person stays.
+    assert [s.text for s in ner.recognise(text, lang)] == kept
