@@ -61,6 +61,17 @@ def test_run_on_spans_are_split_and_cut(fake_ner):
                    "Alep": ("geo:170063", "LOC")}
 
 
+def test_surname_of_a_full_name_wins_over_a_city_of_that_name(fake_ner):
+    # spaCy tags the second "Ibarra" ORG; as a big city's name linking would make it Ibarra,
+    # Ecuador. The article names Tomás Ibarra in full, so it is him. A word tagged LOC stays a place.
+    text = "ECB Vice-President Tomás Ibarra spoke in Frankfurt. Ibarra said rates would fall. Ibarra is in Ecuador."
+    fake_ner[text] = [("Tomás Ibarra", "PER"), ("Frankfurt", "LOC"), ("Ibarra", "ORG"), ("Ibarra", "LOC"),
+                      ("Ecuador", "LOC")]
+    mentions = entities.analyse(text, "en").mentions
+    assert [m.entity_id for m in mentions if m.text == "Ibarra"] == ["per:ibar", "geo:3655673"]
+    assert mentions[0].entity_id == "per:ibar"
+
+
 def test_instrumental_case_merges_with_the_name(fake_ner):
     text = "Ivan Horvat je stigao. Razgovarali smo s Horvatom i Markovićem. Horvat je otišao, Marko Marković ostaje."
     fake_ner[text] = [("Ivan Horvat", "PER"), ("Horvatom", "PER"), ("Markovićem", "PER"), ("Horvat", "PER"),

@@ -140,3 +140,31 @@ def test_names_of_other_things_are_not_place_names():
     assert places.gazetteer().get_exact("Google") is None          # Topeka's 2010 stunt name
     assert canonical_id("Googles", "ORG", "de") != "geo:4280539"
     assert canonical_id("Topeka", "LOC", "en") == "geo:4280539"
+
+
+@pytest.mark.parametrize("form, expected", [
+    ("Sisku", "Sisak"), ("Siska", "Sisak"), ("Karlovcu", "Karlovac"), ("Čačku", "Čačak"),  # the fleeting a
+    ("Slavonskom Brodu", "Slavonski Brod"), ("Novom Sadu", "Novi Sad"), ("Velikoj Gorici", "Velika Gorica"),
+    ("Banjoj Luci", "Banja Luka"), ("Rijeci", "Rijeka"),                                    # adjective + noun, k -> c
+    ("Puli", "Pula"),                                                      # Pula at home, not Puli in Taiwan
+])
+def test_croatian_case_forms_of_towns_at_home(form, expected):
+    place = places.lookup(form, "hr")
+    assert place is not None and place.name == expected, (form, place)
+
+
+@pytest.mark.parametrize("form", ["Lonja", "Savu", "Save", "Savi", "Suvoj", "Gunji"])
+def test_croatian_river_and_village_names_do_not_fly_abroad(form):
+    # The bundled sample's flood article: Lonja is not London, the Sava is not Sāveh (Iran),
+    # Savona or Savé (Benin), Suvoj not Suva (Fiji), Gunja not Zunyi (China).
+    assert places.lookup(form, "hr") is None
+
+
+def test_fuzzy_steps_need_long_enough_keys_and_names_in_a_skeleton_script():
+    gaz = places.gazetteer()
+    assert gaz.by_skeleton("Lonja") is None           # key "lon"; London has an alternate "Lonn"
+    assert gaz.by_skeleton("Sisku") is None           # an Arabic name of Isesaki romanises to "sisk"
+    assert gaz.by_skeleton("Moskva").geonames_id == 524901
+    assert gaz.by_stem("Savu", "hr") is None          # stem "sav": too short to probe
+    assert gaz.by_inflection("Suvoj", "hr") is None   # -oj -> -a only for countries (Njemačkoj)
+    assert gaz.by_inflection("Njemačkoj", "hr").kind == "country"

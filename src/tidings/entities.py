@@ -744,6 +744,17 @@ def _propagate(text: str, items: list[_Item], lang: str) -> list[_Item]:
     return out
 
 
+def _city_read_from_a_name(item: _Item, linked: Linked) -> bool:
+    """The recogniser called ``item`` a person or an organisation and linking made it a city
+    (a big city's name: :func:`_is_major`). Such a word may still be the surname of a person the
+    article names in full ("Ibarra" after "Tomás Ibarra" is not Ibarra, Ecuador); a word tagged
+    LOC, or a country ("Jordan"), stays a place."""
+    if item.label == "LOC":
+        return False
+    place = places.gazetteer().places.get(linked.entity.geonames_id or 0)
+    return place is not None and place.kind == "city"
+
+
 def _link_items(items: list[_Item], lang: str) -> None:
     """Link every item, then repair labels and merge keys with what the article itself says."""
     rules = _rules()
@@ -759,9 +770,9 @@ def _link_items(items: list[_Item], lang: str) -> None:
         return
     for it in items:
         ln = it.linked
-        if ln is None or len(it.text.split()) != 1:
+        if ln is None or len(it.text.split()) != 1 or ln.curated:
             continue
-        if ln.curated or ln.place:
+        if ln.place and not _city_read_from_a_name(it, ln):
             continue
         key = _surname_key([it.text], rules)
         target = surnames.get(key)

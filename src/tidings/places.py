@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import logging
 import re
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 from threading import Lock, RLock
 
 from .models import Entity
-from .translit import fold, skeleton, to_latin
+from .translit import fold, script_of, skeleton, to_latin
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -165,12 +166,13 @@ class Gazetteer:
 
     def _add(self, name: str, place: Place) -> None:
         key = fold(name)
-        if not key:
+        if not key or (place.kind == "city" and key in _not_places()):
             return
         old = self.exact.get(key)
         if old is None or place.rank < self.places[old].rank:
             self.exact[key] = place.geonames_id
-        if place.kind != "city" or place.population >= self.skeleton_min_population:
+        if (place.kind != "city" or place.population >= self.skeleton_min_population) \
+                and script_of(name) in _SKELETON_SCRIPTS:
             self._skel_pending.append((name, place))
 
     # ------------------------------------------------------------------ lookups
@@ -180,10 +182,12 @@ class Gazetteer:
         return self.places[gid] if gid is not None else None
 
     def by_inflection(self, form: str, lang: str) -> Place | None:
-        rules = _inflection_rules().get(lemma_lang(lang))
+        code = lemma_lang(lang)
+        rules = _inflection_rules().get(code)
         if not rules:
             return None
-        allowed = native_names(lemma_lang(lang)) if is_adjective(form, lang) else None
+        allowed = native_names(code) if is_adjective(form, lang) else None
+        countries_only = frozenset(_inflection_data().get("countries_only", {}).get(code, ()))
         key = fold(form)
         best: Place | None = None
         for ending in sorted(rules, key=len, reverse=True):
@@ -196,11 +200,47 @@ class Gazetteer:
                 gid = self.exact.get(stem + rep)
                 if gid is not None:
                     place = self.places[gid]
+                    if ending in countries_only and place.kind != "country":
+                        continue
                     if best is None or place.rank < best.rank:
                         best = place
             if best is not None:
                 return best
+        if code == "hbs":
+            best = self._by_fleeting_a(key, rules)
+        if best is None and " " in key:
+            best = self._by_attributive(key, code, rules)
         return best
+
+    def _by_attributive(self, key: str, code: str, rules: dict[str, list[str]]) -> Place | None:
+        """A name of two or three words whose first words are adjectives, each word in its case
+        form ("slavonskom brodu" -> "slavonski brod"): the adjectives through the ``[attributive]``
+        endings, the last word through the noun endings; the first combination the gazetteer
+        knows wins."""
+        adjective_rules = _inflection_data().get("attributive", {}).get(code)
+        words = key.split()
+        if not adjective_rules or len(words) > 3:
+            return None
+        options = [_base_forms(w, adjective_rules) for w in words[:-1]] + [_base_forms(words[-1], rules)]
+        for combo in itertools.product(*options):
+            gid = self.exact.get(" ".join(combo))
+            if gid is not None:
+                return self.places[gid]
+        return None
+
+    def _by_fleeting_a(self, key: str, rules: dict[str, list[str]]) -> Place | None:
+        """Serbo-Croatian nouns in -ac/-ak/-ag lose the ``a`` in their case forms: Sisak ->
+        Siska, Sisku; Jasenovac -> Jasenovca; Bihać keeps it. A stem that ends in two consonants
+        gets the ``a`` back before its last one (the base form only: ``rep`` = "")."""
+        for ending in sorted(rules, key=len, reverse=True):
+            stem = key[: len(key) - len(ending)]
+            if not key.endswith(ending) or len(stem) < 3 or "" not in rules[ending]:
+                continue
+            if stem[-1] not in _VOWELS and stem[-2] not in _VOWELS:
+                gid = self.exact.get(stem[:-1] + "a" + stem[-1])
+                if gid is not None:
+                    return self.places[gid]
+        return None
 
     def by_lemma(self, form: str, lang: str) -> Place | None:
         code = lemma_lang(lang)
@@ -229,8 +269,8 @@ class Gazetteer:
         if lemma_lang(lang) != "hbs" or " " in form.strip():
             return None
         stem = _hr_stem(fold(form))
-        if len(stem) < 3:
-            return None
+        if len(stem) < STEM_MIN_LETTERS:
+            return None  # "sav" (Savu, the river) would probe Savalou and Savona
         i = bisect.bisect_left(self.sorted_names, stem)
         best: Place | None = None
         limit = len(form) + 3
@@ -246,8 +286,33 @@ class Gazetteer:
         return best
 
     def by_skeleton(self, form: str) -> Place | None:
-        gid = self.skel.get(name_skeleton(form))
+        key = name_skeleton(form)
+        if len(key.replace(" ", "")) < SKELETON_MIN_LETTERS:
+            return None  # "lon" (Lonja) would be London, "sav" (Savu) Sāveh
+        gid = self.skel.get(key)
         return self.places[gid] if gid is not None else None
+
+
+#: Scripts whose names go into the skeleton index: the skeleton is made for them. Arabic or
+#: Chinese names romanised by Unidecode give keys that match unrelated names ("إسيساكي", Isesaki,
+#: has the key of Croatian "Sisku"); they are found by their exact form.
+_SKELETON_SCRIPTS = frozenset({"latin", "cyrillic", "greek"})
+#: Shortest skeleton (letters) the last, fuzzy lookup step accepts: three-letter keys ("lon",
+#: "sav") match too many names.
+SKELETON_MIN_LETTERS = 4
+_VOWELS = frozenset("aeiou")
+#: Shortest Croatian-stemmer stem that :meth:`Gazetteer.by_stem` probes with.
+STEM_MIN_LETTERS = 4
+
+
+def _base_forms(word: str, rules: dict[str, list[str]]) -> list[str]:
+    """``word`` and what it is a case form of under ``rules`` (longest ending first)."""
+    out = [word]
+    for ending in sorted(rules, key=len, reverse=True):
+        if word.endswith(ending) and len(word) - len(ending) >= 2:
+            stem = word[: len(word) - len(ending)]
+            out.extend(stem + rep for rep in rules[ending] if stem + rep not in out)
+    return out
 
 
 def name_skeleton(name: str) -> str:
@@ -286,7 +351,17 @@ def _inflection_data() -> dict:
 
 
 def _inflection_rules() -> dict[str, dict[str, list[str]]]:
-    return {k: v for k, v in _inflection_data().items() if k not in ("adjectives", "locales")}
+    return {k: v for k, v in _inflection_data().items() if k not in _NOT_RULES}
+
+
+#: Sections of inflection.toml that are no table of noun endings.
+_NOT_RULES = frozenset({"adjectives", "locales", "countries_only", "attributive", "home_countries"})
+
+
+@lru_cache(maxsize=64)
+def _home_countries(code: str) -> frozenset[str]:
+    """ISO codes of the countries whose towns ``code``'s news names most (``[home_countries]``)."""
+    return frozenset(_inflection_data().get("home_countries", {}).get(code, ()))
 
 
 @lru_cache(maxsize=64)
@@ -420,6 +495,12 @@ def lookup(form: str, lang: str) -> Place | None:
     place = gaz.get_exact(form)
     if place is None and lang in ("sr", "mk", "bs", "me") and any("\u0400" <= ch <= "\u04ff" for ch in form):
         place = gaz.get_exact(to_latin(form, "sr"))
+    if place is not None and place.kind == "city":
+        home = _home_countries(lemma_lang(lang))
+        if home and place.country not in home:
+            inflected = gaz.by_inflection(form, lang)
+            if inflected is not None and inflected.kind == "city" and inflected.country in home:
+                return inflected  # "Puli": Pula at home, not Puli in Taiwan
     if place is None:
         place = gaz.by_inflection(form, lang)
     if place is None and is_adjective(form, lang):
