@@ -161,3 +161,10 @@ def test_word_stems_do_not_pull_other_organisations_into_curated_ones():
     assert canonical_id("Europske banke", "ORG", "hr") == "org:europsk_bank"
     assert canonical_id("Europskog suda", "ORG", "hr") == "org:europsk_sud"
     assert canonical_id("Hrvatske narodne banke", "ORG", "hr") == "org:hrvak_narodn_bank"
+
+
+def test_curated_acronyms_match_exactly_only():
+    # The skeleton folds "ts" into "c": "HTS" and "HC" (a hockey club, a hospital) share it.
+    assert canonical_id("HTS", "ORG", "en") == "org:hts"
+    assert canonical_id("HC", "ORG", "pt") != "org:hts"
+    assert canonical_id("B.C.", "LOC", "en") != "org:bbc"

@@ -168,3 +168,15 @@ def test_fuzzy_steps_need_long_enough_keys_and_names_in_a_skeleton_script():
     assert gaz.by_stem("Savu", "hr") is None          # stem "sav": too short to probe
     assert gaz.by_inflection("Suvoj", "hr") is None   # -oj -> -a only for countries (Njemačkoj)
     assert gaz.by_inflection("Njemačkoj", "hr").kind == "country"
+
+
+def test_fleeting_a_only_for_singular_case_forms_of_towns_at_home():
+    gaz = places.gazetteer()
+    assert places.lookup("Grci", "hr") is None          # Greeks, not Grac (Graz)
+    assert gaz.by_inflection("Salma", "hr") is None     # a given name, not Salam (Oman)
+    assert gaz.by_inflection("Sisku", "hr").name == "Sisak"
+
+
+@pytest.mark.parametrize("form, lang", [("Rom", "de"), ("Риме", "ru"), ("Ríme", "sk"), ("Beču", "hr")])
+def test_three_letter_exonyms_of_capitals_are_aliases(form, lang):
+    assert places.lookup(form, lang).name in ("Rome", "Vienna")

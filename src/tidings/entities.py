@@ -198,7 +198,8 @@ class NameTable:
                 self.exact.setdefault(fold(form), eid)
             if label == "ORG":
                 for form in forms:
-                    self.org_skeletons.setdefault(_org_key(form), eid)
+                    if not _ACRONYM.fullmatch(form):  # "HTS" and "HC" share a skeleton: exact only
+                        self.org_skeletons.setdefault(_org_key(form), eid)
                     if stem := _org_stem_key(form):
                         stems[stem].add(eid)
                 continue
@@ -303,6 +304,9 @@ def _org_key(name: str) -> str:
     kept = [w for w in words if not (w.islower() and len(w) <= 3)] or words
     return "_".join(skeleton(w) for w in kept if skeleton(w))
 
+
+#: A short all-capital acronym ("HTS", "ЦРУ", "U.N."): curated ones are matched exactly only.
+_ACRONYM = re.compile(r"[^\W\d_a-zа-я]{1,5}|(?:[^\W\d_a-z]\.){2,5}")
 
 #: Case endings of Slavic adjectives and nouns (on skeletons, longest first) that
 #: :func:`_org_stem_key` removes: Europske/Europskom -> europsk, Международного -> mezhdunarodn.

@@ -207,7 +207,7 @@ class Gazetteer:
             if best is not None:
                 return best
         if code == "hbs":
-            best = self._by_fleeting_a(key, rules)
+            best = self._by_fleeting_a(key, code, rules)
         if best is None and " " in key:
             best = self._by_attributive(key, code, rules)
         return best
@@ -228,17 +228,20 @@ class Gazetteer:
                 return self.places[gid]
         return None
 
-    def _by_fleeting_a(self, key: str, rules: dict[str, list[str]]) -> Place | None:
-        """Serbo-Croatian nouns in -ac/-ak/-ag lose the ``a`` in their case forms: Sisak ->
-        Siska, Sisku; Jasenovac -> Jasenovca; Bihać keeps it. A stem that ends in two consonants
-        gets the ``a`` back before its last one (the base form only: ``rep`` = "")."""
-        for ending in sorted(rules, key=len, reverse=True):
+    def _by_fleeting_a(self, key: str, code: str, rules: dict[str, list[str]]) -> Place | None:
+        """Serbo-Croatian town names in -ac/-ak lose the ``a`` in their singular case forms
+        (genitive -a, dative/locative -u, instrumental -om): Sisak -> Siska, Sisku; Karlovac ->
+        Karlovcu. A stem that ends in two consonants gets the ``a`` back before its last one.
+        Only towns at home (``[home_countries]``): "Grci" (Greeks) is no case form of Grac
+        (Graz), nor "Salma" of Salam."""
+        home = _home_countries(code)
+        for ending in _FLEETING_A_ENDINGS:
             stem = key[: len(key) - len(ending)]
-            if not key.endswith(ending) or len(stem) < 3 or "" not in rules[ending]:
+            if not key.endswith(ending) or len(stem) < 3 or "" not in rules.get(ending, ()):
                 continue
             if stem[-1] not in _VOWELS and stem[-2] not in _VOWELS:
                 gid = self.exact.get(stem[:-1] + "a" + stem[-1])
-                if gid is not None:
+                if gid is not None and self.places[gid].country in home:
                     return self.places[gid]
         return None
 
@@ -293,14 +296,17 @@ class Gazetteer:
         return self.places[gid] if gid is not None else None
 
 
-#: Scripts whose names go into the skeleton index: the skeleton is made for them. Arabic or
-#: Chinese names romanised by Unidecode give keys that match unrelated names ("إسيساكي", Isesaki,
-#: has the key of Croatian "Sisku"); they are found by their exact form.
-_SKELETON_SCRIPTS = frozenset({"latin", "cyrillic", "greek"})
+#: Scripts whose names go into the skeleton index. Chinese names keep theirs: Traditional and
+#: Simplified forms share the pinyin (印度尼西亞 finds 印度尼西亚, Indonesia). Arabic names,
+#: romanised by Unidecode without vowels, give keys that match unrelated names ("إسيساكي",
+#: Isesaki, had the key of Croatian "Sisku"); they are found by their exact form.
+_SKELETON_SCRIPTS = frozenset({"latin", "cyrillic", "greek", "cjk"})
 #: Shortest skeleton (letters) the last, fuzzy lookup step accepts: three-letter keys ("lon",
 #: "sav") match too many names.
 SKELETON_MIN_LETTERS = 4
 _VOWELS = frozenset("aeiou")
+#: Singular case endings after which a Serbo-Croatian town name may have lost its ``a``.
+_FLEETING_A_ENDINGS = ("om", "a", "u")
 #: Shortest Croatian-stemmer stem that :meth:`Gazetteer.by_stem` probes with.
 STEM_MIN_LETTERS = 4
 
