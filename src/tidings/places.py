@@ -14,7 +14,9 @@ A surface form is looked up, in order: exactly (case-folded); through the revers
 of ``data/gazetteer/inflection.toml`` (Alepu -> Alep, Rusiji -> Rusija, Москве -> Москва);
 through simplemma's lemma; through the Croatian stemmer (Serbo-Croatian only); and last through
 the phonetic skeleton of :mod:`tidings.translit` over major places only. Collisions are settled
-by rank: continent, then country, then the most populous city. Results are cached per
+by rank: continent, then country, then the most populous city; but a form that is exactly a town
+abroad and a case form of a town in the language's home countries (``[home_countries]``) is the
+town at home (Croatian "Puli" is Pula). Results are cached per
 (form, language), so an article pays only for names it has not seen before.
 """
 
@@ -187,7 +189,7 @@ class Gazetteer:
         if not rules:
             return None
         allowed = native_names(code) if is_adjective(form, lang) else None
-        countries_only = frozenset(_inflection_data().get("countries_only", {}).get(code, ()))
+        countries_only = _listed("countries_only", code)
         key = fold(form)
         best: Place | None = None
         for ending in sorted(rules, key=len, reverse=True):
@@ -364,10 +366,15 @@ def _inflection_rules() -> dict[str, dict[str, list[str]]]:
 _NOT_RULES = frozenset({"adjectives", "locales", "countries_only", "attributive", "home_countries"})
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=128)
+def _listed(section: str, code: str) -> frozenset[str]:
+    """The list an inflection.toml section gives language group ``code``: ``[home_countries]``
+    (ISO codes of the countries whose towns its news names most), ``[countries_only]``."""
+    return frozenset(_inflection_data().get(section, {}).get(code, ()))
+
+
 def _home_countries(code: str) -> frozenset[str]:
-    """ISO codes of the countries whose towns ``code``'s news names most (``[home_countries]``)."""
-    return frozenset(_inflection_data().get("home_countries", {}).get(code, ()))
+    return _listed("home_countries", code)
 
 
 @lru_cache(maxsize=64)
