@@ -72,6 +72,26 @@ def test_surname_of_a_full_name_wins_over_a_city_of_that_name(fake_ner):
     assert mentions[0].entity_id == "per:ibar"
 
 
+def test_a_town_of_a_country_the_article_names_is_a_place(fake_ner):
+    # Sisak (28,000 people) is below relabel_min_population: as a name alone it stays what the
+    # recogniser said; next to "Croatia", in English, it is the town. A full name's surname stays
+    # a person, and so does a town's name in a language of its own country.
+    text = "Floods hit Croatia. Sisak was evacuated. Sremska Mitrovica is next."
+    fake_ner[text] = [("Croatia", "LOC"), ("Sisak", "PER"), ("Sremska Mitrovica", "ORG")]
+    got = [(m.text, m.entity_id, m.label) for m in entities.analyse(text, "en").mentions]
+    assert got[1] == ("Sisak", "geo:3190813", "LOC")
+    assert got[2] == ("Sremska Mitrovica", "org:sremsk_mitrovic", "ORG")  # Serbia is not named
+    person = "Floods hit Croatia, Marko Sisak said. Sisak added that more rain is coming."
+    fake_ner[person] = [("Croatia", "LOC"), ("Marko Sisak", "PER"), ("Sisak", "PER")]
+    assert {m.label for m in entities.analyse(person, "en").mentions if "Sisak" in m.text} == {"PER"}
+    alone = "Sisak was evacuated."
+    fake_ner[alone] = [("Sisak", "PER")]
+    assert entities.analyse(alone, "en").mentions[0].label == "PER"
+    usa = "Floods hit the United States and reached Campbell on Monday."  # US towns are named after people
+    fake_ner[usa] = [("United States", "LOC"), ("Campbell", "PER")]
+    assert entities.analyse(usa, "en").mentions[1].label == "PER"
+
+
 def test_instrumental_case_merges_with_the_name(fake_ner):
     text = "Ivan Horvat je stigao. Razgovarali smo s Horvatom i Markovićem. Horvat je otišao, Marko Marković ostaje."
     fake_ner[text] = [("Ivan Horvat", "PER"), ("Horvatom", "PER"), ("Markovićem", "PER"), ("Horvat", "PER"),

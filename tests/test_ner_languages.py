@@ -254,3 +254,10 @@ def test_german_fallback_takes_curated_names_even_where_german_knows_the_word():
 def test_a_place_that_names_an_agreement_is_no_location(text, lang, kept):
     # "in Paris" (the last word) is a place; "the Paris Agreement" is not; a person stays.
     assert [s.text for s in ner.recognise(text, lang)] == kept
+
+
+def test_fallback_drops_a_one_letter_preposition_that_starts_a_sentence():
+    # Italian "A Zagabria": "A" is the preposition, capitalised only because it starts the
+    # sentence (the all-capitals guard that keeps "UN" whole is for two letters or more).
+    spans = ner.recognise("A Zagabria il livello della Sava è sceso.", "it")
+    assert [s.text for s in spans][:1] == ["Zagabria"]

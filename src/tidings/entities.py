@@ -761,17 +761,68 @@ def _city_read_from_a_name(item: _Item, linked: Linked) -> bool:
 
 def _link_items(items: list[_Item], lang: str) -> None:
     """Link every item, then repair labels and merge keys with what the article itself says."""
-    rules = _rules()
     for it in items:
         it.linked = link(it.text, it.label, lang)
-    # Surnames of full person names in this article -> their entity.
+    surnames = _surnames_of_full_names(items, lang)
+    _towns_of_named_countries(items, lang, surnames)
+
+
+def _towns_of_named_countries(items: list[_Item], lang: str, surnames: dict[str, Linked]) -> None:
+    """A name the recogniser called a person or an organisation that is, as written or in a case
+    form, a town of a country the article names, in a language that country does not speak, is
+    that town: "Sisak" and "Šabac" in an English or German report on floods in Croatia and
+    Serbia, "Sremska Mitrovica" tagged ORG. Towns below ``entities.relabel_min_population``
+    share names with people too often to be taken on their name alone; the country named in
+    the same article is the evidence. Only the town's own (GeoNames) name, as written or
+    declined; not in the country's own languages nor where English is spoken, where towns are
+    named after people (Campbell, Parker); not for given names (``ner.first_names``), surnames
+    of people named in full in the article, or names outside the Latin and Cyrillic scripts."""
+    from .ner import first_names
+
+    gaz = places.gazetteer()
+    countries: set[str] = set()
+    for it in items:
+        ln = it.linked
+        if ln is not None and ln.place:
+            place = gaz.places.get(ln.entity.geonames_id or 0)
+            if place is not None and place.country:
+                countries.add(place.country)
+    # Not where the article's language is spoken, nor where English is: towns there are named
+    # after people (Campbell, Parker) and are read as such in any language.
+    countries = {c for c in countries if not {lang, "en"} & places.country_languages(c)}
+    if not countries:
+        return
+    rules = _rules()
+    given = first_names()
+    for it in items:
+        ln = it.linked
+        if ln is None or ln.place or ln.curated or it.label == "LOC":
+            continue
+        words = it.text.split()
+        if words[0].lower() in given or (len(words) == 1 and _surname_key(words, rules) in surnames) \
+                or script_of(it.text) not in ("latin", "cyrillic"):
+            continue
+        town = gaz.get_exact(it.text) or gaz.by_inflection(it.text, lang)
+        if town is None or town.kind != "city" or town.country not in countries:
+            continue
+        # The town's own name, as written or declined: not one of GeoNames' many alternate
+        # spellings ("Chung" for a district of Shanghai).
+        if fold(town.name) in {fold(it.text)} | gaz.base_keys(it.text, lang):
+            it.linked = _place_link(town)
+
+
+def _surnames_of_full_names(items: list[_Item], lang: str) -> dict[str, Linked]:
+    """Single words that are the surname of a person named in full in the article become that
+    person (also a big city's name the recogniser did not call a place: ``Ibarra``); returns
+    the surname keys of the article's full names."""
+    rules = _rules()
     surnames: dict[str, Linked] = {}
     for it in items:
         ln = it.linked
         if ln is not None and ln.label == "PER" and len(it.text.split()) >= 2 and ln.surname_key:
             surnames.setdefault(ln.surname_key, ln)
     if not surnames:
-        return
+        return surnames
     for it in items:
         ln = it.linked
         if ln is None or len(it.text.split()) != 1 or ln.curated:
@@ -789,3 +840,4 @@ def _link_items(items: list[_Item], lang: str) -> None:
                         break
         if target is not None and target.id != ln.id:
             it.linked = target
+    return surnames

