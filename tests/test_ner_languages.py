@@ -261,3 +261,11 @@ def test_fallback_drops_a_one_letter_preposition_that_starts_a_sentence():
     # sentence (the all-capitals guard that keeps "UN" whole is for two letters or more).
     spans = ner.recognise("A Zagabria il livello della Sava è sceso.", "it")
     assert [s.text for s in spans][:1] == ["Zagabria"]
+
+
+def test_fallback_finds_curated_names_with_lowercase_words_whole():
+    # Capitalised runs alone give a person "Banca" and miss the rest of the name.
+    spans = ner.recognise("La Banca centrale europea ha tagliato i tassi, dicono Medici Senza Frontiere.", "it")
+    assert [(s.text, s.label) for s in spans] == [("Banca centrale europea", "ORG"), ("Medici Senza Frontiere", "ORG")]
+    de = ner.recognise("Die Europäische Zentralbank senkt die Zinsen.", "de")
+    assert [(s.text, s.label) for s in de] == [("Europäische Zentralbank", "ORG")]

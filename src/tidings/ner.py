@@ -836,7 +836,7 @@ class FallbackRecogniser:
         spans: list[Span] = []
         for sent in sentences:
             spans.extend(self._sentence(text, sent))
-        return self._propagate(text, tokens, spans)
+        return self._propagate(text, tokens, _with_curated_names(text, spans))
 
     def _is_cap(self, form: str) -> bool:
         return form[:1].isupper() and any(ch.isalpha() for ch in form)
@@ -1053,6 +1053,39 @@ class FallbackRecogniser:
 
 #: A hyphenated compound led by an acronym of two to five capitals: "CNN-Reporter".
 _ACRONYM_HEAD = re.compile(r"([A-ZÄÖÜ]{2,5})-\w")
+
+
+def _with_curated_names(text: str, spans: list[Span]) -> list[Span]:
+    """The curated table's names of two words or more, found in ``text`` written with a capital
+    (any case after it), replace the spans they overlap: capitalised-span extraction cuts "La
+    Banca centrale europea" to a person "Banca" and misses "Médicos Sin Fronteras" as a whole."""
+    pattern, labels = _curated_multiword()
+    found = [m for m in pattern.finditer(text) if m.group()[:1].isupper()]
+    if not found:
+        return spans
+    out = [sp for sp in spans if not any(sp.start < m.end() and sp.end > m.start() for m in found)]
+    out += [Span(m.start(), m.end(), labels[m.group().lower()], m.group()) for m in found]  # type: ignore[arg-type]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _curated_multiword() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for the curated table's names of two or more words in Latin or Cyrillic
+    script (longest first, case-insensitive), and their labels by lowercase form."""
+    from .translit import script_of
+
+    labels: dict[str, str] = {}
+    path = Path(str(resources.files("tidings").joinpath("data", "names", "entities.tsv")))
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cols = line.split("\t")
+        if line.startswith("#") or len(cols) < 4:
+            continue
+        for form in [cols[2], *cols[3].split("|")]:
+            form = form.strip()
+            if " " in form and form[:1].isupper() and script_of(form) in ("latin", "cyrillic"):
+                labels.setdefault(form.lower(), cols[1])
+    alternatives = "|".join(re.escape(f) for f in sorted(labels, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), labels
 
 
 @lru_cache(maxsize=1)
