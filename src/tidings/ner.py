@@ -338,18 +338,26 @@ def _agent_verbs() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _curated_labels() -> dict[str, str]:
-    """Lowercase, unaccented name form -> label, from the curated table ``data/names/entities.tsv``
-    (the one entity linking uses): "trump" -> PER, "kremlin" -> ORG."""
-    out: dict[str, str] = {}
+def _curated_forms() -> tuple[tuple[str, str], ...]:
+    """(spelling, label) of every name of the curated table ``data/names/entities.tsv`` (the
+    one entity linking uses), in the table's order."""
+    out: list[tuple[str, str]] = []
     path = Path(str(resources.files("tidings").joinpath("data", "names", "entities.tsv")))
     for line in path.read_text(encoding="utf-8").splitlines():
         cols = line.split("\t")
         if line.startswith("#") or len(cols) < 4:
             continue
-        for form in [cols[2], *cols[3].split("|")]:
-            if form.strip():
-                out.setdefault(_unaccent(form.strip().lower()), cols[1])
+        out += [(form.strip(), cols[1]) for form in [cols[2], *cols[3].split("|")] if form.strip()]
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _curated_labels() -> dict[str, str]:
+    """Lowercase, unaccented name form -> label, from the curated table: "trump" -> PER,
+    "kremlin" -> ORG."""
+    out: dict[str, str] = {}
+    for form, label in _curated_forms():
+        out.setdefault(_unaccent(form.lower()), label)
     return out
 
 
@@ -1075,15 +1083,9 @@ def _curated_multiword() -> tuple[re.Pattern[str], dict[str, str]]:
     from .translit import script_of
 
     labels: dict[str, str] = {}
-    path = Path(str(resources.files("tidings").joinpath("data", "names", "entities.tsv")))
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cols = line.split("\t")
-        if line.startswith("#") or len(cols) < 4:
-            continue
-        for form in [cols[2], *cols[3].split("|")]:
-            form = form.strip()
-            if " " in form and form[:1].isupper() and script_of(form) in ("latin", "cyrillic"):
-                labels.setdefault(form.lower(), cols[1])
+    for form, label in _curated_forms():
+        if " " in form and form[:1].isupper() and script_of(form) in ("latin", "cyrillic"):
+            labels.setdefault(form.lower(), label)
     alternatives = "|".join(re.escape(f) for f in sorted(labels, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), labels
 
