@@ -1068,7 +1068,8 @@ def _with_curated_names(text: str, spans: list[Span]) -> list[Span]:
     (any case after it), replace the spans they overlap: capitalised-span extraction cuts "La
     Banca centrale europea" to a person "Banca" and misses "Médicos Sin Fronteras" as a whole."""
     pattern, labels = _curated_multiword()
-    found = [m for m in pattern.finditer(text) if m.group()[:1].isupper()]
+    # (A case-insensitive match whose lowercase is no key, as with "İ", is left out.)
+    found = [m for m in pattern.finditer(text) if m.group()[:1].isupper() and m.group().lower() in labels]
     if not found:
         return spans
     out = [sp for sp in spans if not any(sp.start < m.end() and sp.end > m.start() for m in found)]
