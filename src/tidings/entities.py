@@ -410,6 +410,11 @@ def _place_link(place: places.Place) -> Linked:
     return Linked(place.id, "LOC", places.entity_for(place), place=True)
 
 
+def _place_of(linked: Linked) -> places.Place | None:
+    """The gazetteer place a link made by :func:`_place_link` points to (None for other links)."""
+    return places.gazetteer().places.get(linked.entity.geonames_id or 0) if linked.place else None
+
+
 def _curated_link(entry: Curated) -> Linked:
     return Linked(entry.id, entry.label, Entity(entry.id, entry.label, entry.name), curated=True)  # type: ignore[arg-type]
 
@@ -597,14 +602,12 @@ def _drop_common_words(text: str, items: list[_Item], lang: str) -> None:
     and people named in full elsewhere in the article are kept."""
     multi = {it.linked.id for it in items if it.linked is not None and len(it.text.split()) > 1}
     lower = None
-    gaz = None
     for it in items:
         ln = it.linked
         if ln is None or ln.curated or ln.id in multi or " " in it.text or it.in_title:
             continue
         if ln.place:
-            gaz = gaz or places.gazetteer()
-            place = gaz.places.get(ln.entity.geonames_id or 0)
+            place = _place_of(ln)
             if place is None or _is_major(place):
                 continue
         if lower is None:
@@ -755,7 +758,7 @@ def _city_read_from_a_name(item: _Item, linked: Linked) -> bool:
     LOC, or a country ("Jordan"), stays a place."""
     if item.label == "LOC":
         return False
-    place = places.gazetteer().places.get(linked.entity.geonames_id or 0)
+    place = _place_of(linked)
     return place is not None and place.kind == "city"
 
 
@@ -779,19 +782,14 @@ def _towns_of_named_countries(items: list[_Item], lang: str, surnames: dict[str,
     of people named in full in the article, or names outside the Latin and Cyrillic scripts."""
     from .ner import first_names
 
-    gaz = places.gazetteer()
-    countries: set[str] = set()
-    for it in items:
-        ln = it.linked
-        if ln is not None and ln.place:
-            place = gaz.places.get(ln.entity.geonames_id or 0)
-            if place is not None and place.country:
-                countries.add(place.country)
+    countries = {place.country for place in (_place_of(it.linked) for it in items if it.linked is not None)
+                 if place is not None and place.country}
     # Not where the article's language is spoken, nor where English is: towns there are named
     # after people (Campbell, Parker) and are read as such in any language.
     countries = {c for c in countries if not {lang, "en"} & places.country_languages(c)}
     if not countries:
         return
+    gaz = places.gazetteer()
     rules = _rules()
     given = first_names()
     for it in items:
