@@ -173,12 +173,16 @@ def split_state_pairs(text: str, spans: list[Span], lang: str) -> list[Span]:
     pairs = [m for m in _HYPHEN_PAIR.finditer(text)
              if m.group(1)[:1].isupper() and m.group(2)[:1].isupper()
              and _is_state(m.group(1), lang) and _is_state(m.group(2), lang)]
-    if not pairs:
+    return _replace_overlapped(spans, [Span(m.start(k), m.end(k), "LOC", m.group(k))  # type: ignore[arg-type]
+                                       for m in pairs for k in (1, 2)])
+
+
+def _replace_overlapped(spans: list[Span], new: list[Span]) -> list[Span]:
+    """``spans`` without those that overlap a span of ``new``, plus ``new``."""
+    if not new:
         return spans
-    out = [sp for sp in spans if not any(sp.start < m.end() and sp.end > m.start() for m in pairs)]
-    for m in pairs:
-        out += [Span(m.start(k), m.end(k), "LOC", m.group(k)) for k in (1, 2)]  # type: ignore[arg-type]
-    return out
+    kept = [sp for sp in spans if not any(sp.start < n.end and sp.end > n.start for n in new)]
+    return kept + new
 
 
 @lru_cache(maxsize=16384)
@@ -1068,13 +1072,12 @@ def _with_curated_names(text: str, spans: list[Span]) -> list[Span]:
     (any case after it), replace the spans they overlap: capitalised-span extraction cuts "La
     Banca centrale europea" to a person "Banca" and misses "Médicos Sin Fronteras" as a whole."""
     pattern, labels = _curated_multiword()
-    # (A case-insensitive match whose lowercase is no key, as with "İ", is left out.)
-    found = [m for m in pattern.finditer(text) if m.group()[:1].isupper() and m.group().lower() in labels]
-    if not found:
-        return spans
-    out = [sp for sp in spans if not any(sp.start < m.end() and sp.end > m.start() for m in found)]
-    out += [Span(m.start(), m.end(), labels[m.group().lower()], m.group()) for m in found]  # type: ignore[arg-type]
-    return out
+    found: list[Span] = []
+    for m in pattern.finditer(text):
+        label = labels.get(m.group().lower())  # None for a case-insensitive match such as "İ"
+        if m.group()[:1].isupper() and label:
+            found.append(Span(m.start(), m.end(), label, m.group()))  # type: ignore[arg-type]
+    return _replace_overlapped(spans, found)
 
 
 @lru_cache(maxsize=1)
