@@ -261,11 +261,8 @@ class Gazetteer:
         key = fold(form)
         out = {key} if key in self.exact else set()
         allowed = native_names(lemma_lang(lang)) if is_adjective(form, lang) else None
-        for ending, reps in _inflection_rules().get(lemma_lang(lang), {}).items():
-            if key.endswith(ending) and len(key) - len(ending) >= 2:
-                stem = key[: len(key) - len(ending)]
-                out.update(stem + rep for rep in reps
-                           if stem + rep in self.exact and (allowed is None or stem + rep in allowed))
+        base = _base_forms(key, _inflection_rules().get(lemma_lang(lang), {}))[1:]
+        out.update(f for f in base if f in self.exact and (allowed is None or f in allowed))
         return out
 
     def by_stem(self, form: str, lang: str) -> Place | None:
