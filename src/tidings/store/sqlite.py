@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NotFound, StoreError
-from .models import Article, Document, Entity
+from ..errors import NotFound, StoreError
+from ..models import Article, Document, Entity
 
 log = logging.getLogger(__name__)
 
