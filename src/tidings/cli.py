@@ -121,11 +121,22 @@ def ingest(
     else:
         for error in report.errors:
             err.print(f"[red]error[/red] {error.code} {error}", highlight=False, soft_wrap=True)
+        _print_ingest_warnings(report)
         out.print(f"{len(report.added)} added, {len(report.duplicates)} duplicates, "
                   f"{report.already_stored} already stored, {len(report.errors)} failed; "
                   f"{len(report.stories_touched)} stories updated in {state.db}")
     if report.errors:
         raise typer.Exit(1)
+
+
+def _print_ingest_warnings(report) -> None:
+    """Warnings naming an input, and the count of each silent repair (docs/reliability.md)."""
+    for warning in report.warnings:
+        err.print(f"[yellow]warning[/yellow] {warning['source']}: {warning['message']}", highlight=False,
+                  soft_wrap=True)
+    if report.fixes:
+        err.print("repaired: " + ", ".join(f"{kind} {count}" for kind, count in sorted(report.fixes.items())),
+                  highlight=False)
 
 
 # ---- listing -----------------------------------------------------------------------------

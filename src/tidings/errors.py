@@ -76,3 +76,16 @@ class StoreError(TidingsError):
 
 class ConfigError(TidingsError):
     code = "T400"
+
+
+class ProcessingError(InputError):
+    """One document's processing failed unexpectedly (a bug or a pathological input); the batch
+    goes on without it."""
+
+    code = "T110"
+
+
+class UnsafeInput(InputError):
+    """An input that tries something a reader refuses to do (an XML feed declaring its own entities)."""
+
+    code = "T111"

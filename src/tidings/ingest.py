@@ -13,10 +13,12 @@ metadata by trafilatura, offline), ``.jsonl`` (one record a line), RSS/Atom/RDF 
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
@@ -27,7 +29,7 @@ import regex
 
 from .config import section_with_defaults
 from .errors import (BinaryInput, DecodeError, EmptyInput, FetchError, InputError, MalformedRecord, TooLarge,
-                     UnsupportedInput)
+                     UnsafeInput, UnsupportedInput)
 from .models import Document
 
 log = logging.getLogger(__name__)
@@ -177,13 +179,48 @@ def is_binary(data: bytes) -> bool:
     return b"\x00" in head
 
 
-def decode_text(data: bytes, section: dict[str, Any]) -> tuple[str, str]:
+def decode_utf8_lenient(data: bytes, min_valid_share: float) -> tuple[str, list[int]] | None:
+    """``data`` decoded as UTF-8 with each bad byte sequence replaced by U+FFFD, and the byte
+    offsets of the bad sequences, when at least ``min_valid_share`` of its non-ASCII characters
+    are valid UTF-8 (a UTF-8 file with a few corrupt bytes); None when most are not (a legacy
+    encoding: in cp1250 or cp1251 text nearly every non-ASCII byte is invalid UTF-8)."""
+    bad: list[int] = []
+    _bad_utf8.offsets = bad
+    try:
+        text = data.decode("utf-8", errors="tidings-mark")
+    finally:
+        _bad_utf8.offsets = None
+    # characters that decoded to something other than ASCII, the replacements aside
+    valid = len(text) - len(text.encode("ascii", "ignore")) - len(bad)
+    if valid < min_valid_share * (valid + len(bad)):
+        return None
+    return text, bad
+
+
+_bad_utf8 = threading.local()
+
+
+def _mark_bad_utf8(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: U+FFFD for a bad byte sequence, its offset noted (one pass over the bytes)."""
+    assert isinstance(exc, UnicodeDecodeError)
+    offsets = getattr(_bad_utf8, "offsets", None)
+    if offsets is not None:
+        offsets.append(exc.start)
+    return "\ufffd", exc.end
+
+
+codecs.register_error("tidings-mark", _mark_bad_utf8)
+
+
+def decode_text(data: bytes, section: dict[str, Any], bad_offsets: list[int] | None = None) -> tuple[str, str]:
     """Decode ``data`` and name the encoding used.
 
     BOMs first (UTF-8, UTF-16), then strict UTF-8 (by far the most common and never a false
-    positive on real legacy text), then charset-normalizer among the configured legacy
-    encodings, best coherence first and the configured order on a tie. A result with many
-    control characters is rejected: it means none of them fits.
+    positive on real legacy text), then UTF-8 with replacement for a text that is mostly valid
+    UTF-8 (the offsets of the bad bytes go to ``bad_offsets``: the caller warns), then
+    charset-normalizer among the configured legacy encodings, best coherence first and the
+    configured order on a tie. A result with many control characters is rejected: it means
+    none of them fits.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         try:
@@ -199,6 +236,11 @@ def decode_text(data: bytes, section: dict[str, Any]) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    lenient = decode_utf8_lenient(data, float(section["utf8_min_valid_share"]))
+    if lenient is not None:
+        if bad_offsets is not None:
+            bad_offsets.extend(lenient[1])
+        return lenient[0], "utf-8 (bad bytes replaced)"
     from charset_normalizer import from_bytes
 
     order = [e.lower() for e in section["encodings"]]
@@ -229,15 +271,29 @@ def _text_document(data: bytes, source: str, section: dict[str, Any]) -> Documen
         raise EmptyInput("empty file", source=source)
     if is_binary(data):
         raise BinaryInput("binary file (contains NUL bytes), not text", source=source)
+    bad: list[int] = []
     try:
-        text, encoding = decode_text(data, section)
+        text, encoding = decode_text(data, section, bad)
     except DecodeError as exc:
         raise DecodeError(exc.reason, source=source) from None
     log.debug("%s: decoded as %s", source, encoding)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     _check_not_boilerplate_only(text, source)
     title, body = split_title(text, section)
-    return Document(source=source, raw=data, content_type="text", text=body, title=title or None)
+    doc = Document(source=source, raw=data, content_type="text", text=body, title=title or None)
+    _note_bad_utf8(doc, bad)
+    return doc
+
+
+def _note_bad_utf8(doc: Document, offsets: list[int], column: bool = False) -> None:
+    """Flag a document read as UTF-8 with bad bytes replaced, with a warning naming where."""
+    if not offsets:
+        return
+    where = ", ".join(f"{o + int(column):,}" for o in offsets[:5]) + (", ..." if len(offsets) > 5 else "")
+    doc.fixes.append("invalid_utf8")
+    doc.warnings.append(f"{len(offsets)} invalid UTF-8 byte sequence{'s' if len(offsets) > 1 else ''} replaced "
+                        f"by U+FFFD (at {'column' if column else 'byte offset'}{'s' if len(offsets) > 1 else ''} "
+                        f"{where})")
 
 
 def _html_document(data: bytes, source: str, section: dict[str, Any], url: str | None = None) -> Document:
@@ -331,21 +387,31 @@ def _read_jsonl(path: Path, section: dict[str, Any]) -> Iterator[Document | Inpu
                 yield TooLarge(f"line of {len(raw):,} bytes is over the {max_bytes:,}-byte limit",
                                source=source, hint="raise ingest.max_bytes")
                 continue
+            bad: list[int] = []
             try:
                 decoded = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield DecodeError(f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
-                                  source=source, hint="JSON Lines files must be UTF-8")
-                continue
+                lenient = decode_utf8_lenient(raw, float(section["utf8_min_valid_share"]))
+                if lenient is None:
+                    yield DecodeError(f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                                      source=source, hint="JSON Lines files must be UTF-8")
+                    continue
+                decoded, bad = lenient
             try:
                 record = json.loads(decoded)
             except json.JSONDecodeError as exc:
                 yield MalformedRecord(f"malformed JSON ({exc.msg} at column {exc.colno})", source=source)
                 continue
+            except RecursionError:
+                yield MalformedRecord("JSON nested too deeply", source=source)
+                continue
             try:
-                yield _record_document(record, raw, source, section)
+                doc = _record_document(record, raw, source, section)
             except InputError as exc:
                 yield exc
+                continue
+            _note_bad_utf8(doc, bad, column=True)
+            yield doc
 
 
 # ---- feeds -----------------------------------------------------------------------------------
@@ -391,8 +457,18 @@ def _entry_text(entry: Any) -> str:
     return html_to_text(best)
 
 
+# An XML document type declaration with entity declarations: the "billion laughs" expansion
+# attack (and external entities) start there; no real news feed declares its own entities.
+_XML_ENTITY_DECL = regex.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", regex.IGNORECASE)
+
+
 def _read_feed(data: bytes, source: str, section: dict[str, Any]) -> Iterator[Document | InputError]:
     import feedparser
+
+    if _XML_ENTITY_DECL.search(data[:max(SNIFF_BYTES, data.find(b"]>") + 2)]):
+        yield UnsafeInput("the feed declares its own XML entities (<!ENTITY>); refused: entity expansion "
+                          "can exhaust memory and no real feed needs it", source=source)
+        return
 
     parsed = feedparser.parse(io.BytesIO(data), resolve_relative_uris=False, sanitize_html=False)
     entries = parsed.entries
@@ -502,6 +578,9 @@ def _read_file(path: Path, section: dict[str, Any]) -> Iterator[Document | Input
         yield exc
     except OSError as exc:
         yield UnsupportedInput(f"cannot read ({exc.strerror or exc})", source=source)
+    except (Exception, RecursionError) as exc:  # a reader library choking on one file: that file's error
+        log.debug("%s: reading failed", source, exc_info=True)
+        yield MalformedRecord(f"cannot read ({type(exc).__name__}: {str(exc).strip()[:200]})", source=source)
 
 
 def _walk(directory: Path) -> Iterator[Path]:

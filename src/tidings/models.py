@@ -35,6 +35,10 @@ class Document:
     lang: str | None = None
     published_at: datetime | None = None
     external_id: str | None = None
+    # silent repairs a reader made to this input ("invalid_utf8"...), counted in the ingest report
+    fixes: list[str] = field(default_factory=list)
+    # what a reader has to say about this input (bad bytes and where), reported by the ingest
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,9 @@ class Article:
     embedding: np.ndarray | None = None
     story_id: str | None = None
     duplicate_of: str | None = None
+    # what was repaired or cut on the way in (docs/reliability.md): "text_cut", "analysis_cut",
+    # "title_cut", "date_out_of_range", "control_chars", "invalid_utf8", "id_reused"
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass

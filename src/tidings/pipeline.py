@@ -10,6 +10,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -23,7 +24,7 @@ from pathlib import Path
 
 
 from .config import Settings
-from .errors import ConfigError, InputError, TidingsError
+from .errors import ConfigError, InputError, ProcessingError, TidingsError
 from .models import Article, Document, StoryFeatures
 from .store import Store, utcnow
 
@@ -41,10 +42,22 @@ class IngestReport:
     already_stored: int = 0
     errors: list[InputError] = field(default_factory=list)
     stories_touched: set[str] = field(default_factory=set)
+    # silent repairs, by kind, over the stored articles ("control_chars": 3 articles had some removed;
+    # the kinds are the article flags, docs/reliability.md), and the warnings that name an input
+    fixes: dict[str, int] = field(default_factory=dict)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def count_fixes(self, flags: Iterable[str]) -> None:
+        for flag in flags:
+            self.fixes[flag] = self.fixes.get(flag, 0) + 1
+
+    def warn(self, source: str, message: str) -> None:
+        log.warning("%s: %s", source, message)
+        self.warnings.append({"source": source, "message": message})
 
     def as_dict(self) -> dict:
         return {
@@ -53,6 +66,8 @@ class IngestReport:
             "already_stored": self.already_stored,
             "stories_touched": len(self.stories_touched),
             "errors": [{"code": e.code, "source": e.source, "message": e.reason} for e in self.errors],
+            "fixes": dict(sorted(self.fixes.items())),
+            "warnings": list(self.warnings),
         }
 
 
@@ -60,6 +75,15 @@ def article_id_for(doc: Document, content_hash: str) -> str:
     """Deterministic id: the same input ingested twice gets the same id (and is stored once)."""
     identity = doc.url or doc.external_id or doc.source
     return "a" + hashlib.sha1(f"{identity}\n{content_hash}".encode()).hexdigest()[:12]
+
+
+def input_key(doc: Document) -> str:
+    """Identity of one raw input: where it came from and a hash of its bytes (or of its title and
+    text when built in code). A rerun skips an input whose key is stored, before analysing it."""
+    identity = doc.url or doc.external_id or doc.source
+    body = doc.raw if doc.raw else f"{doc.title or ''}\n{doc.text}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha1(body).hexdigest()
+    return hashlib.sha1(f"{identity}\n{digest}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def story_features(article: Article) -> StoryFeatures:
@@ -78,6 +102,8 @@ class Pipeline:
         self.settings = settings
         self._embedder = None
         self._worker: ThreadPoolExecutor | None = None
+        from .limits import Limits
+        self.limits = Limits.from_settings(settings.section("ingest"))
 
     @property
     def embedder(self):
@@ -92,7 +118,9 @@ class Pipeline:
         from .dedup import content_hash
         from .entities import analyse
         from .language import detect
+        from .limits import cut
 
+        doc, flags, analysed = self._within_limits(doc)
         lang, confidence = detect(" ".join(filter(None, [doc.title, doc.text])), hint=doc.lang,
                                   settings=self.settings.section("language"))
         text = clean(doc.text, lang, settings=self.settings.section("clean")) if doc.text else ""
@@ -100,12 +128,49 @@ class Pipeline:
         published = doc.published_at or default_date or utcnow()
         if published.tzinfo is None:
             published = published.replace(tzinfo=timezone.utc)
+        if not self.limits.date_in_range(published, utcnow()):
+            log.warning("%s: publication date %s is outside the accepted range; using %s", doc.source,
+                        published.isoformat(), "--default-date" if default_date else "the ingest time")
+            flags.append("date_out_of_range")
+            published = default_date if default_date and self.limits.date_in_range(default_date, utcnow()) \
+                else utcnow()
         chash = content_hash(f"{title}\n{text}")
         article = Article(id=article_id_for(doc, chash), source=doc.source, title=title, text=text, lang=lang,
                           lang_confidence=confidence, published_at=published, url=doc.url, outlet=doc.outlet,
                           external_id=doc.external_id, content_hash=chash)
+        if len(text) > analysed:
+            # spaCy refuses texts over 1,000,000 characters and needs ~1 GB per 100,000: the names,
+            # dates and quotes of a longer text are those of its beginning (offsets stay valid)
+            flags.append("analysis_cut")
+            text = cut(text, analysed)
         article.analysis = analyse(text, lang, published, title=title)
+        article.flags = sorted(set(flags))
         return article
+
+    def _within_limits(self, doc: Document) -> tuple[Document, list[str], int]:
+        """The document with unwanted characters removed and title and text cut to the limits
+        (``[ingest]`` settings), the flags saying what was done, and the analysis limit."""
+        from .limits import cut, remove_unwanted
+
+        limits = self.limits
+        flags = list(doc.fixes)
+        fields = {}
+        removed = 0
+        for name in ("title", "text", "url", "outlet", "external_id", "lang"):
+            value, count = remove_unwanted(getattr(doc, name))
+            removed += count
+            fields[name] = value
+        if removed:
+            flags.append("control_chars")
+        text = fields["text"] or ""
+        if len(text) > limits.max_text_chars:
+            flags.append("text_cut")
+            text = cut(text, limits.max_text_chars)
+        title = fields["title"]
+        if title and len(title) > limits.max_title_chars:
+            flags.append("title_cut")
+            title = cut(title, limits.max_title_chars, mark="…")
+        return replace(doc, **{**fields, "text": text, "title": title}), flags, limits.max_analysis_chars
 
     def _keys(self, articles: Sequence[Article]) -> tuple[list[str], list[str]]:
         """The embedded text of each article and its cache key (model id + text)."""
@@ -214,8 +279,15 @@ class Pipeline:
             return self.prepare(doc, default_date)
         except TidingsError as exc:
             return exc if isinstance(exc, InputError) else InputError(exc.reason, source=doc.source)
+        except (Exception, RecursionError) as exc:  # one document's problem only: never the batch's
+            log.debug("%s: analysis failed", doc.source, exc_info=True)
+            return ProcessingError(f"analysis failed ({_describe(exc)})", source=doc.source,
+                                   hint="report it with the input; the other inputs are processed")
 
 
+# A batch failing with one of these stops the run (the store is locked, full or read-only; memory
+# ran out): retrying its documents one by one would fail the same way.
+_NOT_ONE_DOCUMENTS_FAULT = (TidingsError, sqlite3.OperationalError, MemoryError)
 # Documents queued per worker process: enough that a worker never waits for the next one.
 _DOCS_IN_FLIGHT_PER_WORKER = 8
 # Fewer documents than this are analysed in the calling process even when ingest.workers > 1:
@@ -279,6 +351,12 @@ def _worker_count(value: object) -> int:
     return max(1, count)
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: first line of the message``, short enough for one report line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
 def _first_sentence(text: str, limit: int = 160) -> str:
     head = text.strip().split("\n", 1)[0]
     for mark in (". ", "! ", "? "):
@@ -307,7 +385,8 @@ class Monitor:
         ingesting) has committed to the store since the last call, so that it is reloaded on next
         use. True if dropped. Costs one ``PRAGMA data_version``, whatever the store's size."""
         mark = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
-        changed = self._state_mark is not None and mark != self._state_mark
+        # the first call after state was loaded cannot know when it was loaded: drop it to be safe
+        changed = mark != self._state_mark and (self._assigner is not None or self._dedup is not None)
         if changed:
             self._assigner = self._dedup = None
         self._state_mark = mark
@@ -345,6 +424,9 @@ class Monitor:
             # store would not fit in memory (near_duplicate_window_days in settings.toml)
             window_days = float(section.get("near_duplicate_window_days") or 0)
             newest = self.store.newest_published() if window_days > 0 else None
+            # anchored on the newest stored date, but never later than the ingest clock: a stored
+            # date far in the future (from before the date limits) must not empty the window
+            newest = min(newest, utcnow()) if newest is not None else None
             since = newest - timedelta(days=window_days) if newest is not None else None
             for article_id, signature in self.store.signatures(since):
                 self._dedup.add(article_id, "", signature=signature)
@@ -376,6 +458,7 @@ class Monitor:
     def _run(self, items: Iterable[Document | InputError], default_date: datetime | None, batch_size: int,
              progress: Callable[[str, int], None] | None) -> IngestReport:
         report = IngestReport()
+        items = self._unstored(items, report, progress)
         batch: list[tuple[Document, Article]] = []
         # One full batch waits while the next is analysed, its embeddings computing meanwhile
         # in the background (Pipeline.embed_ahead); batches are still committed in input order.
@@ -402,6 +485,21 @@ class Monitor:
             self._commit_batch(batch, report)
         return report
 
+    def _unstored(self, items: Iterable[Document | InputError], report: IngestReport,
+                  progress: Callable[[str, int], None] | None) -> Iterator[Document | InputError]:
+        """The inputs whose raw input (source identity + content hash) is not stored yet: a rerun
+        after a crash skips what was stored before analysing anything (docs/reliability.md)."""
+        for item in items:
+            if isinstance(item, Document) and self.store.has_input(input_key(item)):
+                report.already_stored += 1
+                if progress:
+                    progress(item.source, 1)
+                continue
+            if isinstance(item, Document):
+                for warning in item.warnings:
+                    report.warn(item.source, warning)
+            yield item
+
     def _embed_ahead(self, batch: list[tuple[Document, Article]]) -> Future:
         """Embeddings of the batch's new articles, computing in the background."""
         new = [a for _, a in batch if not self.store.has_article(a.id)]
@@ -409,20 +507,57 @@ class Monitor:
 
     def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
                       ahead: Future | None = None) -> None:
+        before = (len(report.added), len(report.duplicates), len(report.warnings), report.already_stored,
+                  dict(report.fixes), set(report.stories_touched))
         try:
             self._process_batch(batch, report, ahead)
-        except BaseException:
+        except BaseException as exc:
             # the in-memory story and dedup state ran ahead of the store: reload them from there
             self._assigner = self._dedup = None
-            raise
+            # nothing of the batch was committed: neither is it in the report
+            added, duplicates, warnings, report.already_stored, report.fixes, report.stories_touched = before
+            del report.added[added:], report.duplicates[duplicates:], report.warnings[warnings:]
+            if not isinstance(exc, Exception) or isinstance(exc, _NOT_ONE_DOCUMENTS_FAULT):
+                raise
+            if len(batch) > 1:
+                # one document broke the batch: commit them one by one, so that only it fails
+                log.debug("batch failed (%s); retrying its %d documents one by one", _describe(exc), len(batch))
+                for one in batch:
+                    self._commit_batch([one], report)
+                return
+            doc = batch[0][0]
+            log.debug("%s: storing failed", doc.source, exc_info=True)
+            report.errors.append(ProcessingError(f"could not be stored ({_describe(exc)})", source=doc.source,
+                                                 hint="report it with the input; the other inputs are stored"))
 
     def _process_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
                        ahead: Future | None = None) -> None:
+        # embeddings first, outside the write lock (the slow part); what is stored already or
+        # turns out a duplicate under the lock costs a vector the cache keeps
+        new = [a for _, a in batch if a.text or a.title]
+        new = [a for a in {a.id: a for a in new}.values() if not self.store.has_article(a.id)]
+        if new:
+            self.pipeline.embed(new, self.store, ahead)
+        elif ahead is not None:
+            ahead.result()   # surface an error of the background work; nothing to use
+        # Story state is read, changed and written under one write lock: a second process writing
+        # the same store waits, then reloads the state the first one committed (docs/reliability.md)
+        with self.store.write_lock(float(self.settings.section("store").get("lock_timeout", 60.0))):
+            self.refresh_if_changed()
+            self._assign_and_write(batch, report)
+
+    def _assign_and_write(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
         fresh: list[tuple[Document, Article]] = []
         for doc, article in batch:
             if self.store.has_article(article.id) or any(a.id == article.id for _, a in fresh):
                 report.already_stored += 1
                 continue
+            if article.external_id:
+                other = self.store.article_with_external_id(article.external_id, article.content_hash)
+                if other is not None:
+                    article.flags = sorted(set(article.flags) | {"id_reused"})
+                    report.warn(doc.source, f"external id {article.external_id!r} is already stored with other "
+                                            f"content (article {other}); both are kept")
             original = self.store.article_by_hash(article.content_hash) or next(
                 (a.id for _, a in fresh if a.content_hash == article.content_hash and not a.duplicate_of), None)
             if original is None and article.text:
@@ -433,10 +568,8 @@ class Monitor:
                 self.dedup.add(article.id, article.text)
             fresh.append((doc, article))
         unique = [a for _, a in fresh if not a.duplicate_of]
-        if unique:
-            self.pipeline.embed(unique, self.store, ahead)
-        elif ahead is not None:
-            ahead.result()   # surface an error of the background work; nothing to use
+        if any(a.embedding is None for a in unique):
+            self.pipeline.embed([a for a in unique if a.embedding is None], self.store)
         unique.sort(key=lambda a: (a.published_at, a.id))
         touched: set[str] = set()
         merges: list[tuple[str, str]] = []
@@ -454,7 +587,8 @@ class Monitor:
                      merges: list[tuple[str, str]], touched: set[str], report: IngestReport) -> None:
         with self.store.transaction():
             for doc, article in fresh:
-                raw_id = self.store.add_raw(doc)
+                raw_id = self.store.add_raw(doc, input_key(doc))
+                report.count_fixes(article.flags)  # undone with the rest by _commit_batch on failure
                 if article.duplicate_of:
                     article.story_id = None
                     self.store.add_article(article, raw_id)

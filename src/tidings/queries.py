@@ -196,6 +196,7 @@ def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
     data = {k: row[k] for k in row.keys() if k not in {"rowid", "raw_id"}}
     if data["story_id"]:
         data["story_id"] = store.resolve_story(data["story_id"])
+    data["flags"] = [f for f in (data.get("flags") or "").split(",") if f]
     data["mentions"] = [dict(m) for m in store.conn.execute(
         "SELECT m.entity_id, m.label, m.text, m.start, m.end, m.in_title, e.name FROM mentions m "
         "JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.in_title DESC, m.start",

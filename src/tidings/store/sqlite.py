@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -172,6 +173,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE mentions ADD COLUMN in_title INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: trust (docs/reliability.md): what was cut or repaired on an article's way in (comma-separated
+    # flags), the identity of each raw input (source + content hash: a rerun skips stored inputs
+    # before analysing them), and external ids looked up to report an id reused with other content
+    """
+    ALTER TABLE articles ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+    ALTER TABLE raw_inputs ADD COLUMN input_key TEXT;
+    CREATE INDEX raw_inputs_key ON raw_inputs(input_key);
+    CREATE INDEX articles_external_id ON articles(external_id) WHERE external_id IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -198,6 +208,7 @@ class Store:
         self.conn = conn
         self.path = path
         self.read_only = read_only
+        self._locked = False  # inside write_lock(): transaction() joins it instead of committing
 
     # ---- opening and migrations -------------------------------------------------------
     @classmethod
@@ -261,25 +272,73 @@ class Store:
         """All writes of one batch: committed together or not at all."""
         if self.read_only:
             raise StoreError("the store is open read-only", source=self.path)
+        if self._locked:
+            yield self.conn   # part of the write_lock() transaction, committed when it ends
+            return
         with self.conn:
             yield self.conn
 
+    @contextmanager
+    def write_lock(self, timeout: float = 60.0) -> Iterator[sqlite3.Connection]:
+        """One write transaction that holds SQLite's write lock from its start (BEGIN IMMEDIATE):
+        what is read inside it is what the next writer will see, so read-modify-write of the story
+        state by two processes is serialised. Waits up to ``timeout`` seconds for another writer;
+        :meth:`transaction` blocks inside it join it."""
+        if self.read_only:
+            raise StoreError("the store is open read-only", source=self.path)
+        if self._locked:
+            yield self.conn
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"another process has held the write lock for over {timeout:g} s",
+                                     source=self.path, hint="raise store.lock_timeout, or stop the other writer") from None
+                time.sleep(0.05)
+        self._locked = True
+        try:
+            yield self.conn
+        except BaseException:
+            self._locked = False
+            self.conn.rollback()
+            raise
+        self._locked = False
+        self.conn.commit()
+
     # ---- writes ---------------------------------------------------------------------------
-    def add_raw(self, doc: Document) -> int:
+    def add_raw(self, doc: Document, input_key: str | None = None) -> int:
         cur = self.conn.execute(
-            "INSERT INTO raw_inputs(source, content_type, raw, received_at) VALUES (?,?,?,?)",
-            (doc.source, doc.content_type, doc.raw, _iso(utcnow())))
+            "INSERT INTO raw_inputs(source, content_type, raw, received_at, input_key) VALUES (?,?,?,?,?)",
+            (doc.source, doc.content_type, doc.raw, _iso(utcnow()), input_key))
         return int(cur.lastrowid)
+
+    def has_input(self, input_key: str) -> bool:
+        """Whether a raw input with this identity (pipeline.input_key) is stored."""
+        return self.conn.execute("SELECT 1 FROM raw_inputs WHERE input_key = ? LIMIT 1",
+                                 (input_key,)).fetchone() is not None
+
+    def article_with_external_id(self, external_id: str, other_than_hash: str) -> str | None:
+        """An article stored with this external id and a different content hash, if any."""
+        row = self.conn.execute(
+            "SELECT id FROM articles WHERE external_id = ? AND content_hash != ? ORDER BY rowid LIMIT 1",
+            (external_id, other_than_hash)).fetchone()
+        return row[0] if row else None
 
     def add_article(self, article: Article, raw_id: int | None) -> None:
         self.conn.execute(
             """INSERT INTO articles(id, raw_id, source, url, outlet, external_id, title, text, lang,
-                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id, flags)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (article.id, raw_id, article.source, article.url, article.outlet, article.external_id,
              article.title, article.text, article.lang, article.lang_confidence,
              _iso(article.published_at), _iso(utcnow()), article.content_hash,
-             article.duplicate_of, article.story_id))
+             article.duplicate_of, article.story_id, ",".join(article.flags)))
         if article.duplicate_of:
             return
         analysis = article.analysis

@@ -153,6 +153,9 @@ class ArticleDetail(BaseModel):
     content_hash: str
     duplicate_of: str | None = Field(description="Id of the first copy when this is a duplicate.")
     story_id: str | None
+    flags: list[str] = Field(default_factory=list, description=(
+        "What was cut or repaired on the way in: text_cut, analysis_cut, title_cut, date_out_of_range, "
+        "control_chars, invalid_utf8, id_reused (docs/reliability.md)."))
     mentions: list[ArticleMention]
     dates: list[ArticleDate]
     quotes: list[ArticleQuote]
