@@ -285,9 +285,9 @@ class Pipeline:
                                    hint="report it with the input; the other inputs are processed")
 
 
-# A batch failing with one of these stops the run (the store is locked, full or read-only; memory
-# ran out): retrying its documents one by one would fail the same way.
-_NOT_ONE_DOCUMENTS_FAULT = (TidingsError, sqlite3.OperationalError, MemoryError)
+# A batch failing with one of these stops the run (the store is locked, full or read-only; the disk
+# or memory failed): retrying its documents one by one would fail the same way.
+_NOT_ONE_DOCUMENTS_FAULT = (TidingsError, sqlite3.OperationalError, OSError, MemoryError)
 # Documents queued per worker process: enough that a worker never waits for the next one.
 _DOCS_IN_FLIGHT_PER_WORKER = 8
 # Fewer documents than this are analysed in the calling process even when ingest.workers > 1:
