@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -103,6 +104,27 @@ class MethodNotAllowed(ApiError):
     status = 405
 
 
+class RateLimited(ApiError):
+    """This client sent more than ``server.rate_limit_per_minute`` requests (bursts of ``rate_limit_burst``)."""
+
+    code = "T707"
+    status = 429
+
+
+class QueryTooLong(ApiError):
+    """The query string, its number of parameters or one value is over the ``[server]`` limits."""
+
+    code = "T708"
+    status = 414
+
+
+class TooSlow(ApiError):
+    """The request ran longer than ``server.request_timeout`` seconds and was stopped."""
+
+    code = "T709"
+    status = 503
+
+
 class InternalError(ApiError):
     """A bug: logged with its traceback on the server, never shown to the client."""
 
@@ -161,6 +183,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc):
+        budget = request.app.state.backend.budget.seconds
+        return error_response(TooSlow(f"the request took longer than {budget:g} s and was stopped",
+                                      detail={"request_timeout": budget},
+                                      hint="narrow the query (fewer words, a filter), or raise server.request_timeout"))
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(InternalError("internal error; the server log has the details"))
 
@@ -281,6 +308,8 @@ class Backend:
         self._pipeline_lock = threading.Lock()
         self._writer = None
         self._similarity_monitor = None
+        from .web.guard import TimeBudget
+        self.budget = TimeBudget(float(self.server["request_timeout"]))
         if writable:
             self.writer()  # creates and migrates the store before any reader opens it
         self.reader()  # fail at start, not on the first request, when the store cannot be read
@@ -290,9 +319,11 @@ class Backend:
         store = getattr(self._local, "store", None)
         if store is None or self._local.generation != self._generation:
             store = Store.open(self.db, read_only=True)
+            self.budget.attach(store.conn)
             with self._lock:
                 self._local.store, self._local.generation = store, self._generation
                 self._opened.append(store)
+        self.budget.start()  # each request asks for its reader first: its time budget starts here
         return store
 
     def writer(self):
@@ -569,9 +600,11 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAP
         from fastapi.middleware.cors import CORSMiddleware
         app.add_middleware(CORSMiddleware, allow_origins=list(server["cors_origins"]),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    from .web.guard import install as install_guards
+    install_guards(app, server)  # query limits, read token, rate limit (docs/reliability.md)
     app.add_middleware(SecurityHeaders)
     return app
 
 
 __all__ = ["create_app", "ApiError", "Unauthorized", "Forbidden", "BodyTooLarge", "InvalidRequest",
-           "RouteNotFound", "MethodNotAllowed", "InternalError"]
+           "RouteNotFound", "MethodNotAllowed", "InternalError", "RateLimited", "QueryTooLong", "TooSlow"]

@@ -45,6 +45,9 @@ def fts_query(text: str) -> str:
     words = re.findall(r"\w+", text, flags=re.UNICODE)
     if not words:
         raise BadQuery("the search query has no words", source="q")
+    # each distinct word once: FTS5 matches and highlights every phrase against every other one
+    # at the same position, so 1,600 repeats of one word cost 18 s (docs/reliability.md)
+    words = list(dict.fromkeys(w.casefold() for w in words))
     return " ".join('"' + w.replace('"', "") + '"' for w in words)
 
 

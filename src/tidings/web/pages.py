@@ -113,6 +113,14 @@ def error_page(request: Request, exc: TidingsError) -> HTMLResponse:
                   code=exc.code, message=exc.reason, hint=exc.hint)
 
 
+def _check_query_length(request: Request, q: str) -> None:
+    """A search query over ``server.max_query_chars`` is refused before it reaches the store."""
+    limit = int(request.app.state.settings.section("server")["max_query_chars"])
+    if len(q) > limit:
+        raise queries.BadQuery(f"the search query is longer than {limit} characters", source="q",
+                               hint="use fewer words")
+
+
 def pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -128,6 +136,7 @@ def pages_router() -> APIRouter:
         languages = queries.languages(db)
         error = None
         try:
+            _check_query_length(request, q)
             page = queries.list_stories(db, limit=PAGE_SIZE, **filters)
         except TidingsError as exc:
             page, error = {"stories": [], "next_cursor": None}, exc
@@ -175,6 +184,7 @@ def pages_router() -> APIRouter:
         error = None
         if q.strip():
             try:
+                _check_query_length(request, q)
                 hits = queries.search(store(request), q, limit=PAGE_SIZE)
             except TidingsError as exc:
                 error = exc
