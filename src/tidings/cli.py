@@ -348,6 +348,67 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="debug" if state.debug else "warning")
 
 
+# ---- maintenance (tidings.maintenance) ---------------------------------------------------------
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed, then check again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Verify the store: SQLite's page check, memberships, orphans, story sizes and state, full-text
+    index. Exit code 1 when a problem is left.
+
+    Example:  tidings --db tidings.db check --repair
+    """
+    from .maintenance import check as run
+    from .store import Store
+
+    settings = _settings()
+    state.db = state.db or settings.section("store")["path"]
+    if not Path(state.db).is_file():
+        raise TidingsError("no such store", source=state.db)
+    with Store.open(state.db, read_only=not repair) as store:
+        report = run(store, repair=repair)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        for f in report.findings:
+            mark = "[green]ok[/green]" if f.ok else ("[yellow]repaired[/yellow]" if f.repaired else "[red]FAIL[/red]")
+            line = f"{mark:>8} {f.name}: {f.description}"
+            if not f.ok:
+                line += f" — {f.count}" + (f" (e.g. {', '.join(f.examples[:3])})" if f.examples else "")
+                line += "" if f.repairable else " [not repairable here]"
+            out.print(line, highlight=False, soft_wrap=True)
+        out.print("store is consistent" if report.ok else "problems found" + ("" if repair else "; try --repair"))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="File to write the copy to (a SQLite database).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace PATH if it exists.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Copy the store, consistent as of one moment, while it is in use (SQLite's online backup).
+
+    Example:  tidings --db tidings.db backup backups/tidings-2026-12-06.db
+    """
+    from .maintenance import backup as run
+    from .store import Store
+
+    settings = _settings()
+    state.db = state.db or settings.section("store")["path"]
+    if not Path(state.db).is_file():
+        raise TidingsError("no such store", source=state.db)
+    with Store.open(state.db, read_only=True) as store:
+        result = run(store, path, overwrite=overwrite)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(f"{result['articles']} articles, {result['bytes']:,} bytes copied to {result['path']}",
+                  highlight=False)
+
+
 # ---- evaluate ----------------------------------------------------------------------------
 @evaluate_app.command("clustering")
 def evaluate_clustering(

@@ -501,6 +501,137 @@ class Store:
     def raw_input(self, raw_id: int) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM raw_inputs WHERE id = ?", (raw_id,)).fetchone()
 
+    # ---- maintenance (tidings check / backup; see tidings.maintenance) -----------------------
+    # Each check is a query for the offending ids (at most ``limit`` are listed, all are counted)
+    # and the statements that repair them. Run by tidings.maintenance, which owns the report.
+    CHECKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+        "membership_missing": (
+            "stored articles in a story without a membership row",
+            """SELECT a.id FROM articles a LEFT JOIN memberships m ON m.article_id = a.id
+               WHERE a.story_id IS NOT NULL AND a.duplicate_of IS NULL AND m.article_id IS NULL""",
+            ("""INSERT INTO memberships(article_id, story_id, score) SELECT a.id, a.story_id, 0.0 FROM articles a
+                LEFT JOIN memberships m ON m.article_id = a.id
+                WHERE a.story_id IS NOT NULL AND a.duplicate_of IS NULL AND m.article_id IS NULL""",)),
+        "membership_mismatch": (
+            "memberships naming another story than their article",
+            """SELECT m.article_id FROM memberships m JOIN articles a ON a.id = m.article_id
+               WHERE a.story_id IS NOT m.story_id""",
+            ("""UPDATE memberships SET story_id = (SELECT a.story_id FROM articles a WHERE a.id = memberships.article_id)
+                WHERE EXISTS (SELECT 1 FROM articles a WHERE a.id = memberships.article_id
+                              AND a.story_id IS NOT NULL AND a.story_id IS NOT memberships.story_id)""",
+             """DELETE FROM memberships WHERE EXISTS (SELECT 1 FROM articles a WHERE a.id = memberships.article_id
+                AND a.story_id IS NULL)""")),
+        "article_in_merged_story": (
+            "articles whose story was merged into another (they should have moved with it)",
+            """SELECT a.id FROM articles a JOIN stories s ON s.id = a.story_id WHERE s.merged_into IS NOT NULL""",
+            ()),  # repaired in code: the survivor is found by resolve_story
+        "orphan_memberships": (
+            "memberships of articles that do not exist",
+            "SELECT m.article_id FROM memberships m LEFT JOIN articles a ON a.id = m.article_id WHERE a.id IS NULL",
+            ("DELETE FROM memberships WHERE article_id NOT IN (SELECT id FROM articles)",)),
+        "orphan_mentions": (
+            "mentions, dates or quotes of articles that do not exist",
+            """SELECT DISTINCT article_id FROM (SELECT article_id FROM mentions UNION ALL
+               SELECT article_id FROM date_mentions UNION ALL SELECT article_id FROM quotes)
+               WHERE article_id NOT IN (SELECT id FROM articles)""",
+            ("DELETE FROM mentions WHERE article_id NOT IN (SELECT id FROM articles)",
+             "DELETE FROM date_mentions WHERE article_id NOT IN (SELECT id FROM articles)",
+             "DELETE FROM quotes WHERE article_id NOT IN (SELECT id FROM articles)")),
+        "orphan_signatures": (
+            "duplicate signatures of articles that do not exist",
+            "SELECT article_id FROM dedup_signatures WHERE article_id NOT IN (SELECT id FROM articles)",
+            ("DELETE FROM dedup_signatures WHERE article_id NOT IN (SELECT id FROM articles)",)),
+        "orphan_raw_inputs": (
+            "raw inputs no article points at",
+            "SELECT CAST(id AS TEXT) FROM raw_inputs WHERE id NOT IN (SELECT raw_id FROM articles WHERE raw_id IS NOT NULL)",
+            ("DELETE FROM raw_inputs WHERE id NOT IN (SELECT raw_id FROM articles WHERE raw_id IS NOT NULL)",)),
+        "story_missing": (
+            "stories named by articles but absent from the story table",
+            """SELECT DISTINCT a.story_id FROM articles a LEFT JOIN stories s ON s.id = a.story_id
+               WHERE a.story_id IS NOT NULL AND s.id IS NULL""",
+            ()),  # repaired in code: refresh_stories creates them
+        "story_size": (
+            "stories whose size, time span or languages disagree with their articles",
+            """SELECT s.id FROM stories s LEFT JOIN (SELECT story_id, COUNT(*) n, MIN(published_at) f,
+               MAX(published_at) l FROM articles WHERE duplicate_of IS NULL AND story_id IS NOT NULL
+               GROUP BY story_id) c ON c.story_id = s.id
+               WHERE s.merged_into IS NULL AND (s.size != COALESCE(c.n, 0)
+                     OR (c.n > 0 AND (s.first_seen IS NOT c.f OR s.last_seen IS NOT c.l)))""",
+            ()),  # repaired in code: refresh_stories recomputes them
+        "state_unknown_story": (
+            "stories in the story assigner's state that the store does not list as live",
+            """SELECT c.id FROM cluster_stories c LEFT JOIN stories s ON s.id = c.id
+               WHERE s.id IS NULL OR s.merged_into IS NOT NULL""",
+            ()),  # not repairable here: the state is the assigner's (tidings check says so)
+        "state_alias_dangling": (
+            "merge aliases of the story state pointing at unknown stories",
+            """SELECT a.id FROM cluster_aliases a LEFT JOIN stories s ON s.id = a.target WHERE s.id IS NULL""",
+            ()),
+    }
+
+    def find_issues(self, check: str, limit: int = 20) -> tuple[int, list[str]]:
+        """How many rows a check of :attr:`CHECKS` finds, and the first ``limit`` ids."""
+        _, query, _ = self.CHECKS[check]
+        ids = [str(r[0]) for r in self.conn.execute(query)]
+        return len(ids), ids[:limit]
+
+    def repair_issues(self, check: str) -> None:
+        """Run the repair of one check (inside a transaction of the caller's)."""
+        _, query, statements = self.CHECKS[check]
+        for statement in statements:
+            self.conn.execute(statement)
+        if check == "article_in_merged_story":
+            for (article_id, story_id) in self.conn.execute(
+                    """SELECT a.id, a.story_id FROM articles a JOIN stories s ON s.id = a.story_id
+                       WHERE s.merged_into IS NOT NULL""").fetchall():
+                self.set_membership(article_id, self.resolve_story(story_id), 0.0)
+        if check in ("story_missing", "story_size", "article_in_merged_story"):
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT story_id FROM articles WHERE story_id IS NOT NULL AND duplicate_of IS NULL")]
+            self.refresh_stories(ids)
+            self.conn.execute("""UPDATE stories SET size = 0 WHERE merged_into IS NULL AND id NOT IN
+                                 (SELECT story_id FROM articles WHERE story_id IS NOT NULL AND duplicate_of IS NULL)""")
+
+    def fts_problem(self) -> str | None:
+        """None when the full-text index matches the articles, else what is wrong. The rows indexed
+        are compared with the articles always; FTS5's own token-level integrity check needs a
+        writable connection and runs only on one."""
+        missing = self.conn.execute("SELECT COUNT(*) FROM articles WHERE rowid NOT IN "
+                                    "(SELECT id FROM articles_fts_docsize)").fetchone()[0]
+        extra = self.conn.execute("SELECT COUNT(*) FROM articles_fts_docsize WHERE id NOT IN "
+                                  "(SELECT rowid FROM articles)").fetchone()[0]
+        if missing or extra:
+            return f"{missing} articles missing from the full-text index, {extra} index rows without an article"
+        if self.read_only:
+            return None
+        try:
+            self.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            return f"full-text index out of step ({exc})"
+        finally:
+            if self.conn.in_transaction and not self._locked:
+                self.conn.rollback()
+        return None
+
+    def rebuild_fts(self) -> None:
+        self.conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+
+    def quick_check(self) -> list[str]:
+        """SQLite's own page-level check: [] when the file is sound."""
+        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+        return [] if rows == ["ok"] else rows
+
+    def backup_to(self, path: str | Path, progress: Any = None, pages: int = 1024) -> None:
+        """A consistent copy of this store at ``path`` by SQLite's online backup (writers may go on:
+        the copy is the store as of one moment). ``progress(remaining, total)`` after each step."""
+        target = sqlite3.connect(str(path))
+        try:
+            self.conn.backup(target, pages=pages,
+                             progress=(lambda status, remaining, total: progress(remaining, total)) if progress else None)
+            target.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
+        finally:
+            target.close()
+
     def count(self, table: str) -> int:
         if table not in {"articles", "stories", "entities", "raw_inputs", "mentions"}:
             raise ValueError(table)
