@@ -548,9 +548,11 @@ def _read_file(path: Path, section: dict[str, Any]) -> Iterator[Document | Input
     source = str(path)
     suffix = path.suffix.lower()
     try:
-        if suffix in JSONL_EXTENSIONS:
+        if suffix in JSONL_EXTENSIONS and path.is_file():
             yield from _read_jsonl(path, section)
             return
+        if not path.is_file():  # a FIFO or a device would block or never end
+            raise UnsupportedInput("not a regular file", source=source)
         data = _read_bytes(path, section)
         if suffix in TEXT_EXTENSIONS:
             yield _text_document(data, source, section)

@@ -156,7 +156,7 @@ class Pipeline:
         flags = list(doc.fixes)
         fields = {}
         removed = 0
-        for name in ("title", "text", "url", "outlet", "external_id", "lang"):
+        for name in ("title", "text", "url", "outlet", "external_id", "lang", "source"):
             value, count = remove_unwanted(getattr(doc, name))
             removed += count
             fields[name] = value
@@ -587,7 +587,8 @@ class Monitor:
                      merges: list[tuple[str, str]], touched: set[str], report: IngestReport) -> None:
         with self.store.transaction():
             for doc, article in fresh:
-                raw_id = self.store.add_raw(doc, input_key(doc))
+                # the source as cleaned for the article (a file name can hold bytes SQLite cannot store)
+                raw_id = self.store.add_raw(replace(doc, source=article.source), input_key(doc))
                 report.count_fixes(article.flags)  # undone with the rest by _commit_batch on failure
                 if article.duplicate_of:
                     article.story_id = None

@@ -254,9 +254,21 @@ class Store:
                                  hint="run any tidings command with write access once") from None
             return
         for number in range(version, SCHEMA_VERSION):
+            if self._user_version() > number:
+                continue   # another process opening the store migrated it meanwhile
             log.info("migrating %s to schema version %d", self.path, number + 1)
-            with self.conn:
-                self.conn.executescript("BEGIN;" + MIGRATIONS[number] + f"; PRAGMA user_version = {number + 1};")
+            try:
+                with self.conn:
+                    self.conn.executescript("BEGIN;" + MIGRATIONS[number] + f"; PRAGMA user_version = {number + 1};")
+            except sqlite3.OperationalError:
+                # two processes opening a new store at once: the second waited for the first's
+                # migration, then found its tables; nothing to do if the version moved on
+                if self._user_version() > number:
+                    continue
+                raise
+
+    def _user_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         self.conn.close()
