@@ -61,8 +61,8 @@ HOSTILE: dict[str, tuple[bytes, tuple]] = {
     # ---- encodings
     "utf8_with_bad_bytes_hr.txt": (HR.encode()[:60] + b"\xff\xfe" + HR.encode()[60:], ("stored", {"invalid_utf8"})),
     "cp1250_hr.txt": (HR.encode("cp1250"), ("stored", set())),
-    "cp1251_ru.txt": ("Наводнение в Сибири\n\nВода в реке поднялась, жители эвакуированы в школы района.\n"
-                      .encode("cp1251"), ("stored", set())),
+    "cp1251_ru.txt": (("Наводнение в Сибири\n\nВода в реке поднялась, жители эвакуированы в школы района.\n"
+                       .encode("cp1251")), ("stored", set())),
     "utf16_bom.txt": (GOOD.encode("utf-16"), ("stored", set())),
     "utf8_bom_invalid.txt": (b"\xef\xbb\xbf" + GOOD.encode() + b"\xff\xff", ("error", "T103")),
     "mixed_encodings.txt": (HR.encode() + "Crème brûlée à Paris, café.".encode("cp1252") + HR.encode(),
@@ -124,9 +124,9 @@ HOSTILE: dict[str, tuple[bytes, tuple]] = {
     "id_object.jsonl": (_jsonl({"id": {"x": 1}, "title": "Object id", "text": LONG_PARA}), ("error", "T104")),
     # ---- languages and scripts
     "emoji_only.txt": ("🔥🔥🔥 🌊🌊 😱😱😱\n\n🚒🚒 🏠🏠🏠 🙏🙏\n".encode(), ("any", None)),
-    "rtl_arabic.txt": ("فيضانات في الإسكندرية\n\nغمرت مياه الأمطار شوارع المدينة وأعلنت السلطات إغلاق المدارس يوم الأحد.\n"
-                       .encode(), ("stored", set())),
-    "bidi_override.txt": ("Invoice \u202egnp.exe\u202c update\n\n" + LONG_PARA).encode(), ("stored", set())),
+    "rtl_arabic.txt": (("فيضانات في الإسكندرية\n\nغمرت مياه الأمطار شوارع المدينة وأعلنت السلطات إغلاق المدارس يوم الأحد.\n"
+                        .encode()), ("stored", set())),
+    "bidi_override.txt": (("Invoice \u202egnp.exe\u202c update\n\n" + LONG_PARA).encode(), ("stored", set())),
     "zalgo.txt": (("Z\u0351\u0352\u0353a\u0354\u0355l\u0356\u0357g\u0358o" * 200 + "\n\n" + LONG_PARA).encode(),
                   ("stored", set())),
     "gibberish_language.txt": (("Qapla batlh tIn\n\n" + "vIghro' ghargh puq jagh Soj qagh yIH " * 30).encode(),
