@@ -1,19 +1,21 @@
 """Crash bench: random ``kill -9`` during ``tidings ingest`` of real articles, each followed by a rerun.
 
-The input is the crisis corpus (``../shared/data/crisis_es_fr_it.jsonl``, real es/fr/it news) cut
-into ``--kills`` chunks. For each chunk, one store growing all along:
+The input is the first ``--limit`` records of the crisis corpus (``../shared/data/crisis_es_fr_it.jsonl``,
+real es/fr/it news). Rounds, each on a new store:
 
-1. ``tidings ingest CHUNK`` in a child process, killed with SIGKILL either at a random moment of
-   its run or (every other kill) the moment it is inside a write transaction (a probe connection
-   finds SQLite's write lock held);
-2. the same command again, to completion: what it had to redo is the resume cost (inputs
-   analysed / inputs not stored before the rerun: 1.0 means nothing stored was analysed again);
-3. at the end every record of the input must be stored exactly once or reported as an error:
-   lost = neither, duplicated = stored twice; ``tidings check`` must find the store consistent.
+1. ``--kills-per-round`` times: ``tidings ingest INPUT`` in a child process (it resumes what the
+   previous one left), killed with SIGKILL either the moment it is inside a write transaction (a
+   probe connection finds SQLite's write lock held; every other kill) or at a random moment up
+   to ``--max-delay`` seconds after its first commit;
+2. the same command to completion (``--json``): the resume cost is what it analysed over what was
+   not stored before it (1.0: nothing stored was analysed again) and its time against a full run;
+3. every record must be stored exactly once or reported as an error: lost = neither,
+   duplicated = stored twice; ``tidings check`` must find the store consistent.
 
-Prints one line per kill and a JSON summary (also written to ``--out``). Example:
+Prints one JSON line per kill and per round and a summary (also written to ``--out`` after each
+round, so an interrupted bench still leaves its figures). Example:
 
-    python bench/crash.py --kills 100 --db /tmp/crash.db --out /tmp/crash.json
+    python bench/crash.py --kills 100 --limit 300 --out /tmp/crash.json
 """
 
 from __future__ import annotations
@@ -56,48 +58,82 @@ def _in_write_transaction(db: Path) -> bool:
         conn.close()
 
 
-def _kill_run(db: Path, chunk: Path, *, in_transaction: bool, max_wait: float, rng: random.Random) -> dict:
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM raw_inputs").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
+def _kill_run(db: Path, data: Path, *, in_transaction: bool, max_delay: float, rng: random.Random,
+              timeout: float = 900.0) -> dict:
+    before = _count(db)
     started = time.monotonic()
-    proc = subprocess.Popen(_cli(db, "ingest", "--json", str(chunk)), env=_env(),
+    proc = subprocess.Popen(_cli(db, "ingest", "--json", str(data)), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    at = rng.uniform(1.0, max_wait)
-    caught = False
-    while proc.poll() is None:
-        elapsed = time.monotonic() - started
+    caught, kill_at = False, None
+    while proc.poll() is None and time.monotonic() - started < timeout:
         if in_transaction:
             if _in_write_transaction(db):
                 caught = True
                 break
-            if elapsed > max_wait * 3:
-                break
             time.sleep(0.002)
-        else:
-            if elapsed >= at:
-                break
-            time.sleep(0.01)
+            continue
+        now = time.monotonic()
+        if kill_at is None and _count(db) > before:
+            kill_at = now + rng.uniform(0.0, max_delay)   # a random moment of the writing part
+        if kill_at is not None and now >= kill_at:
+            break
+        time.sleep(0.02)
     finished = proc.poll() is not None
     if not finished:
         proc.send_signal(signal.SIGKILL)
     proc.wait()
     return {"killed_after_s": round(time.monotonic() - started, 2), "finished_before_kill": finished,
-            "in_write_transaction": caught}
+            "in_write_transaction": caught, "stored_before": before, "stored_after": _count(db)}
 
 
-def _stored_sources(db: Path, chunk: Path) -> int:
-    if not db.exists():
-        return 0
+def _reset(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _full_run(db: Path, data: Path) -> tuple[dict, float, str]:
+    started = time.monotonic()
+    result = subprocess.run(_cli(db, "ingest", "--json", str(data)), env=_env(), capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    report = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return report, seconds, result.stderr
+
+
+def _verify(db: Path, data: Path, records: int, report: dict) -> dict:
     conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM raw_inputs WHERE source LIKE ?", (f"{chunk}:%",)).fetchone()[0]
-    finally:
-        conn.close()
+    counts: dict[str, int] = {}
+    for (source,) in conn.execute("SELECT source FROM raw_inputs"):
+        counts[source] = counts.get(source, 0) + 1
+    articles = conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM articles").fetchone()
+    conn.close()
+    reported = {e["source"] for e in report.get("errors", [])}
+    expected = [f"{data}:{n}" for n in range(1, records + 1)]
+    check = subprocess.run(_cli(db, "check", "--json"), env=_env(), capture_output=True, text=True)
+    return {"lost": sum(1 for s in expected if s not in counts and s not in reported),
+            "duplicated": sum(1 for c in counts.values() if c > 1) + (articles[0] - articles[1]),
+            "reported_errors": len(reported),
+            "check_ok": json.loads(check.stdout)["ok"] if check.stdout.strip().startswith("{") else False}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--kills", type=int, default=100)
-    parser.add_argument("--limit", type=int, default=0, help="use only the first N records (0: all)")
+    parser.add_argument("--kills-per-round", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=300, help="records of the input used")
+    parser.add_argument("--max-delay", type=float, default=5.0, help="random kills: at most this long after the first commit")
     parser.add_argument("--db", type=Path, default=Path("/tmp/tidings-crash.db"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/tidings-crash"))
     parser.add_argument("--out", type=Path, default=None)
@@ -106,72 +142,50 @@ def main() -> None:
     if not args.data.exists():
         sys.exit(f"{args.data} not found: this bench needs ../shared beside the checkout")
     rng = random.Random(args.seed)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{args.db}{suffix}").unlink(missing_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
-    lines = [line for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if args.limit:
-        lines = lines[:args.limit]
-    size = max(1, -(-len(lines) // args.kills))
-    chunks = []
-    for index in range(args.kills):
-        part = lines[index * size:(index + 1) * size]
-        if not part:
-            break
-        chunk = args.work / f"chunk{index:03d}.jsonl"
-        chunk.write_text("\n".join(part) + "\n", encoding="utf-8")
-        chunks.append((chunk, part))
+    lines = [line for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()][:args.limit]
+    data = args.work / "input.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    rows, reported = [], {}
-    max_wait = 15.0   # calibrated below on the first complete rerun
-    for index, (chunk, part) in enumerate(chunks):
-        kill = _kill_run(args.db, chunk, in_transaction=index % 2 == 1, max_wait=max_wait, rng=rng)
-        stored_before = _stored_sources(args.db, chunk)
-        started = time.monotonic()
-        result = subprocess.run(_cli(args.db, "ingest", "--json", str(chunk)), env=_env(), capture_output=True,
-                                text=True)
-        seconds = time.monotonic() - started
-        report = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
-        if not report:
-            print(f"rerun {index} failed: {result.stderr[-2000:]}", file=sys.stderr)
-        for error in report.get("errors", []):
-            reported[error["source"]] = error["code"]
+    # the cost of one uninterrupted run, to compare resumed runs with
+    _reset(args.db)
+    baseline, baseline_s, _ = _full_run(args.db, data)
+    print(json.dumps({"baseline_run_s": round(baseline_s, 1), "added": baseline.get("added")}), flush=True)
+    kills, rounds = [], []
+    while len(kills) < args.kills:
+        _reset(args.db)
+        for _ in range(min(args.kills_per_round, args.kills - len(kills))):
+            kill = _kill_run(args.db, data, in_transaction=len(kills) % 2 == 1, max_delay=args.max_delay, rng=rng)
+            kills.append(kill)
+            print(json.dumps({"kill": len(kills), **kill}), flush=True)
+        stored_before = _count(args.db)
+        report, seconds, stderr = _full_run(args.db, data)
         analysed = report.get("added", 0) + report.get("duplicates", 0) + len(report.get("errors", []))
-        todo = len(part) - stored_before
-        row = {"chunk": index, "records": len(part), **kill, "stored_before_rerun": stored_before,
-               "rerun_s": round(seconds, 2), "rerun_skipped": report.get("already_stored"),
-               "rerun_analysed": analysed, "resume_cost": round(analysed / todo, 3) if todo else None,
-               "rerun_exit": result.returncode}
-        rows.append(row)
-        if index == 0:
-            max_wait = max(3.0, seconds)
+        todo = len(lines) - stored_before
+        row = {"round": len(rounds) + 1, "stored_before_rerun": stored_before, "rerun_s": round(seconds, 1),
+               "rerun_skipped_before_analysis": report.get("already_stored"), "rerun_analysed": analysed,
+               "resume_cost": round(analysed / todo, 3) if todo else None,
+               **_verify(args.db, data, len(lines), report)}
+        if not report:
+            row["rerun_error"] = stderr[-1000:]
+        rounds.append(row)
         print(json.dumps(row), flush=True)
+        summary = _summary(kills, rounds, baseline_s, len(lines))
+        if args.out:
+            args.out.write_text(json.dumps({"summary": summary, "kills": kills, "rounds": rounds}, indent=2))
+    print(json.dumps(_summary(kills, rounds, baseline_s, len(lines)), indent=2))
 
-    # every record: stored exactly once, or reported
-    conn = sqlite3.connect(args.db)
-    counts: dict[str, int] = {}
-    for (source,) in conn.execute("SELECT source FROM raw_inputs"):
-        counts[source] = counts.get(source, 0) + 1
-    conn.close()
-    expected = [f"{chunk}:{n}" for chunk, part in chunks for n in range(1, len(part) + 1)]
-    lost = [s for s in expected if s not in counts and s not in reported]
-    duplicated = [s for s, c in counts.items() if c > 1]
-    check = subprocess.run(_cli(args.db, "check", "--json"), env=_env(), capture_output=True, text=True)
-    check_ok = json.loads(check.stdout)["ok"] if check.stdout.strip().startswith("{") else False
-    costs = [r["resume_cost"] for r in rows if r["resume_cost"] is not None]
-    summary = {
-        "kills": len(rows), "records": len(expected), "stored": sum(1 for s in expected if s in counts),
-        "reported_errors": len(reported), "lost": len(lost), "duplicated": len(duplicated),
-        "kills_in_write_transaction": sum(r["in_write_transaction"] for r in rows),
-        "runs_finished_before_kill": sum(r["finished_before_kill"] for r in rows),
-        "resume_cost_max": max(costs) if costs else None,
-        "resume_cost_mean": round(sum(costs) / len(costs), 3) if costs else None,
-        "skipped_before_analysis": sum(r["rerun_skipped"] or 0 for r in rows),
-        "check_ok": check_ok, "lost_examples": lost[:5], "duplicated_examples": duplicated[:5],
-    }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps({"summary": summary, "runs": rows}, indent=2), encoding="utf-8")
+
+def _summary(kills: list[dict], rounds: list[dict], baseline_s: float, records: int) -> dict:
+    costs = [r["resume_cost"] for r in rounds if r["resume_cost"] is not None]
+    return {"kills": len(kills), "kills_in_write_transaction": sum(k["in_write_transaction"] for k in kills),
+            "runs_finished_before_kill": sum(k["finished_before_kill"] for k in kills),
+            "rounds": len(rounds), "records_per_round": records,
+            "lost": sum(r["lost"] for r in rounds), "duplicated": sum(r["duplicated"] for r in rounds),
+            "check_ok_rounds": sum(r["check_ok"] for r in rounds),
+            "resume_cost_max": max(costs) if costs else None,
+            "baseline_run_s": round(baseline_s, 1),
+            "rerun_s_mean": round(sum(r["rerun_s"] for r in rounds) / len(rounds), 1) if rounds else None}
 
 
 if __name__ == "__main__":
