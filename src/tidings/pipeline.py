@@ -553,7 +553,9 @@ class Monitor:
                 report.already_stored += 1
                 continue
             if article.external_id:
-                other = self.store.article_with_external_id(article.external_id, article.content_hash)
+                other = self.store.article_with_external_id(article.external_id, article.content_hash) or next(
+                    (a.id for _, a in fresh if a.external_id == article.external_id
+                     and a.content_hash != article.content_hash), None)
                 if other is not None:
                     article.flags = sorted(set(article.flags) | {"id_reused"})
                     report.warn(doc.source, f"external id {article.external_id!r} is already stored with other "
