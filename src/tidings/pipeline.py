@@ -386,6 +386,8 @@ class Monitor:
                 if article is item:
                     log.warning("%s", item)
                 report.errors.append(article)
+                if progress:  # a bad input is one input done too (the CLI's bar counts inputs)
+                    progress(article.source or "", 1)
                 continue
             assert isinstance(item, Document)
             batch.append((item, article))
