@@ -288,12 +288,14 @@ def similarity(
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, csv or geojson.")] = "json",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, csv, geojson or jsonl (one full article a line).")] = "json",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
 ) -> None:
-    """Export stories and articles as JSON, CSV (one row per article) or GeoJSON (story places).
+    """Export stories and articles as JSON, CSV (one row per article), GeoJSON (story places) or
+    JSONL (one full article a line: text, entities, places, dates, story; see docs/export.md).
 
     Example:  tidings export --format geojson -o places.geojson
+              tidings export --format jsonl -o articles.jsonl
     """
     with _monitor(read_only=True) as monitor:
         if output is None:
