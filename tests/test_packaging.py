@@ -74,3 +74,17 @@ def test_testclient_import_gives_no_deprecation_warning():
     code = "import warnings; warnings.simplefilter('error'); import fastapi.testclient"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_makefile_picks_an_installed_supported_python():
+    import shutil
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    shown = subprocess.run(["make", "-s", "--no-print-directory", "pythons"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60).stdout
+    chosen = re.search(r"PYTHON=(\S+) OLDEST=(\S+)", shown)
+    assert chosen, shown
+    versions = [subprocess.run([p, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
+                               text=True).stdout.strip() for p in chosen.groups()]
+    assert all(v in ("3.11", "3.12", "3.13") for v in versions), (shown, versions)
+    assert versions[0] >= versions[1]  # PYTHON is the newest, OLDEST the oldest
