@@ -271,7 +271,8 @@ def similarity(
     b: Annotated[str, typer.Argument(help="Article id, file or URL.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score how likely two articles report the same story (0–1) and show its components.
+    """The probability that two articles report the same story (0–1, calibrated on labelled pairs)
+    and the parts it comes from.
 
     Example:  tidings similarity ../shared/seeds/000_81ffc60cca3810fd.txt ../shared/seeds/004_03a04a2913114bf7.txt
     """
@@ -280,8 +281,9 @@ def similarity(
     if as_json:
         _print_json(result)
         return
-    out.print(f"score {result['score']:.3f}  (" + ", ".join(f"{k} {v:.3f}" for k, v in result["components"].items())
-              + ")")
+    parts = ", ".join(f"{k} {v:.3f}" for k, v in result["components"].items())
+    out.print(f"score {result['score']:.3f}: probability that they report the same story"
+              + (f" (from {parts})" if parts else ""), highlight=False)
     out.print(f"  a: {result['a']['lang']} {result['a']['title']}", highlight=False)
     out.print(f"  b: {result['b']['lang']} {result['b']['title']}", highlight=False)
 
@@ -383,6 +385,8 @@ def evaluate_similarity(
     pairs: Annotated[Path, typer.Argument(help="JSONL pairs with text1, text2, lang1, lang2 and 'overall' (1 = very similar … 4).")],
     limit: Annotated[Optional[int], typer.Option(help="Only the first N pairs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    embedding_cache: Annotated[Optional[Path], typer.Option(
+        "--embedding-cache", help="Store file whose embedding cache is reused and filled (a second run skips the encoder).")] = None,
 ) -> None:
     """Pearson and Spearman of the similarity score against human ratings (all, mono-, cross-lingual).
 
@@ -390,7 +394,7 @@ def evaluate_similarity(
     """
     from .evaluate import evaluate_similarity as run, format_similarity
 
-    result = run(pairs, _settings(), limit=limit, progress=err.is_terminal)
+    result = run(pairs, _settings(), limit=limit, progress=err.is_terminal, embedding_cache=embedding_cache)
     if as_json:
         _print_json(result)
     else:

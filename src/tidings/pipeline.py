@@ -491,7 +491,10 @@ class Monitor:
         # The store's running per-language means (kept by the story assigner) centre the cosine.
         centres = LanguageCentres.from_assigner(self.assigner, cfg.centre_lang_prior) if cfg.centre else None
         result = similarity(story_features(left), story_features(right), cfg, centres=centres)
-        return {"score": result.score, "components": result.components,
+        # One calibrated number, P(same story), and only the parts that count (calibration.py).
+        from .calibration import same_story_probability
+        score, shown = same_story_probability(result, left.lang, right.lang)
+        return {"score": score, "components": shown,
                 "a": {"id": left.id, "title": left.title, "lang": left.lang},
                 "b": {"id": right.id, "title": right.title, "lang": right.lang}}
 
