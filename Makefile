@@ -1,13 +1,21 @@
 # tidings: two commands on a fresh machine.
 #   make demo   set up .venv, ingest the bundled sample corpus into ./tidings.db, print the stories
-#   make test   set up .venv (with test tools and the headless browser), run the test suite
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+#   make test   set up .venv (with test tools and the headless browser), run the test suite on the
+#               oldest supported Python installed (in .venv-3.X) if .venv runs another, then in .venv
+# Supported: Python 3.11, 3.12, 3.13 (pyproject's requires-python). PYTHON=... picks one by hand.
+SUPPORTED := 3.13 3.12 3.11
+# Installed supported interpreters that run, newest first (a pyenv shim that is not active does
+# not run: its version under ~/.pyenv/versions is used instead).
+PYTHONS := $(shell for v in $(SUPPORTED); do for p in python$$v $(HOME)/.pyenv/versions/$$v*/bin/python$$v; do \
+             if $$p -c '' >/dev/null 2>&1; then command -v $$p; break; fi; done; done)
+PYTHON ?= $(or $(firstword $(PYTHONS)),python3)
+OLDEST ?= $(or $(lastword $(PYTHONS)),$(PYTHON))
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 DB     ?= tidings.db
 SHARED ?= ../shared
 
-.PHONY: demo test setup setup-test browser models bench clean-demo assets serve
+.PHONY: demo test test-one test-oldest test-all pythons setup setup-test browser models bench clean-demo assets serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +47,29 @@ demo: setup
 	$(BIN)/tidings --db $(DB) stories --limit 20
 
 test: setup-test
+	@$(MAKE) --no-print-directory test-oldest
+	@$(MAKE) --no-print-directory test-one
+
+# The suite in $(VENV) only (e.g. make test-one PYTHON=python3.12 VENV=.venv-3.12).
+test-one: setup-test
+	@$(BIN)/python -c 'import sys; print("tests on Python %d.%d.%d in $(VENV)" % sys.version_info[:3])'
 	$(BIN)/python -m pytest -q
+
+# The oldest supported Python installed, in .venv-3.X, unless $(VENV) already runs it.
+test-oldest:
+	@old=$$($(OLDEST) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	 cur=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	 if [ "$$old" = "$$cur" ]; then echo "$(VENV) runs Python $$cur, the oldest supported one installed: no second run"; \
+	 else $(MAKE) --no-print-directory test-one PYTHON=$(OLDEST) VENV=.venv-$$old; fi
+
+# Every supported Python installed, each in its own .venv-3.X.
+test-all:
+	@for p in $(PYTHONS); do v=$$($$p -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  $(MAKE) --no-print-directory test-one PYTHON=$$p VENV=.venv-$$v || exit 1; done
+
+# The supported Pythons this machine has, newest first, and the ones make uses.
+pythons:
+	@echo "installed: $(or $(PYTHONS),none of $(SUPPORTED))"; echo "PYTHON=$(PYTHON) OLDEST=$(OLDEST)"
 
 # Retrain the NER models from Universal NER (../shared/data/uner); see src/tidings/models/LICENSE-UNER.md
 models: setup

@@ -7,7 +7,7 @@
     python bench/cluster_experiments.py similarity [--entities proxy|real|none] [--fit] [--every K]
     python bench/cluster_experiments.py embedtext [--modes title,title_lead,full,chunks] [--every K]
 
-Reads /work/shared/data (or $TIDINGS_DATA); caches embeddings under $TIDINGS_CACHE
+Reads ../shared/data (or $TIDINGS_DATA); caches embeddings under $TIDINGS_CACHE
 (default .bench-cache/ in the checkout). Prints one table row per variant and a one-line summary.
 
 ENTITY PROXY (bench only, clearly not the real extractor): capitalised tokens of the title,

@@ -1,6 +1,6 @@
 """Throughput of tidings.entities.analyse (NER + linking + dates + quotes).
 
-Texts: /work/shared/data/crisis_es_fr_it.jsonl (es, fr, it news and Global Voices articles), each
+Texts: ../shared/data/crisis_es_fr_it.jsonl (es, fr, it news and Global Voices articles), each
 cut to --words words (default 400, the article size the target is stated for), plus the two
 seed articles (hr, en). Models and gazetteers are loaded before timing (one warm-up article per
 language in each process); the timed loop is what a long-running pipeline pays per article.

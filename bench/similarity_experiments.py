@@ -21,7 +21,7 @@ Embeddings and entity ids come from the caches of bench/cluster_experiments.py (
 made on first use with the library's embedding_text/Embedder and tidings.entities.analyse,
 which takes ~25 min for 2,670 texts on a free core).
 
-    TIDINGS_CACHE=/work/cache python bench/similarity_experiments.py
+    TIDINGS_CACHE=/tmp/tidings-cache python bench/similarity_experiments.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Acceptance on the seed articles: one Croatian and one English article about Aleppo, 2016.
 
-The texts are analysed as they are in /work/shared/seeds (boilerplate included, so the
+The texts are analysed as they are in ../shared/seeds (boilerplate included, so the
 linker's own defences are tested, not the cleaner's). The Croatian file has no date: the issue
 says to pass 2016-10-28; the English one was published on 2016-08-05.
 """

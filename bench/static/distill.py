@@ -12,7 +12,7 @@ wordfreq package) by the frequency of the words of its 42 languages that use the
 ridge regression fitted on the distilled ones (its held-out cosine goes in the metadata).
 The raw vectors are kept beside the table (``*.raw.npz``) so ``--from-raw`` can rebuild
 variants (PCA, SIF) without forward passes. Prints the share of OG2021 dev title tokens that
-were distilled when /work/shared/data is there.
+were distilled when ../shared/data is there.
 
 Writes one .npz (float16 vectors + metadata) to ``static_embed.default_table_path()``
 ($TIDINGS_STATIC_TABLE, or $TIDINGS_CACHE / ~/.cache/tidings + static-e5-small.npz).

@@ -15,7 +15,10 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings
-from .errors import TidingsError
+from .cliconv import as_user_error, plural, print_error, shorten
+from .cliconv import progress as progress_display
+from .cliconv import run as run_cli
+from .errors import FileAccessError, TidingsError, UsageError
 
 app = typer.Typer(
     name="tidings",
@@ -102,29 +105,26 @@ def ingest(
         try:
             when = datetime.fromisoformat(default_date.replace("Z", "+00:00"))
         except ValueError:
-            raise TidingsError(f"not an ISO 8601 date: {default_date!r}", source="--default-date") from None
+            raise UsageError(f"not an ISO 8601 date: {default_date!r}", source="--default-date") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
     with _monitor(overrides={"ingest": {"workers": workers}} if workers is not None else None) as monitor:
+        total = None
         if err.is_terminal and not as_json:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} articles"),
-                          TimeElapsedColumn(), console=err, transient=True) as bar:
-                task = bar.add_task("ingesting", total=None)
-                report = monitor.ingest(paths, default_date=when,
-                                        progress=lambda source, n: bar.update(task, advance=n,
-                                                                              description=Path(source).name[:40]))
-        else:
-            report = monitor.ingest(paths, default_date=when)
+            from .ingest import count_documents
+            total = count_documents(paths)
+        with progress_display(err, "inputs", total=total, enabled=not as_json) as bar:
+            report = monitor.ingest(paths, default_date=when,
+                                    progress=lambda source, n: bar.advance(n, Path(source).name))
     if as_json:
         _print_json(report.as_dict())
     else:
         for error in report.errors:
-            err.print(f"[red]error[/red] {error.code} {error}", highlight=False, soft_wrap=True)
+            print_error(err, error)
         _print_ingest_warnings(report)
-        out.print(f"{len(report.added)} added, {len(report.duplicates)} duplicates, "
+        out.print(f"{len(report.added)} added, {plural(len(report.duplicates), 'duplicate')}, "
                   f"{report.already_stored} already stored, {len(report.errors)} failed; "
-                  f"{len(report.stories_touched)} stories updated in {state.db}")
+                  f"{plural(len(report.stories_touched), 'story')} updated in {state.db}", highlight=False)
     if report.errors:
         raise typer.Exit(1)
 
@@ -170,7 +170,7 @@ def stories(
         table.add_column(column)
     for s in page["stories"]:
         table.add_row(s["id"], str(s["size"]), " ".join(f"{k}:{v}" for k, v in s["langs"].items()),
-                      (s["last_seen"] or "")[:16], s["title"][:70], ", ".join(e["name"] for e in s["top_entities"][:4]))
+                      (s["last_seen"] or "")[:16], shorten(s["title"], 70), ", ".join(e["name"] for e in s["top_entities"][:4]))
     out.print(table)
     if page["next_cursor"]:
         out.print(f"more: --cursor {page['next_cursor']}")
@@ -187,7 +187,7 @@ def story(
     if as_json:
         _print_json(data)
         return
-    out.print(f"[bold]{data['title']}[/bold]  ({data['id']}, {data['size']} articles, "
+    out.print(f"[bold]{data['title']}[/bold]  ({data['id']}, {plural(data['size'], 'article')}, "
               f"{data['first_seen']} – {data['last_seen']})")
     for lang, articles in data["articles"].items():
         out.print(f"\n[bold]{lang}[/bold]")
@@ -198,7 +198,7 @@ def story(
             out.print(f"\n[bold]{heading}[/bold]")
             for e in data[key][:25]:
                 geo = f" geonames:{e['geonames_id']}" if e.get("geonames_id") else ""
-                out.print(f"  {e['name']} [{e['label']}] {e['id']}{geo} in {e['articles']} articles: "
+                out.print(f"  {e['name']} [{e['label']}] {e['id']}{geo} in {plural(e['articles'], 'article')}: "
                           + ", ".join(e["forms"][:8]), highlight=False)
     if data["dates"]:
         out.print("\n[bold]Dates mentioned[/bold]")
@@ -208,7 +208,7 @@ def story(
     if data["quotes"]:
         out.print("\n[bold]Quotes[/bold]")
         for qt in data["quotes"][:10]:
-            out.print(f"  {qt['speaker'] or '?'}: “{qt['text'][:160]}”", highlight=False)
+            out.print(f"  {qt['speaker'] or '?'}: “{shorten(qt['text'], 160)}”", highlight=False)
 
 
 @app.command()
@@ -253,7 +253,7 @@ def entity(
     for lang, forms in data["variants"].items():
         out.print(f"  {lang}: {', '.join(forms)}", highlight=False)
     for s in data["stories"]:
-        out.print(f"  {s['id']}  {s['articles']} articles  {s['title']}", highlight=False)
+        out.print(f"  {s['id']}  {plural(s['articles'], 'article')}  {s['title']}", highlight=False)
 
 
 @app.command()
@@ -282,7 +282,8 @@ def similarity(
     b: Annotated[str, typer.Argument(help="Article id, file or URL.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score how likely two articles report the same story (0–1) and show its components.
+    """The probability that two articles report the same story (0–1, calibrated on labelled pairs)
+    and the parts it comes from.
 
     Example:  tidings similarity ../shared/seeds/000_81ffc60cca3810fd.txt ../shared/seeds/004_03a04a2913114bf7.txt
     """
@@ -291,30 +292,50 @@ def similarity(
     if as_json:
         _print_json(result)
         return
-    out.print(f"score {result['score']:.3f}  (" + ", ".join(f"{k} {v:.3f}" for k, v in result["components"].items())
-              + ")")
+    parts = ", ".join(f"{k} {v:.3f}" for k, v in result["components"].items())
+    out.print(f"score {result['score']:.3f}: probability that they report the same story"
+              + (f" (from {parts})" if parts else ""), highlight=False)
     out.print(f"  a: {result['a']['lang']} {result['a']['title']}", highlight=False)
     out.print(f"  b: {result['b']['lang']} {result['b']['title']}", highlight=False)
 
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, csv or geojson.")] = "json",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, csv, geojson or jsonl (one full article a line).")] = "json",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
 ) -> None:
-    """Export stories and articles as JSON, CSV (one row per article) or GeoJSON (story places).
+    """Export stories and articles as JSON, CSV (one row per article), GeoJSON (story places) or
+    JSONL (one full article a line: text, entities, places, dates, story; see docs/export.md).
 
     Example:  tidings export --format geojson -o places.geojson
+              tidings export --format jsonl -o articles.jsonl
     """
     with _monitor(read_only=True) as monitor:
         if output is None:
             count = monitor.export(fmt, sys.stdout)
         else:
-            tmp = output.with_name(output.name + ".part")
-            with tmp.open("w", encoding="utf-8", newline="") as handle:
-                count = monitor.export(fmt, handle)
-            tmp.replace(output)
-    err.print(f"{count} records exported")
+            count = _export_to_file(monitor, fmt, output)
+    err.print(f"{plural(count, 'record')} exported")
+
+
+def _export_to_file(monitor, fmt: str, output: Path) -> int:
+    """Write through ``output``.part and rename, so a failed export leaves no half file behind;
+    a folder that does not exist or cannot be written is a user error (T002), not a traceback."""
+    if output.is_dir():
+        raise FileAccessError("is a directory", source=str(output), hint="give a file name")
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            count = monitor.export(fmt, handle)
+        tmp.replace(output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        exc.filename = str(output)
+        raise as_user_error(exc, "write the export") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
 
 
 # ---- serve -------------------------------------------------------------------------------
@@ -436,6 +457,8 @@ def evaluate_similarity(
     pairs: Annotated[Path, typer.Argument(help="JSONL pairs with text1, text2, lang1, lang2 and 'overall' (1 = very similar … 4).")],
     limit: Annotated[Optional[int], typer.Option(help="Only the first N pairs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    embedding_cache: Annotated[Optional[Path], typer.Option(
+        "--embedding-cache", help="Store file whose embedding cache is reused and filled (a second run skips the encoder).")] = None,
 ) -> None:
     """Pearson and Spearman of the similarity score against human ratings (all, mono-, cross-lingual).
 
@@ -443,7 +466,7 @@ def evaluate_similarity(
     """
     from .evaluate import evaluate_similarity as run, format_similarity
 
-    result = run(pairs, _settings(), limit=limit, progress=err.is_terminal)
+    result = run(pairs, _settings(), limit=limit, progress=err.is_terminal, embedding_cache=embedding_cache)
     if as_json:
         _print_json(result)
     else:
@@ -466,7 +489,7 @@ def evaluate_entities(
     from .evaluate import evaluate_entities as run, format_entities
 
     if not path.is_file():
-        raise TidingsError("no such file", source=str(path))
+        raise FileAccessError("no such file", source=str(path))
     result = run(path, lang, errors=errors)
     if as_json:
         _print_json(result)
@@ -474,18 +497,10 @@ def evaluate_entities(
         out.print(format_entities(result), highlight=False)
 
 
-def main() -> None:
-    """Entry point: user errors become one clear line on stderr, never a traceback (unless --debug)."""
-    try:
-        app()
-    except TidingsError as exc:
-        if state.debug:
-            raise
-        err.print(f"[red]error[/red] {exc.code}: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one clear line on stderr, never a traceback (unless --debug);
+    global options are accepted after the command too (see tidings.cliconv)."""
+    sys.exit(run_cli(app, argv, err, debug=lambda: state.debug))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def _table_lang(lang: str) -> str:
 def _phrase(p: str) -> str:
     """Regex for a phrase: words separated by any whitespace; apostrophes either way."""
     out = re.escape(p.strip())
-    out = out.replace(r"\ ", r"\s+").replace("'", "['’]").replace("’", "['’]")
+    out = re.sub("['’]", "['’]", out.replace(r"\ ", r"\s+"))  # one pass: the class holds a ’ itself
     return out
 
 
@@ -85,6 +85,9 @@ class _Lang:
     ordinal_dot: bool
     since: frozenset[str]
     anchors: frozenset[str]  # month/weekday/relative words (lowercase): where a date can be
+    forward: frozenset[str] = frozenset()  # weekday prefixes/suffixes pointing forward ("until", "prochain")
+    future: re.Pattern | None = None  # future-tense markers: a weekday after one looks forward
+    periods: dict[str, tuple[str, int]] | None = None  # "next week" -> ("week", 1)
 
 
 def _babel_names(locales: list[str]) -> tuple[dict[str, int], set[str], dict[str, int]]:
@@ -198,19 +201,49 @@ def _lang(lang: str) -> _Lang:
     if relative:
         add("relative", rf"{b}(?P<rel>{_alt(relative)}){e}")
     if weekdays:
-        prefix = cfg.get("weekday_before", [])
+        prefix = list(cfg.get("weekday_before", [])) + list(cfg.get("weekday_forward", []))
+        after = cfg.get("weekday_after", [])
         need = bool(cfg.get("weekday_needs_prefix"))
         wd = f"(?P<wd>{_alt(weekdays)})"
+        post = rf"(?:\s+(?P<wpost>{_alt(after)}))?" if after else ""
         if prefix:
             pre = rf"(?:(?P<wpre>{_alt(prefix)})\s+)" + ("" if need else "?")
-            add("weekday", rf"{b}{pre}{wd}{e}")
+            add("weekday", rf"{b}{pre}{wd}{post}{e}")
         elif not need:
-            add("weekday", rf"{b}{wd}{e}")
-    ago = [re.compile(rx, re.IGNORECASE) for rx in cfg.get("ago", [])]
-    anchors = {w for phrase in list(months) + list(weekdays) + list(relative)
+            add("weekday", rf"{b}{wd}{post}{e}")
+    periods = {_norm(k): (unit, int(offset)) for k, v in cfg.get("periods", {}).items()
+               for unit, offset in [re.fullmatch(r"(week|month|year)([+-]\d+)", v).groups()]}
+    if periods:
+        add("period", rf"{b}(?P<period>{_alt(periods)}){e}")
+    ago = [re.compile(rx, re.IGNORECASE) for rx in cfg.get("ago", []) + cfg.get("ahead", [])]
+    anchors = {w for phrase in list(months) + list(weekdays) + list(relative) + list(periods)
                for w in _ANCHOR_WORD.findall(phrase.lower())}
+    forward = frozenset(_norm(w) for w in list(cfg.get("weekday_forward", [])) + list(after))
+    future = re.compile("|".join(f"(?:{rx})" for rx in cfg["future"])) if cfg.get("future") else None
     return _Lang(code, months, {k.lower(): v for k, v in weekdays.items()}, relative, patterns, ago,
-                 cfg.get("year_needs", ""), ordinal_dot, frozenset(s.lower() for s in since), frozenset(anchors))
+                 cfg.get("year_needs", ""), ordinal_dot, frozenset(s.lower() for s in since), frozenset(anchors),
+                 forward, future, periods)
+
+
+def _norm(phrase: str) -> str:
+    """A phrase as looked up: lowercase, single spaces, straight apostrophes."""
+    return re.sub(r"\s+", " ", phrase.strip().lower()).replace("’", "'")
+
+
+#: Characters before a weekday searched for a future-tense marker of the same clause.
+_TENSE_WINDOW = 80
+_CLAUSE_END = re.compile(r"[.!?;:,\n]")
+
+
+def _future_clause(m: re.Match, L: _Lang) -> bool:
+    """True when the clause before the match has a future-tense marker ("will be held on Sunday")."""
+    if L.future is None:
+        return False
+    before = m.string[max(0, m.start() - _TENSE_WINDOW):m.start()]
+    ends = list(_CLAUSE_END.finditer(before))
+    if ends:
+        before = before[ends[-1].end():]
+    return L.future.search(before) is not None
 
 
 _ANCHOR_WORD = re.compile(r"\w+")
@@ -365,14 +398,28 @@ def _resolve(kind: str, m: re.Match, L: _Lang, ref: date | None) -> tuple[date, 
         wd = L.weekdays.get(g["wd"].lower())
         if wd is None:
             return None
-        pre = (g.get("wpre") or "").lower()
-        if any(w in pre for w in ("next", "idući", "iduće", "sljedeći", "kommenden", "nächsten", "próximo",
-                                  "следующ", "prossimo", "próxim")):
+        pre, post = _norm(g.get("wpre") or ""), _norm(g.get("wpost") or "")
+        if pre in L.forward or post in L.forward:  # until Sunday, next Sunday, dimanche prochain
             delta = (wd - ref.isoweekday()) % 7 or 7
-        else:
+        elif _future_clause(m, L):  # the vote will be held on Sunday
+            delta = (wd - ref.isoweekday()) % 7
+        else:  # on Monday: the last one (the publication day itself included)
             delta = -((ref.isoweekday() - wd) % 7)
         d = ref + timedelta(days=delta)
         return d, d, "day"
+    if kind == "period":
+        if ref is None or not L.periods:
+            return None
+        unit, offset = L.periods.get(_norm(g["period"]), (None, 0))
+        if unit == "week":
+            monday = ref - timedelta(days=ref.weekday()) + timedelta(weeks=offset)
+            return monday, monday + timedelta(days=6), "range"
+        if unit == "month":
+            y, mo = divmod(ref.year * 12 + ref.month - 1 + offset, 12)
+            return date(y, mo + 1, 1), _month_end(y, mo + 1), "month"
+        if unit == "year":
+            return date(ref.year + offset, 1, 1), date(ref.year + offset, 12, 31), "year"
+        return None
     return None
 
 

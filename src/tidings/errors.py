@@ -26,6 +26,19 @@ class TidingsError(Exception):
         return str(self)
 
 
+class UsageError(TidingsError):
+    """The command line itself is wrong: an unknown option, a missing argument, a bad value."""
+
+    code = "T001"
+
+
+class FileAccessError(TidingsError):
+    """A file or directory named on the command line cannot be read or written (missing folder,
+    no permission, a directory where a file is expected)."""
+
+    code = "T002"
+
+
 class InputError(TidingsError):
     """An input could not be read as an article (binary, empty, undecodable, malformed...)."""
 

@@ -176,8 +176,13 @@ def evaluate_similarity(pairs_path: str | Path, settings: Settings | None = None
     centres = LanguageCentres.fit([f.embedding for f in features], [f.lang for f in features],
                                   lang_prior=cfg.centre_lang_prior)
     scores, human, cross = [], [], []
+    from dataclasses import replace
+
+    from .calibration import same_story_probability
     for i, (_, _, r) in enumerate(records):
-        scores.append(similarity(features[2 * i], features[2 * i + 1], cfg, centres=centres).score)
+        # the pairs carry no dates: their time part is missing, not "published together"
+        fa, fb = (replace(features[2 * i + k], published_at=None) for k in (0, 1))
+        scores.append(same_story_probability(similarity(fa, fb, cfg, centres=centres), fa.lang, fb.lang)[0])
         human.append(-float(r["overall"]))
         cross.append(r.get("lang1") != r.get("lang2"))
     elapsed = time.perf_counter() - started

@@ -1,4 +1,5 @@
-"""Exports: JSON (stories with their articles), CSV (one row per article), GeoJSON (story places)."""
+"""Exports: JSON (stories with their articles), CSV (one row per article), GeoJSON (story places),
+JSONL (one full article a line, export_jsonl.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .errors import TidingsError
 from .queries import top_entities
 from .store import Store
 
-FORMATS = ("json", "csv", "geojson")
+FORMATS = ("json", "csv", "geojson", "jsonl")
 CSV_COLUMNS = ["article_id", "story_id", "story_title", "lang", "published_at", "title", "url", "outlet",
                "duplicate_of"]
 
@@ -25,6 +26,9 @@ def export(store: Store, fmt: str, out: TextIO) -> int:
         return _export_json(store, out)
     if fmt == "csv":
         return _export_csv(store, out)
+    if fmt == "jsonl":  # one full article a line, streamed (export_jsonl.py, docs/export.md)
+        from .export_jsonl import export_jsonl
+        return export_jsonl(store, out)
     if fmt == "geojson":
         data = stories_geojson(store)
         json.dump(data, out, ensure_ascii=False, indent=1)

@@ -469,6 +469,8 @@ class Monitor:
                 if article is item:
                     log.warning("%s", item)
                 report.errors.append(article)
+                if progress:  # a bad input is one input done too (the CLI's bar counts inputs)
+                    progress(article.source or "", 1)
                 continue
             assert isinstance(item, Document)
             batch.append((item, article))
@@ -626,7 +628,10 @@ class Monitor:
         # The store's running per-language means (kept by the story assigner) centre the cosine.
         centres = LanguageCentres.from_assigner(self.assigner, cfg.centre_lang_prior) if cfg.centre else None
         result = similarity(story_features(left), story_features(right), cfg, centres=centres)
-        return {"score": result.score, "components": result.components,
+        # One calibrated number, P(same story), and only the parts that count (calibration.py).
+        from .calibration import same_story_probability
+        score, shown = same_story_probability(result, left.lang, right.lang)
+        return {"score": score, "components": shown,
                 "a": {"id": left.id, "title": left.title, "lang": left.lang},
                 "b": {"id": right.id, "title": right.title, "lang": right.lang}}
 
