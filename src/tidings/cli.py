@@ -213,7 +213,8 @@ def article(
         _print_json(data)
         return
     out.print(f"[bold]{data['title']}[/bold]", highlight=False)
-    out.print(f"{data['id']}  {data['lang']} ({data['lang_confidence']:.2f})  {data['published_at']}  "
+    out.print(f"{data['id']}  {data['lang']} ({data['lang_confidence']:.2f})  {data['published_at']}"
+              f" (date from {data.get('date_source') or 'unknown'})  "
               f"story {data['story_id'] or '-'}  {data['url'] or data['source']}", highlight=False)
     if data["duplicate_of"]:
         out.print(f"duplicate of {data['duplicate_of']}")

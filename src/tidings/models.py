@@ -35,6 +35,7 @@ class Document:
     lang: str | None = None
     published_at: datetime | None = None
     external_id: str | None = None
+    date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Article:
     url: str | None = None
     outlet: str | None = None
     external_id: str | None = None
+    date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
     content_hash: str = ""
     analysis: Analysis = field(default_factory=Analysis)
     embedding: np.ndarray | None = None

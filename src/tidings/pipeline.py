@@ -92,18 +92,18 @@ class Pipeline:
         from .dedup import content_hash
         from .entities import analyse
         from .language import detect
+        from .pubdate import publication_date
 
         lang, confidence = detect(" ".join(filter(None, [doc.title, doc.text])), hint=doc.lang,
                                   settings=self.settings.section("language"))
         text = clean(doc.text, lang, settings=self.settings.section("clean")) if doc.text else ""
         title = (doc.title or "").strip() or _first_sentence(text)
-        published = doc.published_at or default_date or utcnow()
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=timezone.utc)
+        published, date_source = publication_date(doc, lang, now=utcnow(), default_date=default_date,
+                                                  settings=self.settings.section("dates"))
         chash = content_hash(f"{title}\n{text}")
         article = Article(id=article_id_for(doc, chash), source=doc.source, title=title, text=text, lang=lang,
                           lang_confidence=confidence, published_at=published, url=doc.url, outlet=doc.outlet,
-                          external_id=doc.external_id, content_hash=chash)
+                          external_id=doc.external_id, content_hash=chash, date_source=date_source)
         article.analysis = analyse(text, lang, published, title=title)
         return article
 

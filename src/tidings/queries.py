@@ -187,7 +187,8 @@ def load_article(store: Store, article_id: str) -> Article:
     return Article(id=row["id"], source=row["source"], title=row["title"], text=row["text"], lang=row["lang"],
                    lang_confidence=row["lang_confidence"], published_at=parse_iso(row["published_at"]),
                    url=row["url"], outlet=row["outlet"], external_id=row["external_id"],
-                   content_hash=row["content_hash"], analysis=_analysis(store, article_id),
+                   content_hash=row["content_hash"], date_source=row["date_source"],
+                   analysis=_analysis(store, article_id),
                    story_id=row["story_id"], duplicate_of=row["duplicate_of"])
 
 

@@ -172,6 +172,50 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE mentions ADD COLUMN in_title INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: where each publication date came from (metadata, feed, url, dateline, given, ingest-time;
+    # NULL for articles stored before); alerts, their events (unique keys: never notified twice)
+    # and the outbox of deliveries with retries (tidings.watch.alerts)
+    """
+    ALTER TABLE articles ADD COLUMN date_source TEXT;
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        filters TEXT NOT NULL,
+        notify TEXT NOT NULL DEFAULT '[]',
+        growth INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE alert_stories (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        story_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        langs TEXT NOT NULL,
+        PRIMARY KEY (alert_id, story_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX alert_events_alert ON alert_events(alert_id, id);
+    CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES alert_events(id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        UNIQUE (event_id, target)
+    );
+    CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at) WHERE status = 'pending';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -274,12 +318,13 @@ class Store:
     def add_article(self, article: Article, raw_id: int | None) -> None:
         self.conn.execute(
             """INSERT INTO articles(id, raw_id, source, url, outlet, external_id, title, text, lang,
-                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id,
+                   date_source)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (article.id, raw_id, article.source, article.url, article.outlet, article.external_id,
              article.title, article.text, article.lang, article.lang_confidence,
              _iso(article.published_at), _iso(utcnow()), article.content_hash,
-             article.duplicate_of, article.story_id))
+             article.duplicate_of, article.story_id, article.date_source))
         if article.duplicate_of:
             return
         analysis = article.analysis

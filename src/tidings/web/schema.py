@@ -149,6 +149,9 @@ class ArticleDetail(BaseModel):
     lang: str
     lang_confidence: float
     published_at: datetime
+    date_source: str | None = Field(
+        None, description="Where published_at came from: metadata, feed, url, dateline, given (--default-date) "
+                          "or ingest-time (nothing else known); null for articles stored before tidings recorded it.")
     ingested_at: datetime
     content_hash: str
     duplicate_of: str | None = Field(description="Id of the first copy when this is a duplicate.")
