@@ -94,23 +94,19 @@ def _place_ok(place: str) -> bool:
 def date_from_dateline(text: str, lang: str, now: datetime,
                        tolerance: timedelta = timedelta(hours=24)) -> datetime | None:
     """The date of a dateline opening ``text`` (noon UTC), or None when the text opens otherwise."""
-    from .dates import find_dates
-
     m = _DATELINE.match(text or "")
     if not m or not _place_ok(m.group("place")):
         return None
-    raw = m.group("date").strip().rstrip(".,")
+    raw = m.group("date").strip().rstrip(",")
     if not _MONTHLESS.search(raw):
         return None   # "Tuesday", "Monday morning": no day number, not a date we can trust
-    # the date expression must be the whole date part: "8. ožujka 2026", "Aug. 3", "28.10.2016"
-    mentions = [d for d in find_dates(raw, lang, now) if d.granularity == "day" and d.start == d.end]
-    if len(mentions) != 1:
+    day = _whole_day(raw, lang, now)
+    if day is None and not raw.endswith("."):
+        # agencies abbreviate months without the full stop ("23 mar (EFE)", "20 dic"), which the
+        # running-text patterns of tidings.dates do not take as months (too many false hits there)
+        day = _whole_day(raw + ".", lang, now)
+    if day is None:
         return None
-    found = mentions[0]
-    leftover = (raw[:found.start_char] + raw[found.end_char:]).strip(" .,")
-    if leftover:
-        return None
-    day = found.start
     if not re.search(r"(?:19|20)\d\d", raw):
         # no year: the latest such day not after the ingest time (find_dates took the closest)
         while _noon(day) > now + tolerance:
@@ -122,7 +118,20 @@ def date_from_dateline(text: str, lang: str, now: datetime,
     return when if _not_future(when, now, tolerance) else None
 
 
-def date_from_html(raw: bytes | str, url: str | None, now: datetime,
+def _whole_day(raw: str, lang: str, now: datetime) -> date | None:
+    """The day ``raw`` names when one day expression is all of it ("8. ožujka 2026", "Aug. 3")."""
+    from .dates import find_dates
+
+    mentions = [d for d in find_dates(raw, lang, now) if d.granularity == "day" and d.start == d.end]
+    if len(mentions) != 1:
+        return None
+    found = mentions[0]
+    if (raw[:found.start_char] + raw[found.end_char:]).strip(" .,"):
+        return None
+    return found.start
+
+
+def date_from_html(raw: bytes | str, now: datetime,
                    tolerance: timedelta = timedelta(hours=24)) -> datetime | None:
     """htmldate over the page's markup (metadata, ``<time>`` elements, structured data), no
     free-text search."""
@@ -131,7 +140,8 @@ def date_from_html(raw: bytes | str, url: str | None, now: datetime,
     try:
         from htmldate import find_date
 
-        found = find_date(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), url=url,
+        # url=None: a date in the URL is its own source, tried after the page's metadata
+        found = find_date(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"), url=None,
                           extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z",
                           max_date=(now + tolerance).strftime("%Y-%m-%d"))
     except Exception as exc:  # htmldate/lxml raise many types on broken markup
@@ -161,7 +171,7 @@ def publication_date(doc: Document, lang: str, *, now: datetime, default_date: d
         source = doc.date_source or ("feed" if doc.content_type == "feed" else "metadata")
         return _aware(doc.published_at), source
     if doc.content_type == "html" and cfg.get("htmldate", True):
-        when = date_from_html(doc.raw, doc.url, now, tolerance)
+        when = date_from_html(doc.raw, now, tolerance)
         if when is not None:
             return when, "metadata"
     if cfg.get("url", True):
