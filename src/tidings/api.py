@@ -562,6 +562,8 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAP
     app.include_router(api_router())
     app.include_router(docs_router())
     app.include_router(pages_router())
+    from .web.alerts import alerts_router
+    app.include_router(alerts_router())
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # added innermost first: SecurityHeaders wraps CORS wraps BodyLimit wraps the routes
     app.add_middleware(BodyLimit, max_bytes=int(server["max_body_bytes"]))

@@ -471,12 +471,30 @@ class Monitor:
                 touched.add(new)
             touched = {self.assigner.resolve(s) for s in touched}
             self.store.refresh_stories(touched)
+            self._alert_events(touched)
             # only the stories, aliases and IDF entries this batch changed (plus a small core blob)
             changes = self.assigner.state_changes()
             self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
                                           dropped=changes.dropped, aliases=changes.aliases,
                                           df_items=changes.df_items, df_keep_from=changes.df_keep_from)
         report.stories_touched |= touched
+        self._alert_deliveries()
+
+    # ---- alerts (tidings.watch.alerts) --------------------------------------------------------
+    def _alert_events(self, touched: set[str]) -> None:
+        """Inside the batch's transaction: the events its story changes raise (committed with it)."""
+        from .watch import alerts
+
+        alerts.evaluate(self.store, touched, self.settings)
+
+    def _alert_deliveries(self) -> None:
+        """After the commit: send what is due. A failing target is its alert's problem, never the ingest's."""
+        from .watch import alerts
+
+        try:
+            alerts.deliver_pending(self.store, self.settings)
+        except Exception:
+            log.exception("alert delivery failed; the articles are stored, the notifications will be retried")
 
     # ---- similarity ------------------------------------------------------------------------
     def similarity(self, a: str | Document, b: str | Document) -> dict:
