@@ -137,7 +137,7 @@ def stories(
     entity: Annotated[Optional[str], typer.Option(help="Only stories naming this entity id (e.g. per:putin).")] = None,
     place: Annotated[Optional[str], typer.Option(help="Only stories naming this place id (e.g. geo:170063).")] = None,
     q: Annotated[Optional[str], typer.Option("--q", "-q", help="Only stories with an article matching this text.")] = None,
-    sort: Annotated[str, typer.Option(help="newest or size.")] = "newest",
+    sort: Annotated[str, typer.Option(help="newest, size, or heat (what is moving now; docs/heat.md).")] = "newest",
     limit: Annotated[int, typer.Option(help="How many stories.")] = 20,
     min_size: Annotated[int, typer.Option(help="Hide stories with fewer articles.")] = 1,
     cursor: Annotated[Optional[str], typer.Option(help="next_cursor of the previous page.")] = None,

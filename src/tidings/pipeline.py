@@ -531,7 +531,7 @@ class Monitor:
     # ---- reads (see queries.py) ------------------------------------------------------------
     def stories(self, **filters) -> dict:
         from .queries import list_stories
-        return list_stories(self.store, **filters)
+        return list_stories(self.store, **{"settings": self.settings, **filters})
 
     def story(self, story_id: str) -> dict:
         from .queries import story_detail

@@ -57,6 +57,8 @@ class StorySummary(BaseModel):
     last_seen: datetime | None
     langs: dict[str, int] = Field(description="Articles per language.")
     top_entities: list[EntityRef]
+    heat: float | None = Field(None, description="With sort=heat: recent articles against the story's earlier "
+                                                 "rate, weighted by languages and outlets (docs/heat.md).")
 
 
 class StoryPage(BaseModel):
