@@ -30,6 +30,8 @@ from .store import Store, utcnow
 log = logging.getLogger(__name__)
 
 PLACE_PREFIX = "geo:"
+# date_source of an article whose time is unknown (tidings.pubdate): clustered by content alone
+UNKNOWN_DATE = "ingest-time"
 
 
 @dataclass
@@ -441,12 +443,23 @@ class Monitor:
         touched: set[str] = set()
         merges: list[tuple[str, str]] = []
         scores: dict[str, float] = {}
+        # an article dated only by its ingest time has no known time: it is grouped by text and
+        # names alone, with the story it matches whenever in this batch's stream (StoryAssigner.hold)
+        undated = {a.id: a for a in unique if a.date_source == UNKNOWN_DATE}
+        for article in undated.values():
+            self.assigner.hold(story_features(article))
         for article in unique:
+            if article.id in undated:
+                continue
             assignment = self.assigner.assign(story_features(article))
             article.story_id = assignment.story_id
             scores[article.id] = assignment.score
             touched.add(assignment.story_id)
             merges.extend(assignment.merged)
+        for article_id, assignment in self.assigner.release():
+            undated[article_id].story_id = assignment.story_id
+            scores[article_id] = assignment.score
+            touched.add(assignment.story_id)
         merges.extend(self.assigner.flush())
         self._write_batch(fresh, scores, merges, touched, report)
 

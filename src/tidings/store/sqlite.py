@@ -391,11 +391,13 @@ class Store:
         """Recompute size, languages, time span and title of the given stories from their members."""
         for story_id in sorted(set(story_ids)):
             rows = self.conn.execute(
-                """SELECT title, lang, published_at FROM articles
+                """SELECT title, lang, published_at, date_source FROM articles
                    WHERE story_id = ? AND duplicate_of IS NULL ORDER BY published_at, rowid""",
                 (story_id,)).fetchall()
             if not rows:
                 continue
+            # an article dated only by its ingest time does not move a story that has dated ones
+            dated = [r for r in rows if r["date_source"] != "ingest-time"] or rows
             langs: dict[str, int] = {}
             for row in rows:
                 langs[row["lang"]] = langs.get(row["lang"], 0) + 1
@@ -404,7 +406,7 @@ class Store:
                 """INSERT INTO stories(id, title, size, first_seen, last_seen, langs) VALUES (?,?,?,?,?,?)
                    ON CONFLICT(id) DO UPDATE SET title=excluded.title, size=excluded.size,
                      first_seen=excluded.first_seen, last_seen=excluded.last_seen, langs=excluded.langs""",
-                (story_id, title, len(rows), rows[0]["published_at"], rows[-1]["published_at"],
+                (story_id, title, len(rows), dated[0]["published_at"], dated[-1]["published_at"],
                  json.dumps(dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))))))
 
     def save_cluster_state(self, data: bytes, *, full: bool = True,
