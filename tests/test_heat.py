@@ -28,6 +28,8 @@ def heat_store(tmp_path_factory):
         "s-local": [(5, "fr", "Journal"), (6, "fr", "Journal"), (7, "fr", "Journal")],
         "s-old": [(50, "en", "Wire"), (60, "de", "Zeitung")],
         "s-older": [(100, "en", "Wire")],
+        # an undated file ingested months later (dated by the ingest time only): it sets no clock
+        "s-undated": [(-24 * 200, "fr", None)],
     }
     with Store.open(path) as store, store.transaction():
         for story, items in plan.items():
@@ -35,7 +37,8 @@ def heat_store(tmp_path_factory):
                 aid = f"{story}-{n}"
                 a = Article(id=aid, source=f"{aid}.txt", title=f"{story} {n}", text="Text.", lang=lang,
                             lang_confidence=0.9, published_at=NOW - timedelta(hours=hours), outlet=outlet,
-                            content_hash="h" + aid, story_id=story)
+                            content_hash="h" + aid, story_id=story,
+                            date_source="ingest-time" if story == "s-undated" else "metadata")
                 store.add_article(a, store.add_raw(Document(source=a.source, raw=b"x", content_type="text", text="x")))
                 store.set_membership(aid, story, 0.9)
             store.refresh_stories([story])
@@ -46,13 +49,13 @@ def test_breaking_stories_come_first(heat_store):
     with Store.open(heat_store, read_only=True) as store:
         page = list_stories(store, sort="heat", limit=10)
     order = [s["id"] for s in page["stories"]]
-    assert order == ["s-breaking", "s-local", "s-steady", "s-old", "s-older"]
+    assert order == ["s-breaking", "s-local", "s-steady", "s-undated", "s-old", "s-older"]
     heat = {s["id"]: s["heat"] for s in page["stories"]}
     assert heat["s-breaking"] == pytest.approx(3 * (1 + 0.5 * 2) * (1 + 0.25 * 1))
     assert heat["s-local"] == pytest.approx(3.0)
     # steady: 2 recent against 10 in the 6 days before (at most baseline_days): 2 / (1 + 10 / 6.6...)
     assert 0 < heat["s-steady"] < 1
-    assert heat["s-old"] == heat["s-older"] == 0
+    assert heat["s-old"] == heat["s-older"] == heat["s-undated"] == 0
 
 
 def test_heat_formula_parts():
@@ -73,7 +76,7 @@ def test_pages_follow_one_order_across_hot_and_cold(heat_store):
             cursor = page["next_cursor"]
             if not cursor:
                 break
-        assert seen == ["s-breaking", "s-local", "s-steady", "s-old", "s-older"]
+        assert seen == ["s-breaking", "s-local", "s-steady", "s-undated", "s-old", "s-older"]
         assert [s["id"] for s in list_stories(store, sort="heat", lang="de")["stories"]] == ["s-breaking", "s-old"]
         with pytest.raises(BadQuery):
             from tidings.queries import _encode_cursor

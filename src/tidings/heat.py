@@ -11,7 +11,9 @@ A story's heat compares its recent articles with its own earlier rate, and rewar
 * ``languages`` and ``outlets``: distinct ones among the recent articles.
 
 *Now* is the publication time of the store's newest article (the stream's clock), not the wall
-clock, so that an archive or the sample corpus has a "now" too. Stories without a recent article
+clock, so that an archive or the sample corpus has a "now" too. Articles dated only by their
+ingest time do not set it (an archive ingested today would be all cold); they count as recent
+when they fall within ``window_hours`` after it (a live monitor's undated pages). Stories without a recent article
 have heat 0 and follow, newest first.
 
 Cost: only stories whose last article is within the window can be hot; they are found on the
@@ -57,33 +59,41 @@ def heat_page(store: Store, where: list[str], params: list[object], *, limit: in
     from .queries import BadQuery, _encode_cursor
 
     cfg = section_with_defaults("heat", settings)
-    row = store.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
+    # articles dated only by their ingest time do not set the clock (an archive ingested today
+    # would otherwise be all cold); they count when they fall within a window of it (a live monitor)
+    row = store.conn.execute("SELECT MAX(published_at) FROM articles WHERE date_source IS NOT 'ingest-time'"
+                             ).fetchone()
+    if not row or not row[0]:
+        row = store.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
     if not row or not row[0]:
         return {"stories": [], "next_cursor": None}
     now = parse_iso(row[0])
     since = now - timedelta(hours=float(cfg["window_hours"]))
+    upper = now + timedelta(hours=float(cfg["window_hours"]))
     base = since - timedelta(days=float(cfg["baseline_days"]))
     key = cursor[0] if cursor else None
     if key is not None and not (isinstance(key, str) and key[:2] in (_HEAT_KEY + "|", _COLD_KEY + "|")):
         raise BadQuery("invalid cursor", source="cursor", hint="use next_cursor from the previous page")
     rows: list[tuple[tuple, Any, float]] = []
     if key is None or key.startswith(_HEAT_KEY):
-        s_, b_ = _iso(since), _iso(base)
+        s_, b_, u_ = _iso(since), _iso(base), _iso(upper)
         hot = store.conn.execute(
             f"""SELECT s.*, agg.recent, agg.earlier, agg.langs_recent, agg.outlets_recent, agg.earliest
                 FROM stories s JOIN (
                   SELECT a.story_id,
-                         SUM(a.published_at >= ?) AS recent,
+                         SUM(a.published_at >= ? AND a.published_at <= ?) AS recent,
                          SUM(a.published_at < ? AND a.published_at >= ?) AS earlier,
-                         COUNT(DISTINCT CASE WHEN a.published_at >= ? THEN a.lang END) AS langs_recent,
-                         COUNT(DISTINCT CASE WHEN a.published_at >= ? THEN a.outlet END) AS outlets_recent,
+                         COUNT(DISTINCT CASE WHEN a.published_at >= ? AND a.published_at <= ? THEN a.lang END)
+                           AS langs_recent,
+                         COUNT(DISTINCT CASE WHEN a.published_at >= ? AND a.published_at <= ? THEN a.outlet END)
+                           AS outlets_recent,
                          MIN(a.published_at) AS earliest
                   FROM articles a
                   WHERE a.duplicate_of IS NULL AND a.story_id IN (
                         SELECT id FROM stories WHERE merged_into IS NULL AND last_seen >= ?)
                   GROUP BY a.story_id) agg ON agg.story_id = s.id
                 WHERE {' AND '.join(where)}""",
-            [s_, s_, b_, s_, s_, s_, *params]).fetchall()
+            [s_, u_, s_, b_, s_, u_, s_, u_, s_, *params]).fetchall()
         for r in hot:
             earliest = max(parse_iso(r["earliest"]), base)
             hours = max(0.0, (since - earliest).total_seconds() / 3600)
