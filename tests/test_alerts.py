@@ -239,3 +239,25 @@ def test_a_dead_webhook_never_fails_an_ingest(tmp_path):
         assert report.ok and len(report.added) == 1
         listed = alerts.list_alerts(monitor.store)[0]
     assert listed["events"] == 1 and listed["deliveries"]["pending"] == 1 and listed["last_error"]
+
+
+def test_min_languages_and_entity_filters(tmp_path):
+    from tidings.models import Analysis, Entity, Mention
+
+    with Store.open(tmp_path / "e.db") as store:
+        two = alerts.add_alert(store, "two languages", min_languages=2)
+        izmir = alerts.add_alert(store, "izmir place", place="geo:311046")
+        put(store, "s-1", "a1", "en", 0)
+        assert store.conn.execute("SELECT COUNT(*) FROM alert_events").fetchone()[0] == 0
+        put(store, "s-1", "a2", "de", 1)   # reaches two languages: first match, so "new" (not "language")
+        with store.transaction():
+            place = Entity("geo:311046", "LOC", "İzmir", 311046, "TR", 38.4, 27.1)
+            a = Article(id="a3", source="a3.txt", title="Izmir", text="Izmir quake.", lang="tr", lang_confidence=0.9,
+                        published_at=T0, content_hash="ha3", story_id="s-2",
+                        analysis=Analysis(mentions=[Mention(place.id, "LOC", "Izmir", 0, 5)], entities={place.id: place}))
+            store.add_article(a, None)
+            store.set_membership("a3", "s-2", 0.9)
+            store.refresh_stories(["s-2"])
+            alerts.evaluate(store, ["s-2"], SETTINGS)
+        events = store.conn.execute("SELECT alert_id, kind, story_id FROM alert_events ORDER BY id").fetchall()
+    assert [tuple(e) for e in events] == [(two.id, "new", "s-1"), (izmir.id, "new", "s-2")]
