@@ -159,3 +159,16 @@ def test_date_source_in_cli_api_and_page(dated_store):
         assert "date from dateline" in page
         schema = client.get("/openapi.json").json()["components"]["schemas"]["ArticleDetail"]
         assert "date_source" in schema["properties"]
+
+
+def test_a_day_without_its_time_gets_the_full_time_from_the_page():
+    """trafilatura/htmldate give only the day for some full timestamps (2026-03-05T18:20:00Z)."""
+    from conftest import EXAMPLES
+
+    raw = (EXAMPLES / "en_eu_energy_summit.html").read_bytes()
+    midnight = datetime(2026, 3, 5, tzinfo=timezone.utc)
+    d = doc(content_type="html", raw=raw, published_at=midnight)
+    assert publication_date(d, "en", now=NOW) == (datetime(2026, 3, 5, 18, 20, tzinfo=timezone.utc), "metadata")
+    # a timestamp of another day in the page is not this article's time
+    d = doc(content_type="html", raw=raw, published_at=datetime(2026, 3, 9, tzinfo=timezone.utc))
+    assert publication_date(d, "en", now=NOW)[0] == datetime(2026, 3, 9, tzinfo=timezone.utc)

@@ -131,6 +131,30 @@ def _whole_day(raw: str, lang: str, now: datetime) -> date | None:
     return found.start
 
 
+# Full timestamps in the page's metadata: htmldate (through trafilatura) returns only the day for
+# some of them ("2026-03-05T18:20:00Z" -> 2026-03-05), which would put the article at midnight.
+_META_TIMES = re.compile(
+    r"(?:property|name|itemprop)\s*=\s*[\"'](?:article:published_time|og:published_time|datePublished|"
+    r"pubdate|publish[-_]?date|dc\.date\.issued)[\"'][^>]*?content\s*=\s*[\"']([^\"']{16,40})[\"']"
+    r"|\"datePublished\"\s*:\s*\"([^\"]{16,40})\"", re.I)
+
+
+def precise_time(raw: bytes | str, day: datetime) -> datetime | None:
+    """The full publication time in the page's metadata when it falls on ``day`` (a date found
+    without its time), else None."""
+    from .ingest import parse_datetime
+
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    for m in _META_TIMES.finditer(text[:200_000]):
+        try:
+            when = parse_datetime(m.group(1) or m.group(2))
+        except ValueError:
+            continue
+        if when is not None and abs((when - day).total_seconds()) < 36 * 3600 and when.time() != time(0, 0):
+            return when
+    return None
+
+
 def date_from_html(raw: bytes | str, now: datetime,
                    tolerance: timedelta = timedelta(hours=24)) -> datetime | None:
     """htmldate over the page's markup (metadata, ``<time>`` elements, structured data), no
@@ -169,7 +193,10 @@ def publication_date(doc: Document, lang: str, *, now: datetime, default_date: d
     tolerance = timedelta(hours=float(cfg.get("future_tolerance_hours", 24)))
     if doc.published_at is not None:
         source = doc.date_source or ("feed" if doc.content_type == "feed" else "metadata")
-        return _aware(doc.published_at), source
+        when = _aware(doc.published_at)
+        if doc.content_type == "html" and source == "metadata" and when.time() == time(0, 0):
+            when = precise_time(doc.raw, when) or when
+        return when, source
     if doc.content_type == "html" and cfg.get("htmldate", True):
         when = date_from_html(doc.raw, now, tolerance)
         if when is not None:
