@@ -26,7 +26,7 @@ def test_sort_by_size(api_client):
     assert [s["size"] for s in page["stories"]] == sorted((s["size"] for s in page["stories"]), reverse=True)
 
 
-@pytest.mark.parametrize("sort", ["newest", "size"])
+@pytest.mark.parametrize("sort", ["newest", "size", "heat"])
 def test_cursor_pagination_visits_every_story_once(api_client, sort):
     seen, cursor = [], None
     for _ in range(10):
@@ -147,7 +147,7 @@ def test_openapi_describes_every_endpoint_with_real_models(api_client):
         ref = next(iter(content.values()))["schema"]["$ref"]
         assert ref.split("/")[-1] in schema["components"]["schemas"]
     sort = next(p for p in paths["/api/stories"]["get"]["parameters"] if p["name"] == "sort")
-    assert sort["schema"]["enum"] == ["newest", "size"]
+    assert sort["schema"]["enum"] == ["newest", "size", "heat"]
     assert paths["/api/articles"]["post"]["security"] == [{"HTTPBearer": []}]
     # every documented error response is the one error shape
     for path in paths.values():

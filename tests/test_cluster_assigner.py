@@ -219,3 +219,38 @@ def test_invalid_settings_are_rejected():
         ClusterSettings.from_dict({"time_ref": "median"})
     with pytest.raises(ConfigError):
         StoryAssigner({"window_hours": 0})
+
+
+# ---- articles of unknown time (hold / release) -------------------------------------------------
+def test_a_held_article_joins_its_story_even_after_the_stream_left_it_behind():
+    a = StoryAssigner(PLAIN)
+    # dated ingest time months later: its time is unknown, not months later
+    undated = feat("undated", unit((0, 1.0), (1, 0.05)), hours=24 * 200)
+    a.hold(undated)
+    first = a.assign(feat("quake-1", unit((0, 1.0)), hours=0))
+    a.assign(feat("quake-2", unit((0, 1.0), (2, 0.1)), hours=5))
+    a.assign(feat("other-1", unit((5, 1.0)), hours=100))     # quake stories evicted here (window 48 h)
+    assert first.story_id not in {s for s in a._stories}
+    placed = dict(a.release())
+    assert placed["undated"].story_id == first.story_id and not placed["undated"].is_new
+    assert a._now == (T0 + timedelta(hours=100)).timestamp()  # the held article did not move the clock
+
+
+def test_a_held_article_without_a_match_starts_a_story_at_the_stream_time():
+    a = StoryAssigner(PLAIN)
+    a.assign(feat("quake-1", unit((0, 1.0)), hours=0))
+    a.hold(feat("lonely", unit((7, 1.0)), hours=24 * 200))
+    placed = dict(a.release())
+    assert placed["lonely"].is_new and placed["lonely"].story_id == story_id_for("lonely")
+    later = a.assign(feat("quake-2", unit((0, 1.0)), hours=3))   # the stream goes on where it was
+    assert not later.is_new and later.story_id == story_id_for("quake-1")
+
+
+def test_a_held_article_joins_an_active_story_without_moving_it_in_time():
+    a = StoryAssigner(PLAIN)
+    sid = a.assign(feat("quake-1", unit((0, 1.0)), hours=0)).story_id
+    a.hold(feat("undated", unit((0, 1.0)), hours=24 * 200))
+    assert dict(a.release())["undated"].story_id == sid
+    st = a._stories[sid]
+    assert st.n == 2 and st.last == st.first == T0.timestamp()
+    assert a.release() == []

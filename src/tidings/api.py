@@ -432,8 +432,9 @@ def _story_filters(
     entity: Annotated[str | None, Query(max_length=200, description="Entity id, e.g. per:putin.")] = None,
     place: Annotated[str | None, Query(max_length=200, description="Place id, e.g. geo:170063.")] = None,
     q: Annotated[str | None, Query(max_length=500, description="Words that an article must contain.")] = None,
-    sort: Annotated[str, Query(description="newest (by last article) or size.",
-                               json_schema_extra={"enum": ["newest", "size"]})] = "newest",
+    sort: Annotated[str, Query(description="newest (by last article), size, or heat (what is moving now: "
+                                           "recent articles against the story's earlier rate, see docs/heat.md).",
+                               json_schema_extra={"enum": ["newest", "size", "heat"]})] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page.")] = None,
     min_size: Annotated[int, Query(ge=1, le=1_000_000, description="Hide smaller stories.")] = 1,
@@ -455,7 +456,7 @@ def api_router() -> APIRouter:
                 summary="List stories", description="Newest or largest first, with cursor pagination. "
                 + STORY_FILTERS)
     def list_stories(request: Request, filters: StoryFilters) -> Any:
-        return queries.list_stories(_backend(request).reader(), **filters)
+        return queries.list_stories(_backend(request).reader(), **filters, settings=request.app.state.settings)
 
     @router.get("/stories.geojson", response_model=PlaceCollection, tags=["stories"],
                 responses=_errors(400, 404, 422, by_ref=True),
@@ -469,7 +470,8 @@ def api_router() -> APIRouter:
         if id:
             ids = list(dict.fromkeys(store.resolve_story(i) for i in id))
         else:
-            ids = [s["id"] for s in queries.list_stories(store, **filters)["stories"]]
+            ids = [s["id"] for s in queries.list_stories(store, **filters,
+                                                         settings=request.app.state.settings)["stories"]]
         return stories_geojson(store, ids)
 
     @router.get("/stories/{story_id}", response_model=StoryDetail, tags=["stories"], responses=_errors(404, 422),
@@ -593,6 +595,8 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAP
     app.include_router(api_router())
     app.include_router(docs_router())
     app.include_router(pages_router())
+    from .web.alerts import alerts_router
+    app.include_router(alerts_router())
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # added innermost first: SecurityHeaders wraps CORS wraps BodyLimit wraps the routes
     app.add_middleware(BodyLimit, max_bytes=int(server["max_body_bytes"]))

@@ -148,7 +148,7 @@ def stories(
     entity: Annotated[Optional[str], typer.Option(help="Only stories naming this entity id (e.g. per:putin).")] = None,
     place: Annotated[Optional[str], typer.Option(help="Only stories naming this place id (e.g. geo:170063).")] = None,
     q: Annotated[Optional[str], typer.Option("--q", "-q", help="Only stories with an article matching this text.")] = None,
-    sort: Annotated[str, typer.Option(help="newest or size.")] = "newest",
+    sort: Annotated[str, typer.Option(help="newest, size, or heat (what is moving now; docs/heat.md).")] = "newest",
     limit: Annotated[int, typer.Option(help="How many stories.")] = 20,
     min_size: Annotated[int, typer.Option(help="Hide stories with fewer articles.")] = 1,
     cursor: Annotated[Optional[str], typer.Option(help="next_cursor of the previous page.")] = None,
@@ -224,7 +224,8 @@ def article(
         _print_json(data)
         return
     out.print(f"[bold]{data['title']}[/bold]", highlight=False)
-    out.print(f"{data['id']}  {data['lang']} ({data['lang_confidence']:.2f})  {data['published_at']}  "
+    out.print(f"{data['id']}  {data['lang']} ({data['lang_confidence']:.2f})  {data['published_at']}"
+              f" (date from {data.get('date_source') or 'unknown'})  "
               f"story {data['story_id'] or '-'}  {data['url'] or data['source']}", highlight=False)
     if data["duplicate_of"]:
         out.print(f"duplicate of {data['duplicate_of']}")
@@ -428,6 +429,127 @@ def backup(
     else:
         out.print(f"{result['articles']} articles, {result['bytes']:,} bytes copied to {result['path']}",
                   highlight=False)
+
+
+# ---- alerts (tidings.watch.alerts) -------------------------------------------------------------
+alerts_app = typer.Typer(help="Alerts: be told when a matching story appears, grows or reaches a new language.",
+                         no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _writable_store():
+    from .store import Store
+
+    settings = _settings()
+    state.db = state.db or settings.section("store")["path"]
+    return Store.open(state.db), settings
+
+
+@alerts_app.command("add")
+def alerts_add(
+    name: Annotated[str, typer.Argument(help="A name for the alert (unique).")],
+    entity: Annotated[Optional[str], typer.Option(help="Stories naming this entity id (e.g. per:putin).")] = None,
+    place: Annotated[Optional[str], typer.Option(help="Stories naming this place id (e.g. geo:170063).")] = None,
+    q: Annotated[Optional[str], typer.Option("--q", "-q", help="Stories with an article matching these words.")] = None,
+    lang: Annotated[Optional[str], typer.Option(help="Stories with an article in this language.")] = None,
+    min_languages: Annotated[Optional[int], typer.Option(min=1, help="Stories in at least N languages.")] = None,
+    min_size: Annotated[Optional[int], typer.Option(min=1, help="Stories of at least N articles.")] = None,
+    notify: Annotated[Optional[list[str]], typer.Option(
+        "--notify", help="Apprise URL to notify (repeatable): json://host/path, mailto://..., slack://...")] = None,
+    growth: Annotated[Optional[int], typer.Option(
+        min=1, help="Notify each time a matching story has N more articles [default: alerts.growth_step].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the alert as JSON.")] = False,
+) -> None:
+    """Define an alert. Events: a story matches (new), grows by N articles, reaches a new language.
+    Stories that match already are the starting point (no event for them until they change).
+
+    Example:  tidings alerts add izmir --place geo:311046 --min-languages 2 --notify json://127.0.0.1:9000/hook
+    """
+    from .watch.alerts import add_alert
+
+    store, _ = _writable_store()
+    with store:
+        alert = add_alert(store, name, entity=entity, place=place, q=q, lang=lang, min_languages=min_languages,
+                          min_size=min_size, notify=notify or [], growth=growth)
+    if as_json:
+        _print_json(alert.as_dict())
+    else:
+        out.print(f"alert {alert.id} {alert.name!r} added; its Atom feed: /alerts/{alert.id}.atom", highlight=False)
+
+
+@alerts_app.command("list")
+def alerts_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List alerts with their filters, targets and delivery state (sent, pending, failed, last error).
+
+    Example:  tidings alerts list --json
+    """
+    from .watch.alerts import list_alerts
+
+    store, _ = _writable_store()
+    with store:
+        alerts = list_alerts(store)
+    if as_json:
+        _print_json(alerts)
+        return
+    if not alerts:
+        out.print("no alerts (tidings alerts add NAME --entity ID ...)")
+    for a in alerts:
+        filters = " ".join(f"{k}={v}" for k, v in a["filters"].items())
+        d = a["deliveries"]
+        out.print(f"{a['id']}  {a['name']}  {filters}  {a['events']} events  "
+                  f"{d['sent']} sent, {d['pending']} pending, {d['failed']} failed", highlight=False)
+        for url in a["notify"]:
+            out.print(f"    -> {url}", highlight=False)
+        if a["last_error"]:
+            out.print(f"    last error {a['last_error']['last_attempt_at']}: {a['last_error']['last_error']}",
+                      highlight=False)
+
+
+@alerts_app.command("remove")
+def alerts_remove(ref: Annotated[str, typer.Argument(help="Alert id or name.")]) -> None:
+    """Remove an alert, its events and its pending deliveries.
+
+    Example:  tidings alerts remove izmir
+    """
+    from .watch.alerts import remove_alert
+
+    store, _ = _writable_store()
+    with store:
+        alert = remove_alert(store, ref)
+    out.print(f"alert {alert.id} {alert.name!r} removed", highlight=False)
+
+
+@alerts_app.command("test")
+def alerts_test(ref: Annotated[str, typer.Argument(help="Alert id or name.")]) -> None:
+    """Send a test notification to every target of an alert now; exit 1 if one fails.
+
+    Example:  tidings alerts test izmir
+    """
+    from .watch.alerts import send_test
+
+    store, settings = _writable_store()
+    with store:
+        results = send_test(store, ref, settings)
+    for url, error in results.items():
+        out.print(f"{'sent' if error is None else 'FAILED'}  {url}" + (f": {error}" if error else ""), highlight=False)
+    if not results:
+        out.print("this alert has no --notify target; it is read through its Atom feed")
+    if any(results.values()):
+        raise typer.Exit(1)
+
+
+@alerts_app.command("deliver")
+def alerts_deliver() -> None:
+    """Send the notifications that are due now (retries of failed ones included); for cron.
+
+    Example:  tidings alerts deliver
+    """
+    from .watch.alerts import deliver_pending
+
+    store, settings = _writable_store()
+    with store:
+        counts = deliver_pending(store, settings)
+    out.print(f"{counts['sent']} sent, {counts['failed']} failed ({counts['gave_up']} given up)")
 
 
 # ---- evaluate ----------------------------------------------------------------------------

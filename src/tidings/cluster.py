@@ -149,6 +149,19 @@ class _Centerer:
         self.l_sum: dict[str, np.ndarray] = {}
         self.l_n: dict[str, float] = {}
 
+    def centre(self, x: np.ndarray, lang: str) -> np.ndarray:
+        """``x`` centred with the current means (which do not change)."""
+        cfg = self.cfg
+        g_mean = self.g_sum / (self.g_n + cfg.center_global_prior)
+        l_sum = self.l_sum.get(lang)
+        if l_sum is None:
+            mean = g_mean
+        else:
+            mean = (l_sum + cfg.center_lang_prior * g_mean) / (self.l_n.get(lang, 0.0) + cfg.center_lang_prior)
+        y = x - mean
+        norm = float(np.linalg.norm(y))
+        return (y / norm if norm > 0 else x).astype(np.float32)
+
     def transform(self, x: np.ndarray, lang: str) -> np.ndarray:
         """Centre ``x`` with the current means, then add it to them."""
         cfg = self.cfg
@@ -170,6 +183,17 @@ class _Centerer:
         self.l_sum[lang] = l_sum * keep + x
         self.l_n[lang] = l_n * keep + 1.0
         return y
+
+
+@dataclass
+class _Held:
+    """An article of unknown time waiting for :meth:`StoryAssigner.release`, with its best story so far."""
+
+    f: StoryFeatures
+    x: np.ndarray                    # the embedding; centred with the means of the moment it is scored
+    y: np.ndarray | None = None      # centred as it joins (release)
+    best: str | None = None
+    score: float = 0.0
 
 
 class _DocFreq:
@@ -238,6 +262,7 @@ class StoryAssigner:
         self._df_place = _DocFreq(self.cfg.idf_window_hours * _HOUR, self.cfg.idf_min_docs)
         self._now = -math.inf
         self._last_merge = -math.inf
+        self._held: list[_Held] = []
 
     # ----------------------------------------------------------------- public API
     def assign(self, f: StoryFeatures) -> Assignment:
@@ -277,6 +302,65 @@ class StoryAssigner:
         self._df_ent.add(t, f.entities)
         self._df_place.add(t, f.places)
         return result
+
+    # ----------------------------------------------------------------- articles of unknown time
+    def hold(self, f: StoryFeatures) -> None:
+        """Keep aside an article whose publication time is unknown (dated only by its ingest time).
+
+        It does not move the stream clock. Until :meth:`release` it is scored against every active
+        story by text and names alone (no time term, no span limit), each story at its last state
+        before it is evicted, so that it can join the story it belongs to whenever in the batch's
+        stream that story was active. Call :meth:`release` at the end of the batch."""
+        x = np.asarray(f.embedding, dtype=np.float32).reshape(-1)
+        self._ensure_dim(x.shape[0])
+        held = _Held(f, x)
+        self._held.append(held)
+        self._score_held(None, [held])
+
+    def release(self) -> list[tuple[str, Assignment]]:
+        """Place the held articles: each joins the story it scored best with (above the threshold),
+        or starts a story of its own at the stream's current time. Returns ``(article_id,
+        Assignment)``; the story may no longer be active (then only the store records the join)."""
+        if not self._held:
+            return []
+        self._score_held(None)
+        out: list[tuple[str, Assignment]] = []
+        held, self._held = self._held, []
+        assert self._centerer is not None
+        for h in held:
+            # only now does it join the running language means, as a dated article does when assigned
+            h.y = self._centerer.transform(h.x, h.f.lang) if self.cfg.center else self._unit(h.x)
+            sid = self.resolve(h.best) if h.best is not None else None
+            if sid is not None and sid in self._stories:
+                st = self._stories[sid]
+                self._add_to(st, h.y, st.last, h.f)   # joins without moving the story in time
+                out.append((h.f.article_id, Assignment(sid, False, h.score, [])))
+            elif sid is not None:
+                out.append((h.f.article_id, Assignment(sid, False, h.score, [])))
+            else:
+                new = story_id_for(h.f.article_id)
+                t = self._now if math.isfinite(self._now) else _ts(h.f.published_at)
+                if new in self._stories or new in self._alias:
+                    self._add_to(self._stories[self.resolve(new)], h.y, t, h.f)
+                    new = self.resolve(new)
+                else:
+                    self._new_story(new, h.y, t, h.f)
+                out.append((h.f.article_id, Assignment(new, True, h.score, [])))
+            self._df_ent.add(self._now if math.isfinite(self._now) else _ts(h.f.published_at), h.f.entities)
+            self._df_place.add(self._now if math.isfinite(self._now) else _ts(h.f.published_at), h.f.places)
+        return out
+
+    @staticmethod
+    def _unit(x: np.ndarray) -> np.ndarray:
+        return x / max(float(np.linalg.norm(x)), 1e-12)
+
+    def _score_held(self, slots: np.ndarray | None, held: "list[_Held] | None" = None) -> None:
+        assert self._centerer is not None
+        for h in held if held is not None else self._held:
+            y = self._centerer.centre(h.x, h.f.lang) if self.cfg.center else self._unit(h.x)
+            sid, score = self._best_story(y, 0.0, h.f, timeless=True, among=slots)
+            if sid is not None and (h.best is None or score > h.score):
+                h.best, h.score = sid, score
 
     def flush(self) -> list[tuple[str, str]]:
         """Run the delayed merge now (end of a batch); returns the merges done."""
@@ -330,11 +414,17 @@ class StoryAssigner:
                 acc[sid] = acc.get(sid, 0.0) + w * frac ** cfg.entity_story_power
         return {sid: min(1.0, v / cfg.entity_saturation) for sid, v in acc.items()}
 
-    def _best_story(self, y: np.ndarray, t: float, f: StoryFeatures) -> tuple[str | None, float]:
+    def _best_story(self, y: np.ndarray, t: float, f: StoryFeatures, *, timeless: bool = False,
+                    among: np.ndarray | None = None) -> tuple[str | None, float]:
+        """The best active story for an article, or None under the threshold. ``timeless``: the
+        article's time is unknown, so no time term and no span limit; ``among``: only these slots."""
         cfg = self.cfg
         if not self._stories:
             return None, 0.0
         alive = self._alive
+        if among is not None:
+            alive = np.zeros_like(alive)
+            alive[among] = self._alive[among]
         # einsum, not ``@``: for one vector against a few thousand centroids, a multi-threaded
         # BLAS spends more time waking its threads than computing (p95 27.9 ms vs 8.5 ms per
         # assign with 1,000,000 articles stored on a busy 2-core machine; bench/scale.py), and
@@ -345,7 +435,7 @@ class StoryAssigner:
         score = np.where(alive, dots / denom, -np.inf)
         ref = self._last if cfg.time_ref == "last" else self._tsum / np.maximum(self._counts, 1.0)
         gap_h = np.abs(t - ref) / _HOUR
-        if cfg.time_weight:
+        if cfg.time_weight and not timeless:
             score = score + cfg.time_weight * (np.exp(-gap_h / cfg.time_tau_hours) - 1.0)
         span_h = (np.maximum(t, self._last) - np.minimum(t, self._first)) / _HOUR
         ent = np.zeros_like(score)
@@ -357,7 +447,8 @@ class StoryAssigner:
                 score[self._stories[sid].slot] += cfg.place_weight * v
         score = score + cfg.entity_weight * ent
         # A story may not outgrow the time window without entity evidence.
-        score = np.where((span_h > cfg.max_span_hours) & (ent < cfg.span_evidence), -np.inf, score)
+        if not timeless:
+            score = np.where((span_h > cfg.max_span_hours) & (ent < cfg.span_evidence), -np.inf, score)
         need = np.full(score.shape, cfg.threshold, np.float64)
         if cfg.cross_lingual_offset:
             for st in self._stories.values():
@@ -459,6 +550,8 @@ class StoryAssigner:
     def _evict(self) -> None:
         horizon = self._now - self.cfg.window_hours * _HOUR
         old = np.nonzero(self._alive & (self._last < horizon))[0]
+        if len(old) and self._held:
+            self._score_held(old)   # the last look the held articles get at these stories
         for s in old:
             sid = self._slot_ids[int(s)]
             if sid is not None:

@@ -39,6 +39,7 @@ class Document:
     fixes: list[str] = field(default_factory=list)
     # what a reader has to say about this input (bad bytes and where), reported by the ingest
     warnings: list[str] = field(default_factory=list)
+    date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class Article:
     url: str | None = None
     outlet: str | None = None
     external_id: str | None = None
+    date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
     content_hash: str = ""
     analysis: Analysis = field(default_factory=Analysis)
     embedding: np.ndarray | None = None

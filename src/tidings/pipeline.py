@@ -31,6 +31,8 @@ from .store import Store, utcnow
 log = logging.getLogger(__name__)
 
 PLACE_PREFIX = "geo:"
+# date_source of an article whose time is unknown (tidings.pubdate): clustered by content alone
+UNKNOWN_DATE = "ingest-time"
 
 
 @dataclass
@@ -119,25 +121,29 @@ class Pipeline:
         from .entities import analyse
         from .language import detect
         from .limits import cut
+        from .pubdate import publication_date
 
         doc, flags, analysed = self._within_limits(doc)
         lang, confidence = detect(" ".join(filter(None, [doc.title, doc.text])), hint=doc.lang,
                                   settings=self.settings.section("language"))
         text = clean(doc.text, lang, settings=self.settings.section("clean")) if doc.text else ""
         title = (doc.title or "").strip() or _first_sentence(text)
-        published = doc.published_at or default_date or utcnow()
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=timezone.utc)
+        published, date_source = publication_date(doc, lang, now=utcnow(), default_date=default_date,
+                                                  settings=self.settings.section("dates"))
         if not self.limits.date_in_range(published, utcnow()):
             log.warning("%s: publication date %s is outside the accepted range; using %s", doc.source,
                         published.isoformat(), "--default-date" if default_date else "the ingest time")
             flags.append("date_out_of_range")
-            published = default_date if default_date and self.limits.date_in_range(default_date, utcnow()) \
-                else utcnow()
+            if default_date and self.limits.date_in_range(default_date, utcnow()):
+                published, date_source = default_date, "given"
+            else:
+                published, date_source = utcnow(), "ingest-time"
+            if published.tzinfo is None:
+                published = published.replace(tzinfo=timezone.utc)
         chash = content_hash(f"{title}\n{text}")
         article = Article(id=article_id_for(doc, chash), source=doc.source, title=title, text=text, lang=lang,
                           lang_confidence=confidence, published_at=published, url=doc.url, outlet=doc.outlet,
-                          external_id=doc.external_id, content_hash=chash)
+                          external_id=doc.external_id, content_hash=chash, date_source=date_source)
         if len(text) > analysed:
             # spaCy refuses texts over 1,000,000 characters and needs ~1 GB per 100,000: the names,
             # dates and quotes of a longer text are those of its beginning (offsets stay valid)
@@ -578,12 +584,23 @@ class Monitor:
         touched: set[str] = set()
         merges: list[tuple[str, str]] = []
         scores: dict[str, float] = {}
+        # an article dated only by its ingest time has no known time: it is grouped by text and
+        # names alone, with the story it matches whenever in this batch's stream (StoryAssigner.hold)
+        undated = {a.id: a for a in unique if a.date_source == UNKNOWN_DATE}
+        for article in undated.values():
+            self.assigner.hold(story_features(article))
         for article in unique:
+            if article.id in undated:
+                continue
             assignment = self.assigner.assign(story_features(article))
             article.story_id = assignment.story_id
             scores[article.id] = assignment.score
             touched.add(assignment.story_id)
             merges.extend(assignment.merged)
+        for article_id, assignment in self.assigner.release():
+            undated[article_id].story_id = assignment.story_id
+            scores[article_id] = assignment.score
+            touched.add(assignment.story_id)
         merges.extend(self.assigner.flush())
         self._write_batch(fresh, scores, merges, touched, report)
 
@@ -610,12 +627,30 @@ class Monitor:
                 touched.add(new)
             touched = {self.assigner.resolve(s) for s in touched}
             self.store.refresh_stories(touched)
+            self._alert_events(touched)
             # only the stories, aliases and IDF entries this batch changed (plus a small core blob)
             changes = self.assigner.state_changes()
             self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
                                           dropped=changes.dropped, aliases=changes.aliases,
                                           df_items=changes.df_items, df_keep_from=changes.df_keep_from)
         report.stories_touched |= touched
+        self._alert_deliveries()
+
+    # ---- alerts (tidings.watch.alerts) --------------------------------------------------------
+    def _alert_events(self, touched: set[str]) -> None:
+        """Inside the batch's transaction: the events its story changes raise (committed with it)."""
+        from .watch import alerts
+
+        alerts.evaluate(self.store, touched, self.settings)
+
+    def _alert_deliveries(self) -> None:
+        """After the commit: send what is due. A failing target is its alert's problem, never the ingest's."""
+        from .watch import alerts
+
+        try:
+            alerts.deliver_pending(self.store, self.settings)
+        except Exception:
+            log.exception("alert delivery failed; the articles are stored, the notifications will be retried")
 
     # ---- similarity ------------------------------------------------------------------------
     def similarity(self, a: str | Document, b: str | Document) -> dict:
@@ -655,7 +690,7 @@ class Monitor:
     # ---- reads (see queries.py) ------------------------------------------------------------
     def stories(self, **filters) -> dict:
         from .queries import list_stories
-        return list_stories(self.store, **filters)
+        return list_stories(self.store, **{"settings": self.settings, **filters})
 
     def story(self, story_id: str) -> dict:
         from .queries import story_detail

@@ -68,10 +68,11 @@ def _iso_day(value: str | date | None, name: str) -> str | None:
 def list_stories(store: Store, *, lang: str | None = None, since: str | None = None, until: str | None = None,
                  entity: str | None = None, place: str | None = None, q: str | None = None,
                  sort: str = "newest", limit: int = 50, cursor: str | None = None,
-                 min_size: int = 1) -> dict:
-    """Stories, newest (by last article) or largest first, with filters and cursor pagination."""
-    if sort not in SORTS:
-        raise BadQuery(f"unknown sort {sort!r}", source="sort", hint="use 'newest' or 'size'")
+                 min_size: int = 1, settings: object = None) -> dict:
+    """Stories, newest (by last article), largest or hottest (``heat``, see tidings.heat) first, with
+    filters and cursor pagination. ``settings``: the ``[heat]`` parameters (default: shipped)."""
+    if sort not in SORTS and sort != "heat":
+        raise BadQuery(f"unknown sort {sort!r}", source="sort", hint="use 'newest', 'size' or 'heat'")
     if not 1 <= limit <= 500:
         raise BadQuery("limit must be between 1 and 500", source="limit")
     where = ["s.merged_into IS NULL", "s.size >= ?"]
@@ -96,6 +97,10 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
         where.append("s.id IN (SELECT a.story_id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "
                      "WHERE articles_fts MATCH ?)")
         params.append(fts_query(q))
+    if sort == "heat":   # what is moving now: tidings.heat
+        from .heat import heat_page
+        return heat_page(store, where, params, limit=limit, cursor=_decode_cursor(cursor) if cursor else None,
+                         summary=_story_summary, settings=settings)
     column, order = SORTS[sort]
     if cursor:
         key, after_id = _decode_cursor(cursor)
@@ -190,7 +195,8 @@ def load_article(store: Store, article_id: str) -> Article:
     return Article(id=row["id"], source=row["source"], title=row["title"], text=row["text"], lang=row["lang"],
                    lang_confidence=row["lang_confidence"], published_at=parse_iso(row["published_at"]),
                    url=row["url"], outlet=row["outlet"], external_id=row["external_id"],
-                   content_hash=row["content_hash"], analysis=_analysis(store, article_id),
+                   content_hash=row["content_hash"], date_source=row["date_source"],
+                   analysis=_analysis(store, article_id),
                    story_id=row["story_id"], duplicate_of=row["duplicate_of"])
 
 

@@ -182,6 +182,50 @@ MIGRATIONS: list[str] = [
     CREATE INDEX raw_inputs_key ON raw_inputs(input_key);
     CREATE INDEX articles_external_id ON articles(external_id) WHERE external_id IS NOT NULL;
     """,
+    # 6: where each publication date came from (metadata, feed, url, dateline, given, ingest-time;
+    # NULL for articles stored before); alerts, their events (unique keys: never notified twice)
+    # and the outbox of deliveries with retries (tidings.watch.alerts)
+    """
+    ALTER TABLE articles ADD COLUMN date_source TEXT;
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        filters TEXT NOT NULL,
+        notify TEXT NOT NULL DEFAULT '[]',
+        growth INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE alert_stories (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        story_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        langs TEXT NOT NULL,
+        PRIMARY KEY (alert_id, story_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX alert_events_alert ON alert_events(alert_id, id);
+    CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES alert_events(id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        UNIQUE (event_id, target)
+    );
+    CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at) WHERE status = 'pending';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -345,12 +389,13 @@ class Store:
     def add_article(self, article: Article, raw_id: int | None) -> None:
         self.conn.execute(
             """INSERT INTO articles(id, raw_id, source, url, outlet, external_id, title, text, lang,
-                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id, flags)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id, flags,
+                   date_source)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (article.id, raw_id, article.source, article.url, article.outlet, article.external_id,
              article.title, article.text, article.lang, article.lang_confidence,
              _iso(article.published_at), _iso(utcnow()), article.content_hash,
-             article.duplicate_of, article.story_id, ",".join(article.flags)))
+             article.duplicate_of, article.story_id, ",".join(article.flags), article.date_source))
         if article.duplicate_of:
             return
         analysis = article.analysis
@@ -417,11 +462,13 @@ class Store:
         """Recompute size, languages, time span and title of the given stories from their members."""
         for story_id in sorted(set(story_ids)):
             rows = self.conn.execute(
-                """SELECT title, lang, published_at FROM articles
+                """SELECT title, lang, published_at, date_source FROM articles
                    WHERE story_id = ? AND duplicate_of IS NULL ORDER BY published_at, rowid""",
                 (story_id,)).fetchall()
             if not rows:
                 continue
+            # an article dated only by its ingest time does not move a story that has dated ones
+            dated = [r for r in rows if r["date_source"] != "ingest-time"] or rows
             langs: dict[str, int] = {}
             for row in rows:
                 langs[row["lang"]] = langs.get(row["lang"], 0) + 1
@@ -430,7 +477,7 @@ class Store:
                 """INSERT INTO stories(id, title, size, first_seen, last_seen, langs) VALUES (?,?,?,?,?,?)
                    ON CONFLICT(id) DO UPDATE SET title=excluded.title, size=excluded.size,
                      first_seen=excluded.first_seen, last_seen=excluded.last_seen, langs=excluded.langs""",
-                (story_id, title, len(rows), rows[0]["published_at"], rows[-1]["published_at"],
+                (story_id, title, len(rows), dated[0]["published_at"], dated[-1]["published_at"],
                  json.dumps(dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))))))
 
     def save_cluster_state(self, data: bytes, *, full: bool = True,

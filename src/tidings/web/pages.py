@@ -137,7 +137,7 @@ def pages_router() -> APIRouter:
         error = None
         try:
             _check_query_length(request, q)
-            page = queries.list_stories(db, limit=PAGE_SIZE, **filters)
+            page = queries.list_stories(db, limit=PAGE_SIZE, **filters, settings=request.app.state.settings)
         except TidingsError as exc:
             page, error = {"stories": [], "next_cursor": None}, exc
         kept = {k: v for k, v in filters.items() if v and k != "cursor"}

@@ -57,6 +57,8 @@ class StorySummary(BaseModel):
     last_seen: datetime | None
     langs: dict[str, int] = Field(description="Articles per language.")
     top_entities: list[EntityRef]
+    heat: float | None = Field(None, description="With sort=heat: recent articles against the story's earlier "
+                                                 "rate, weighted by languages and outlets (docs/heat.md).")
 
 
 class StoryPage(BaseModel):
@@ -149,6 +151,9 @@ class ArticleDetail(BaseModel):
     lang: str
     lang_confidence: float
     published_at: datetime
+    date_source: str | None = Field(
+        None, description="Where published_at came from: metadata, feed, url, dateline, given (--default-date) "
+                          "or ingest-time (nothing else known); null for articles stored before tidings recorded it.")
     ingested_at: datetime
     content_hash: str
     duplicate_of: str | None = Field(description="Id of the first copy when this is a duplicate.")
