@@ -35,6 +35,8 @@ class Document:
     lang: str | None = None
     published_at: datetime | None = None
     external_id: str | None = None
+    date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
+    summary_only: bool = False  # the text is the feed's summary: the page behind the link could not be had
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class Article:
     outlet: str | None = None
     external_id: str | None = None
     content_hash: str = ""
+    summary_only: bool = False  # the text is a feed summary, not the page behind the link
     analysis: Analysis = field(default_factory=Analysis)
     embedding: np.ndarray | None = None
     story_id: str | None = None

@@ -153,6 +153,8 @@ class ArticleDetail(BaseModel):
     content_hash: str
     duplicate_of: str | None = Field(description="Id of the first copy when this is a duplicate.")
     story_id: str | None
+    summary_only: bool = Field(False, description="The text is the feed entry's summary: the page behind "
+                                                  "the link could not be fetched (tidings watch).")
     mentions: list[ArticleMention]
     dates: list[ArticleDate]
     quotes: list[ArticleQuote]
