@@ -530,11 +530,23 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 # ---- the app -------------------------------------------------------------------------------------
-def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAPI:
+def _start_watcher(backend: Backend):
+    """``tidings serve --watch``: the watcher shares the writing monitor (and its lock) when the
+    server takes writes, so that one process never runs two story assigners; else it has its own."""
+    from .pipeline import Monitor
+    from .watch import WatchThread
+
+    if backend.writable:
+        return WatchThread(backend.writer(), lock=backend._pipeline_lock).start()
+    return WatchThread(Monitor(backend.db, backend.settings), close_monitor=True).start()
+
+
+def create_app(db: str, settings: Settings, *, read_only: bool = True, watch: bool = False) -> FastAPI:
     """The API and web pages over the store at ``db``.
 
     Writes (POST /api/articles) are possible only when ``read_only`` is False *and* ``server.token``
     is set; otherwise the store is opened read-only and the write route answers 403.
+    ``watch``: also run the watcher (tidings watch) in a background thread while the app runs.
     """
     from .web.pages import docs_router, pages_router
 
@@ -543,8 +555,14 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
-        backend.close()
+        watcher = _start_watcher(backend) if watch else None
+        app.state.watcher = watcher
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            backend.close()
 
     app = FastAPI(
         title="tidings", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

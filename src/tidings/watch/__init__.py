@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Fetcher", "PassReport", "Watcher", "add_sources", "export_opml", "import_opml", "list_sources",
+__all__ = ["Fetcher", "PassReport", "WatchThread", "Watcher", "add_sources", "export_opml", "import_opml", "list_sources",
            "parse_every", "remove_source", "set_paused"]
 
 
@@ -175,8 +175,12 @@ class Watcher:
     """
 
     def __init__(self, monitor: "Monitor", *, clock: Callable[[], datetime] = utc_clock,
-                 fetcher: Fetcher | None = None, rand: Callable[[], float] = random.random):
+                 fetcher: Fetcher | None = None, rand: Callable[[], float] = random.random,
+                 lock: Any = None):
         self.monitor = monitor
+        # held around every use of the store: a server shares its writing monitor (and this lock)
+        # with the watcher, so that their transactions never interleave on one connection
+        self.lock = lock if lock is not None else threading.Lock()
         self.store = monitor.store
         self.settings = monitor.settings
         self.section = self.settings.section("watch")
@@ -212,7 +216,9 @@ class Watcher:
         from ..store import parse_iso
 
         now = self.clock()
-        times = [parse_iso(s["next_due"]) for s in self.store.sources() if not s["paused"]]
+        with self.lock:
+            sources = self.store.sources()
+        times = [parse_iso(s["next_due"]) for s in sources if not s["paused"]]
         if not times:
             return None
         return max(0.0, (min(times) - now).total_seconds())
@@ -238,9 +244,11 @@ class Watcher:
         entries stay new for the next run) and what was fetched is committed.
         """
         report = PassReport()
-        self.monitor.refresh_if_changed()
+        with self.lock:
+            self.monitor.refresh_if_changed()
+            due = self.due_sources()
         polls: dict[Future, tuple[str, _Poll, Any]] = {}
-        for source in self.due_sources():
+        for source in due:
             poll = _Poll(source)
             polls[self.pool.submit(self._fetch_listing, poll)] = ("listing", poll, None)
         report.sources = len(polls)
@@ -253,7 +261,8 @@ class Watcher:
                         if kind == "page":
                             poll.pending -= 1
                             if poll.pending == 0:
-                                self._finish(poll, report)
+                                with self.lock:
+                                    self._finish(poll, report)
                         else:
                             report.sources -= 1
                 if not polls:
@@ -262,7 +271,8 @@ class Watcher:
             for future in done:
                 kind, poll, entry = polls.pop(future)
                 if kind == "listing":
-                    self._after_listing(future, poll, polls, report)
+                    with self.lock:
+                        self._after_listing(future, poll, polls, report)
                 else:
                     poll.pending -= 1
                     try:
@@ -272,7 +282,8 @@ class Watcher:
                         poll.results.append(PageResult(entry.url, None, status="failed",
                                                        error=InputError(f"internal error: {exc}", source=entry.url)))
                     if poll.pending == 0:
-                        self._finish(poll, report)
+                        with self.lock:
+                            self._finish(poll, report)
         return report
 
     # ---- steps (worker threads: _fetch_listing, _fetch_page, _read_folder; the rest here) ----
@@ -499,3 +510,43 @@ class Watcher:
             log.warning("source %s paused after %d errors in a row: %s", source["url"], schedule.errors_in_row,
                         values["last_error"])
         return values
+
+
+class WatchThread:
+    """The watcher in a background thread of another program (``tidings serve --watch``).
+
+    :meth:`start` begins polling; :meth:`stop` lets the pass in hand finish and commit, then
+    closes the watcher (and the monitor, when this object opened it).
+    """
+
+    def __init__(self, monitor: "Monitor", *, lock: Any = None, close_monitor: bool = False,
+                 clock: Callable[[], datetime] = utc_clock):
+        self.monitor = monitor
+        self.watcher = Watcher(monitor, lock=lock, clock=clock)
+        self.close_monitor = close_monitor
+        self.stop_event = threading.Event()
+        self.passes = 0
+        self.thread = threading.Thread(target=self._run, name="tidings-watcher", daemon=True)
+
+    def _run(self) -> None:
+        def count(report: PassReport) -> None:
+            self.passes += 1
+            log.info("watch pass: %s", report.as_dict())
+
+        while not self.stop_event.is_set():
+            try:
+                self.watcher.run(self.stop_event, on_pass=count)
+            except Exception:  # keep the server's watcher alive through a bad pass; it is logged
+                log.exception("watcher pass failed; retrying")
+                self.stop_event.wait(float(self.watcher.section["idle_seconds"]))
+
+    def start(self) -> "WatchThread":
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+        self.watcher.close()
+        if self.close_monitor:
+            self.monitor.close()
