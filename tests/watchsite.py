@@ -157,7 +157,7 @@ class Site:
                 if route is None:
                     return self._send(404, b"not here", "text/plain", {})
                 if route.hold is not None:
-                    route.hold.wait(30)
+                    route.hold.wait(300)
                 if route.delay:
                     time.sleep(route.delay)
                 body = route.make() if route.make else (route.body or b"")
