@@ -178,3 +178,14 @@ def test_user_agent_names_the_contact_url(site):
         fetcher.get(f"{site.base}/a.html")
     agents = {headers["user-agent"] for _, _, headers in site.requests}
     assert len(agents) == 1 and agents.pop().endswith("(+https://newsroom.example/crawler)")
+
+
+def test_the_address_connected_to_is_checked_again(site, monkeypatch):
+    # a DNS answer that changes between the check and the connection (rebinding): the check
+    # passes, the connection lands on 127.0.0.1, and the answer is refused before it is read
+    monkeypatch.setattr(fetcher_module, "check_host", lambda host, port: None)
+    site.routes["/robots.txt"] = Route(body=b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    site.page("/a.html", make_story(1, START))
+    with Fetcher({"ingest": {"allow_private_addresses": False}, "watch": {"per_host_delay": 0.0}}) as guarded:
+        with pytest.raises(BlockedAddress, match="connected to 127.0.0.1"):
+            guarded.get(f"{site.base}/a.html")
