@@ -87,3 +87,13 @@ def test_serve_watch_runs_the_watcher_in_the_server_and_stops_with_it(tmp_path, 
     with Store.open(db, read_only=True) as store:
         source = store.sources()[0]
     assert source["kind"] == "feed" and source["fetches"] >= 1 and source["last_status"] == 200
+
+
+def test_api_lists_the_sources_with_their_health(tmp_path):
+    db = tmp_path / "w.db"
+    _store_with_sources(db, ["https://example.org/feed.xml"])
+    with TestClient(create_app(str(db), Settings.load(env={}))) as client:
+        body = client.get("/api/sources").json()
+    [source] = body["sources"]
+    assert source["url"] == "https://example.org/feed.xml" and source["every"] == "10m"
+    assert (source["paused"], source["errors_in_row"], source["articles_24h"], source["last_fetch"]) == (False, 0, 0, None)

@@ -37,8 +37,8 @@ from .errors import NotFound, StoreError, TidingsError
 from .models import Document
 from .store import Store
 from .web.schema import (ArticleDetail, ArticleIn, EntityDetail, ErrorResponse, IngestResult, PlaceCollection,
-                         SearchResults, SimilarityRequest, SimilarityResult, StoredArticleRef, StoryDetail,
-                         StoryPage, TextArticleRef)
+                         SearchResults, SimilarityRequest, SimilarityResult, SourceList, StoredArticleRef,
+                         StoryDetail, StoryPage, TextArticleRef)
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +465,13 @@ def api_router() -> APIRouter:
                limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
         return {"query": q, "results": queries.search(_backend(request).reader(), q, limit=limit)}
 
+    @router.get("/sources", response_model=SourceList, tags=["sources"], summary="Followed sources and their health",
+                description="Every source tidings watch follows: last fetch, HTTP status, next due time, "
+                            "articles in the last 24 hours, errors in a row, paused.")
+    def sources(request: Request) -> Any:
+        from .watch import list_sources
+        return {"sources": list_sources(_backend(request).reader())}
+
     @router.post("/similarity", response_model=SimilarityResult, tags=["articles"],
                  responses=_errors(400, 404, 413, 422),
                  summary="Similarity of two articles",
@@ -569,7 +576,7 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True, watch: bo
         description="Multilingual news stories: list and filter stories, read one story's articles by language, "
                     "entities, places and dates; search; score similarity; ingest articles (with a token). "
                     "Every error is `{\"error\": {\"code\", \"message\", \"detail\"}}`.",
-        openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}],
+        openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}, {"name": "sources"}],
     )
     app.state.backend = backend
     app.state.settings = settings
