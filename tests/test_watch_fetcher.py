@@ -189,3 +189,20 @@ def test_the_address_connected_to_is_checked_again(site, monkeypatch):
     with Fetcher({"ingest": {"allow_private_addresses": False}, "watch": {"per_host_delay": 0.0}}) as guarded:
         with pytest.raises(BlockedAddress, match="connected to 127.0.0.1"):
             guarded.get(f"{site.base}/a.html")
+
+
+def test_robots_txt_behind_a_redirect_is_followed(site):
+    site.routes["/robots.txt"] = Route(status=301, headers={"Location": "/real-robots.txt"})
+    site.routes["/real-robots.txt"] = Route(body=b"User-agent: *\nDisallow: /x\n", content_type="text/plain")
+    site.page("/x.html", make_story(1, START))
+    with _fetcher() as fetcher, pytest.raises(RobotsDisallowed):
+        fetcher.get(f"{site.base}/x.html")
+    assert "/x.html" not in site.paths()
+
+
+def test_robots_txt_failing_with_5xx_disallows_everything(site):
+    site.routes["/robots.txt"] = Route(status=503)
+    site.page("/x.html", make_story(1, START))
+    with _fetcher() as fetcher, pytest.raises(RobotsDisallowed):
+        fetcher.get(f"{site.base}/x.html")
+    assert "/x.html" not in site.paths()

@@ -551,6 +551,8 @@ def watch(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with _monitor() as monitor, Watcher(monitor) as watcher:
+            if not monitor.store.sources():
+                err.print("no sources yet: add some with  tidings sources add URL", highlight=False)
             if once:
                 report(watcher.run_once(stop=stop))
             else:

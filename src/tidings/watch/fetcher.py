@@ -168,6 +168,10 @@ class Fetcher:
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Response:
         """GET ``url``, following redirects one hop at a time (each hop guarded, allowed by
         robots.txt and delayed like a first request). Raises FetchError for what is not HTTP."""
+        return self._get(url, etag=etag, last_modified=last_modified, check_robots=self.obey_robots)
+
+    def _get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+             check_robots: bool = True) -> Response:
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -177,7 +181,7 @@ class Fetcher:
         redirects: list[str] = []
         for _hop in range(self.max_redirects + 1):
             try:
-                if self.obey_robots and not self.allowed(current):
+                if check_robots and not self.allowed(current):
                     raise RobotsDisallowed("disallowed by the site's robots.txt")
                 response = self._request(current, headers)
             except FetchError as exc:
@@ -236,17 +240,18 @@ class Fetcher:
 
             robots_url = origin + "/robots.txt"
             try:
-                response = self._request(robots_url, {})
+                response = self._get(robots_url, check_robots=False)  # redirects followed (RFC 9309)
                 if response.ok:
                     parsed = Protego.parse(response.body.decode("utf-8", errors="replace"))
                 elif response.status >= 500:
                     # RFC 9309: an unreachable robots.txt means "disallow all" for now
                     parsed = Protego.parse("User-agent: *\nDisallow: /")
-                else:  # 4xx, redirects we did not follow: no rules
+                else:  # 4xx (or a redirect loop cut short): no rules
                     parsed = None
             except FetchError as exc:
-                # unreachable or refused: so is the page; say that rather than "disallowed"
-                raise type(exc)(exc.reason, source=exc.source, hint=exc.hint) from None
+                # unreachable or refused: so is the page; say that (for the page's URL) rather
+                # than "disallowed"
+                raise type(exc)(exc.reason, hint=exc.hint) from None
             self._robots[origin] = (self._monotonic() + self.robots_ttl, parsed)
             return parsed
 
