@@ -4,6 +4,7 @@ full text; 304s are counted; a failing source backs off while the others keep th
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -229,3 +230,47 @@ def test_ingest_of_a_feed_url_fetches_the_article_pages(tmp_path, site, pipeline
         by_url = {a["url"]: a for a in _articles(monitor)}
     assert stories[0].marker in by_url[links[0]]["text"] and by_url[links[0]]["summary_only"] == 0
     assert stories[1].marker not in by_url[links[1]]["text"] and by_url[links[1]]["summary_only"] == 1
+
+
+def test_a_stop_finishes_the_pages_in_hand_and_leaves_the_rest_for_next_time(tmp_path, site, pipeline):
+    import threading
+
+    stories = [make_story(n, START - timedelta(minutes=n)) for n in range(3)]  # newest first: 0, 1, 2
+    links = site.feed("/feed.xml", stories)
+    first_page = links[0].removeprefix(site.base)
+    release = threading.Event()
+    site.routes[first_page].hold = release
+    stop = threading.Event()
+
+    def stop_when_the_first_page_is_asked() -> None:
+        while first_page not in site.paths():
+            time.sleep(0.01)
+        stop.set()
+        time.sleep(0.3)
+        release.set()
+
+    with _monitor(tmp_path / "w.db", pipeline, concurrency=1) as monitor:
+        add_sources(monitor.store, [site.base + "/feed.xml"], now=site.clock())
+        with Watcher(monitor, clock=site.clock) as watcher:
+            threading.Thread(target=stop_when_the_first_page_is_asked, daemon=True).start()
+            stopped = watcher.run_once(stop=stop)
+            assert stopped.interrupted and stopped.pages == 1 and len(stopped.added) == 1
+            assert [a["url"] for a in _articles(monitor)] == [links[0]]
+            assert watcher.due_sources()  # due again at once, not after its interval
+            rest = watcher.run_once()
+        assert rest.pages == 2 and len(rest.added) == 2
+    assert [site.count(link.removeprefix(site.base)) for link in links] == [1, 1, 1]
+
+
+def test_entries_over_the_per_poll_limit_come_next_time_not_after_a_change(tmp_path, site, pipeline):
+    stories = [make_story(n, START - timedelta(minutes=n)) for n in range(3)]
+    site.feed("/feed.xml", stories)
+    with _monitor(tmp_path / "w.db", pipeline, max_entries_per_poll=2) as monitor:
+        add_sources(monitor.store, [site.base + "/feed.xml"], every="5m", now=site.clock())
+        with Watcher(monitor, clock=site.clock) as watcher:
+            assert watcher.run_once().pages == 2
+            site.clock.advance(minutes=5)
+            rest = watcher.run_once()  # the feed did not change, yet it is read again (no 304)
+            assert rest.pages == 1 and rest.not_modified == 0
+            site.clock.advance(minutes=5)
+            assert watcher.run_once().not_modified == 1

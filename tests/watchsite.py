@@ -114,12 +114,13 @@ class Site:
         return self.base + path
 
     def feed(self, path: str, stories: list[Story], *, title: str = "The Test Gazette", pages: bool = True,
-             page_prefix: str | None = None) -> list[str]:
-        """A feed listing each story once the clock has reached its publication time."""
+             page_prefix: str | None = None, base: str | None = None) -> list[str]:
+        """A feed listing each story once the clock has reached its publication time; its links
+        point at ``base`` (another host name for this server, e.g. localhost) when given."""
         prefix = page_prefix or path.rsplit("/", 1)[0] + "/a/"
         items = []
         for story in stories:
-            link = f"{self.base}{prefix}{story.slug}.html"
+            link = f"{base or self.base}{prefix}{story.slug}.html"
             if pages:
                 self.page(f"{prefix}{story.slug}.html", story)
             items.append((story, link))

@@ -164,6 +164,8 @@ class _Poll:
     pending: int = 0
     results: list[PageResult] = field(default_factory=list)
     folder_docs: list[tuple[str, list[Document | InputError]]] = field(default_factory=list)
+    interrupted: bool = False  # pages left unfetched by a stop: due again at once
+    truncated: bool = False    # more new entries than watch.max_entries_per_poll
 
 
 class Watcher:
@@ -260,6 +262,7 @@ class Watcher:
                         kind, poll, _ = polls.pop(future)
                         if kind == "page":
                             poll.pending -= 1
+                            poll.interrupted = True
                             if poll.pending == 0:
                                 with self.lock:
                                     self._finish(poll, report)
@@ -366,6 +369,8 @@ class Watcher:
             self._finish(poll, report)
             return
         entries = self._new_entries(poll.listing.entries)
+        poll.truncated = len(entries) > self.max_entries
+        entries = entries[: self.max_entries]
         report.entries += len(entries)
         report.errors += poll.listing.errors
         poll.pending = len(entries)
@@ -376,7 +381,7 @@ class Watcher:
 
     def _new_entries(self, entries: list[Document]) -> list[Document]:
         """Entries whose link was never fetched (nor reached by a redirect or a canonical link),
-        newest first, at most watch.max_entries_per_poll (the rest come next time)."""
+        newest first (the caller takes watch.max_entries_per_poll; the rest come next time)."""
         with_links = [e for e in entries if e.url and e.url.lower().startswith(("http://", "https://"))]
         seen = self.store.seen_urls(e.url for e in with_links)  # type: ignore[misc]
         fresh: dict[str, Document] = {}
@@ -385,7 +390,7 @@ class Watcher:
                 fresh[entry.url] = entry  # type: ignore[index]
         ordered = sorted(fresh.values(), key=lambda e: e.published_at.timestamp() if e.published_at else 0.0,
                          reverse=True)
-        return ordered[: self.max_entries]
+        return ordered
 
     def _folder(self, poll: _Poll, report: PassReport) -> None:
         from ..ingest import _read_file
@@ -488,9 +493,12 @@ class Watcher:
             values["last_status"] = response.status
             if response.not_modified:
                 values["not_modified"] = source["not_modified"] + 1
-            elif response.ok:
+            elif response.ok and not (poll.interrupted or poll.truncated):
                 values["etag"] = response.headers.get("etag")
                 values["last_modified"] = response.headers.get("last-modified")
+            elif response.ok:
+                # entries are left for the next poll: it must get the listing again, not a 304
+                values["etag"] = values["last_modified"] = None
             retry_after = response.retry_after()
         ok = error is None and (response is None or response.ok or response.not_modified)
         if error is None and response is not None and not ok:
@@ -504,7 +512,7 @@ class Watcher:
         schedule = next_poll(every=source["every_seconds"], errors_in_row=source["errors_in_row"],
                              outcome=Outcome(ok=ok, retry_after=retry_after), now=now, policy=self.policy,
                              rand=self.rand)
-        values.update(next_due=schedule.due, errors_in_row=schedule.errors_in_row)
+        values.update(next_due=now if poll.interrupted else schedule.due, errors_in_row=schedule.errors_in_row)
         if schedule.paused:
             values["paused"] = 1
             log.warning("source %s paused after %d errors in a row: %s", source["url"], schedule.errors_in_row,
