@@ -5,15 +5,15 @@
 
 A child process serves ``--sources`` RSS feeds from ``--hosts`` loopback addresses
 (127.0.0.2, 127.0.0.3, ...: each address is one host to the per-host delay), ``--entries``
-entries each at the start, plus ``--new-per-minute`` new entries that appear (in random feeds)
-while the benchmark runs; every entry links to its own article page (~150 words of English).
-This process loads the models (not timed), then runs the real watcher (``Watcher.run``, every source due every ``--every``) into a
-temporary store, and a reader thread notes when each entry's article reaches the store with its
-story (every 0.2 s).
+entries each at the start (the backlog), then, once the backlog is stored, ``--new-per-minute``
+new entries a minute for ``--minutes`` (in random feeds); every entry links to its own article
+page (~150 words of English). This process loads the models (not timed), then runs the real
+watcher (``Watcher.run``, every source due every ``--every``) into a temporary store, and a
+reader thread notes when each entry's article reaches the store with its story (every 0.2 s).
 
 Prints: the backlog (all initial entries: fetch + extract + pipeline + store) in articles/s;
-freshness of the entries that appeared during the run (appearance on the server -> its article
-stored in its story), p50 and p95; the watcher's CPU time (user + system, this process only: the
+freshness of the entries that appeared after it (appearance on the server -> its article stored
+in its story), p50 and p95; the watcher's CPU time (user + system, this process only: the
 server is the child) and peak RSS; the HTTP requests served, 304 answers included.
 """
 
@@ -69,21 +69,22 @@ def article(rng: random.Random, event: int) -> tuple[str, list[str]]:
     return title, paragraphs
 
 
-def plan(args: argparse.Namespace, t0: float) -> list[list[dict]]:
-    """Per feed, its entries: slug, appearance time (epoch seconds), title, paragraphs."""
+def plan(args: argparse.Namespace) -> list[list[dict]]:
+    """Per feed, its entries: slug, appearance offset (seconds after the backlog was stored;
+    None for the backlog, there from the start), title, paragraphs."""
     rng = random.Random(args.seed)
     feeds: list[list[dict]] = [[] for _ in range(args.sources)]
     count = 0
     for f in range(args.sources):
         for _ in range(args.entries):
             title, paragraphs = article(rng, rng.randrange(args.events))
-            feeds[f].append({"slug": f"e{count}", "at": t0 - 60, "title": title, "paragraphs": paragraphs})
+            feeds[f].append({"slug": f"e{count}", "at": None, "title": title, "paragraphs": paragraphs})
             count += 1
     new_total = int(args.new_per_minute * args.minutes)
     for i in range(new_total):
         f = rng.randrange(args.sources)
         title, paragraphs = article(rng, rng.randrange(args.events))
-        appear = t0 + args.warmup + (i + rng.random()) * 60.0 / max(args.new_per_minute, 1e-9)
+        appear = (i + rng.random()) * 60.0 / max(args.new_per_minute, 1e-9)
         feeds[f].append({"slug": f"e{count}", "at": appear, "title": title, "paragraphs": paragraphs})
         count += 1
     return feeds
@@ -93,11 +94,18 @@ def host_of(args: argparse.Namespace, feed: int) -> str:
     return f"127.0.0.{2 + feed % args.hosts}"
 
 
-def serve(args: argparse.Namespace, t0: float, port_queue, requests, not_modified) -> None:
-    """The child process: one HTTP server per loopback address, all on the same port number."""
+def serve(args: argparse.Namespace, fresh_t0, port_queue, requests, not_modified) -> None:
+    """The child process: one HTTP server per loopback address, all on the same port number.
+    New entries appear once the parent sets ``fresh_t0`` (the backlog is stored)."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    feeds = plan(args, t0)
+    feeds = plan(args)
+
+    def at(entry: dict) -> float:
+        if entry["at"] is None:
+            return 0.0
+        start = fresh_t0.value
+        return start + entry["at"] if start else float("inf")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -116,13 +124,13 @@ def serve(args: argparse.Namespace, t0: float, port_queue, requests, not_modifie
                 f = int(parts[1])
             except (IndexError, ValueError):
                 return self.send(404, b"", "text/plain")
-            visible = [e for e in feeds[f] if e["at"] <= now]
+            visible = [e for e in feeds[f] if at(e) <= now]
             base = f"http://{host_of(args, f)}:{self.server.server_address[1]}/f/{f}"
             if len(parts) == 3 and parts[2] == "feed.xml":
                 items = "".join(
                     f"<item><title>{escape(e['title'])}</title><link>{base}/{e['slug']}.html</link>"
                     f"<guid>{base}/{e['slug']}.html</guid>"
-                    f"<pubDate>{format_datetime(datetime.fromtimestamp(e['at'], timezone.utc), usegmt=True)}</pubDate>"
+                    f"<pubDate>{format_datetime(datetime.fromtimestamp(at(e) or 1.7e9, timezone.utc), usegmt=True)}</pubDate>"
                     f"<description>{escape(e['paragraphs'][0])}</description></item>" for e in reversed(visible[-50:]))
                 body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {f}</title><link>{base}</link>'
                         f"<description>bench</description>{items}</channel></rss>").encode()
@@ -172,7 +180,6 @@ def main() -> None:
     parser.add_argument("--every", default="1m", help="poll interval of every source")
     parser.add_argument("--minutes", type=float, default=5.0, help="how long new entries keep appearing")
     parser.add_argument("--new-per-minute", type=float, default=20.0)
-    parser.add_argument("--warmup", type=float, default=0.0, help="seconds before new entries start appearing")
     parser.add_argument("--per-host-delay", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=12)
@@ -182,19 +189,19 @@ def main() -> None:
     from tidings.pipeline import Monitor
     from tidings.watch import Watcher, add_sources
 
-    t0 = time.time()
     spawn = multiprocessing.get_context("spawn")
     queue = spawn.Queue()
     requests, not_modified = spawn.Value("l", 0), spawn.Value("l", 0)
-    server = spawn.Process(target=serve, args=(args, t0, queue, requests, not_modified), daemon=True)
+    fresh_t0 = spawn.Value("d", 0.0)
+    server = spawn.Process(target=serve, args=(args, fresh_t0, queue, requests, not_modified), daemon=True)
     server.start()
     port = queue.get(timeout=60)
-    feeds = plan(args, t0)
+    feeds = plan(args)
     url_of = {}
     for f, entries in enumerate(feeds):
         for e in entries:
             url_of[f"http://{host_of(args, f)}:{port}/f/{f}/{e['slug']}.html"] = e["at"]
-    backlog = {u for u, at in url_of.items() if at < t0}
+    backlog = {u for u, at in url_of.items() if at is None}
     tmp = tempfile.mkdtemp(prefix="tidings-bench-watch-")
     db = Path(tmp) / "watch.db"
     settings = Settings.load(env={}, overrides={
@@ -238,13 +245,18 @@ def main() -> None:
     watcher = Watcher(monitor)
     runner = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
     runner.start()
-    end = t0 + args.warmup + args.minutes * 60 + 90  # the last entries get one more poll interval
     backlog_done = None
-    while time.time() < end or (backlog_done is None and time.time() < end + 3600):
-        time.sleep(1.0)
-        if backlog_done is None and backlog <= stored_at.keys():
+    while backlog_done is None:
+        time.sleep(0.5)
+        if backlog <= stored_at.keys():
             backlog_done = max(stored_at[u] for u in backlog)
-            print(f"backlog stored after {backlog_done - started:.0f} s", file=sys.stderr)
+            fresh_t0.value = time.time()  # new entries start appearing now
+            print(f"backlog stored after {backlog_done - started:.0f} s; new entries appear for "
+                  f"{args.minutes:g} min", file=sys.stderr)
+    usage_backlog = resource.getrusage(resource.RUSAGE_SELF)
+    end = fresh_t0.value + args.minutes * 60 + 90  # the last entries get one more poll interval and then some
+    while time.time() < end:
+        time.sleep(1.0)
     stop.set()
     runner.join(300)
     watcher.close()
@@ -253,15 +265,17 @@ def main() -> None:
     stats = {"requests": requests.value, "304": not_modified.value}
     server.terminate()
 
-    fresh = sorted(stored_at[u] - at for u, at in url_of.items() if at >= t0 and u in stored_at)
-    missing = sum(1 for u, at in url_of.items() if at >= t0 and at <= end - 90 and u not in stored_at)
+    start = fresh_t0.value
+    fresh = sorted(stored_at[u] - (start + at) for u, at in url_of.items() if at is not None and u in stored_at)
+    missing = sum(1 for u, at in url_of.items() if at is not None and u not in stored_at)
     articles = monitor.store.count("articles")
     stories = monitor.store.count("stories")
     monitor.close()
     cpu = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
-    print(f"backlog: {len(backlog)} articles fetched + ingested in "
-          + (f"{backlog_done - started:.1f} s = {len(backlog) / (backlog_done - started):.2f} articles/s"
-             if backlog_done else "(not finished)"))
+    cpu_backlog = (usage_backlog.ru_utime - usage0.ru_utime) + (usage_backlog.ru_stime - usage0.ru_stime)
+    print(f"backlog: {len(backlog)} articles fetched + ingested in {backlog_done - started:.1f} s = "
+          f"{len(backlog) / (backlog_done - started):.2f} articles/s ({cpu_backlog:.0f} s CPU, "
+          f"{cpu_backlog / len(backlog) * 1000:.0f} ms CPU per article)")
     if fresh:
         p95 = fresh[min(len(fresh) - 1, int(round(0.95 * (len(fresh) - 1))))]
         print(f"freshness (appearance on the server -> article in its story), {len(fresh)} new entries: "
