@@ -16,7 +16,9 @@ from tidings.ingest import read_sources
 from tidings.models import Document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
-SETTINGS = {"http_timeout": 0.5, "http_max_redirects": 3, "max_bytes": 20_000, "user_agent": "tidings-test/1"}
+SETTINGS = {"ingest": {"http_timeout": 0.5, "http_max_redirects": 3, "max_bytes": 20_000, "user_agent": "tidings-test/1",
+                      "allow_private_addresses": True},
+            "watch": {"per_host_delay": 0.0}}
 SLOW_SECONDS = 2.0
 
 

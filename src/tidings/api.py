@@ -38,8 +38,8 @@ from .errors import NotFound, StoreError, TidingsError
 from .models import Document
 from .store import Store
 from .web.schema import (ArticleDetail, ArticleIn, EntityDetail, ErrorResponse, IngestResult, PlaceCollection,
-                         SearchResults, SimilarityRequest, SimilarityResult, StoredArticleRef, StoryDetail,
-                         StoryPage, TextArticleRef)
+                         SearchResults, SimilarityRequest, SimilarityResult, SourceList, StoredArticleRef,
+                         StoryDetail, StoryPage, TextArticleRef)
 
 log = logging.getLogger(__name__)
 
@@ -498,6 +498,13 @@ def api_router() -> APIRouter:
                limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
         return {"query": q, "results": queries.search(_backend(request).reader(), q, limit=limit)}
 
+    @router.get("/sources", response_model=SourceList, tags=["sources"], summary="Followed sources and their health",
+                description="Every source tidings watch follows: last fetch, HTTP status, next due time, "
+                            "articles in the last 24 hours, errors in a row, paused.")
+    def sources(request: Request) -> Any:
+        from .watch import list_sources
+        return {"sources": list_sources(_backend(request).reader())}
+
     @router.post("/similarity", response_model=SimilarityResult, tags=["articles"],
                  responses=_errors(400, 404, 413, 422),
                  summary="Similarity of two articles",
@@ -563,11 +570,23 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 # ---- the app -------------------------------------------------------------------------------------
-def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAPI:
+def _start_watcher(backend: Backend):
+    """``tidings serve --watch``: the watcher shares the writing monitor (and its lock) when the
+    server takes writes, so that one process never runs two story assigners; else it has its own."""
+    from .pipeline import Monitor
+    from .watch import WatchThread
+
+    if backend.writable:
+        return WatchThread(backend.writer(), lock=backend._pipeline_lock).start()
+    return WatchThread(Monitor(backend.db, backend.settings), close_monitor=True).start()
+
+
+def create_app(db: str, settings: Settings, *, read_only: bool = True, watch: bool = False) -> FastAPI:
     """The API and web pages over the store at ``db``.
 
     Writes (POST /api/articles) are possible only when ``read_only`` is False *and* ``server.token``
     is set; otherwise the store is opened read-only and the write route answers 403.
+    ``watch``: also run the watcher (tidings watch) in a background thread while the app runs.
     """
     from .web.pages import docs_router, pages_router
 
@@ -576,15 +595,21 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
-        backend.close()
+        watcher = _start_watcher(backend) if watch else None
+        app.state.watcher = watcher
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            backend.close()
 
     app = FastAPI(
         title="tidings", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Multilingual news stories: list and filter stories, read one story's articles by language, "
                     "entities, places and dates; search; score similarity; ingest articles (with a token). "
                     "Every error is `{\"error\": {\"code\", \"message\", \"detail\"}}`.",
-        openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}],
+        openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}, {"name": "sources"}],
     )
     app.state.backend = backend
     app.state.settings = settings

@@ -33,6 +33,10 @@ app = typer.Typer(
 evaluate_app = typer.Typer(help="Measure quality on labelled data (clustering, similarity, entities).",
                            no_args_is_help=True)
 app.add_typer(evaluate_app, name="evaluate")
+sources_app = typer.Typer(help="The feeds, sitemaps, sites and folders that `tidings watch` follows.\n\n"
+                               "Example:  tidings sources add https://example.org/feed.xml --every 15m && tidings watch",
+                          no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
 
 out = Console()
 err = Console(stderr=True)
@@ -237,6 +241,9 @@ def article(
                   highlight=False)
     if raw and "raw" in data:
         out.print("\n[bold]raw input[/bold]\n" + data["raw"]["text"], highlight=False)
+    if data.get("summary_only"):
+        err.print("[yellow]summary only[/yellow]: the page behind the link could not be fetched; "
+                  "the text is the feed's summary", highlight=False)
 
 
 @app.command()
@@ -344,6 +351,8 @@ def _export_to_file(monitor, fmt: str, output: Path) -> int:
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Address to listen on (default: server.host, 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default: server.port, 8000).")] = None,
+    watch_sources: Annotated[bool, typer.Option(
+        "--watch", help="Also follow the sources (tidings watch) in this process: a deployment in one command.")] = False,
 ) -> None:
     """Serve the REST API (/api, OpenAPI at /docs) and the web pages over the store.
 
@@ -351,6 +360,7 @@ def serve(
     variable TIDINGS_SERVER__TOKEN): then POST /api/articles ingests with 'Authorization: Bearer TOKEN'.
 
     Example:  tidings --db tidings.db serve --port 8000
+              tidings serve --watch      (web pages + API + the watcher, stopped together by Ctrl+C)
     """
     import uvicorn
 
@@ -360,8 +370,14 @@ def serve(
     server = settings.section("server")
     host = host or server["host"]
     port = port if port is not None else int(server["port"])
-    application = create_app(state.db, settings, read_only=not server["token"])
+    state.db = state.db or settings.section("store")["path"]
+    if watch_sources:
+        from .store import Store
+        Store.open(state.db).close()  # the watcher writes: create or migrate the store before readers open it
+    application = create_app(state.db, settings, read_only=not server["token"], watch=watch_sources)
     mode = "read-write (POST /api/articles needs the token)" if server["token"] else "read-only"
+    if watch_sources:
+        mode += ", watching its sources"
     err.print(f"serving {state.db} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
               highlight=False, soft_wrap=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -550,6 +566,215 @@ def alerts_deliver() -> None:
     with store:
         counts = deliver_pending(store, settings)
     out.print(f"{counts['sent']} sent, {counts['failed']} failed ({counts['gave_up']} given up)")
+# ---- sources and watch -----------------------------------------------------------------------
+def _source_ids(added: list[tuple[str, int | None]], as_json: bool) -> None:
+    if as_json:
+        _print_json([{"target": t, "id": i, "added": i is not None} for t, i in added])
+        return
+    for target, source_id in added:
+        if source_id is None:
+            out.print(f"already a source: {target}", highlight=False)
+        else:
+            out.print(f"{source_id}  {target}", highlight=False)
+
+
+@sources_app.command("add")
+def sources_add(
+    targets: Annotated[list[str], typer.Argument(help="Feed (RSS/Atom/JSON Feed), sitemap or home page URLs, or local folders.")],
+    every: Annotated[Optional[str], typer.Option("--every", help="Poll interval: 90s, 15m, 1h, 1d [default: watch.every, 15m].")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Name shown for the source (and stored as the articles' outlet).")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of its articles (a hint for detection), e.g. hr.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="A tag; repeat for more.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="feed, sitemap, page or folder [default: decided at the first poll].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Follow feeds, sitemaps, sites or folders: each is polled by `tidings watch`, due at once.
+
+    A home page is searched for the feeds it links to (or the sitemaps its robots.txt names);
+    a folder's new files are ingested.
+
+    Example:  tidings sources add https://example.org/feed.xml https://example.hr/ --every 15m --lang hr
+              tidings sources add ~/inbox --every 1m --tag local
+    """
+    from .watch import add_sources
+
+    with _monitor() as monitor:
+        added = add_sources(monitor.store, targets, every=every, settings=monitor.settings, name=name, lang=lang,
+                            tags=tag or (), kind=kind)
+    _source_ids(added, as_json)
+
+
+@sources_app.command("list")
+def sources_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the sources with their health: last fetch and HTTP status, next due, articles in the
+    last 24 hours, errors in a row, paused.
+
+    Example:  tidings sources list --json
+    """
+    from .watch import list_sources
+
+    with _monitor() as monitor:
+        rows = list_sources(monitor.store)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print("no sources yet: tidings sources add URL")
+        return
+    table = Table(show_lines=False)
+    for column in ("id", "source", "kind", "every", "last fetch", "status", "next due", "24 h", "errors", "state"):
+        table.add_column(column)
+    for s in rows:
+        status = str(s["last_status"] or "-")
+        table.add_row(str(s["id"]), (s["name"] or s["url"])[:60], s["kind"], s["every"], _when(s["last_fetch"]),
+                      status, _when(s["next_due"]), str(s["articles_24h"]), str(s["errors_in_row"]),
+                      "[red]paused[/red]" if s["paused"] else "active")
+    out.print(table)
+    for s in rows:
+        if s["last_error"]:
+            err.print(f"{s['id']}: {s['last_error']}", highlight=False, soft_wrap=True)
+
+
+def _when(value: Optional[str]) -> str:
+    return (value or "-")[:16].replace("T", " ")
+
+
+@sources_app.command("remove")
+def sources_remove(
+    source_id: Annotated[int, typer.Argument(help="Source id (see tidings sources list).")],
+) -> None:
+    """Stop following a source (the articles it gave stay).
+
+    Example:  tidings sources remove 3
+    """
+    from .watch import remove_source
+
+    with _monitor() as monitor:
+        remove_source(monitor.store, source_id)
+    out.print(f"removed source {source_id}")
+
+
+@sources_app.command("pause")
+def sources_pause(
+    source_id: Annotated[int, typer.Argument(help="Source id.")],
+) -> None:
+    """Stop polling a source until resumed.
+
+    Example:  tidings sources pause 3
+    """
+    from .watch import set_paused
+
+    with _monitor() as monitor:
+        set_paused(monitor.store, source_id, True)
+    out.print(f"paused source {source_id}")
+
+
+@sources_app.command("resume")
+def sources_resume(
+    source_id: Annotated[int, typer.Argument(help="Source id.")],
+) -> None:
+    """Poll a paused source again (due at once, its error count reset).
+
+    Example:  tidings sources resume 3
+    """
+    from .watch import set_paused
+
+    with _monitor() as monitor:
+        set_paused(monitor.store, source_id, False)
+    out.print(f"resumed source {source_id}")
+
+
+@sources_app.command("import")
+def sources_import(
+    path: Annotated[Path, typer.Argument(help="OPML file (exported by a feed reader).")],
+    every: Annotated[Optional[str], typer.Option("--every", help="Poll interval [default: watch.every].")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="A tag for all of them; repeat for more.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add the subscriptions of an OPML file (its folders become tags).
+
+    Example:  tidings sources import feeds.opml --every 30m
+    """
+    from .watch import import_opml
+
+    with _monitor() as monitor:
+        added = import_opml(monitor.store, path, every=every, settings=monitor.settings, tags=tag or ())
+    _source_ids(added, as_json)
+
+
+@sources_app.command("export")
+def sources_export(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Write the sources as OPML, for a feed reader or another tidings.
+
+    Example:  tidings sources export -o feeds.opml
+    """
+    from .watch import export_opml
+
+    with _monitor() as monitor:
+        text = export_opml(monitor.store)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"written {output}")
+
+
+@app.command()
+def watch(
+    once: Annotated[bool, typer.Option("--once", help="One pass over the due sources, then exit (cron, tests).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each pass's report as a JSON line.")] = False,
+) -> None:
+    """Follow the sources: poll each when due, fetch the page behind every new entry, and ingest it.
+
+    Runs until Ctrl+C or SIGTERM (the pass in hand is finished and committed, exit 0).
+    Conditional GETs, backoff on errors, robots.txt and a delay per host: see docs/watch.md.
+
+    Example:  tidings sources add https://example.org/feed.xml && tidings watch
+              tidings watch --once --json
+    """
+    import signal
+    import threading
+
+    from .watch import PassReport, Watcher
+
+    stop = threading.Event()
+
+    def report(result: PassReport) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            return
+        for error in result.errors:
+            err.print(f"[red]error[/red] {error.code} {error}", highlight=False, soft_wrap=True)
+        out.print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}  {result.sources} sources polled "
+                  f"({result.not_modified} not modified, {result.failed} failed), {result.pages} pages fetched, "
+                  f"{len(result.added)} added, {result.summary_only} summary-only, "
+                  f"{len(result.stories_touched)} stories updated", highlight=False)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl+C: stop now
+        err.print("stopping after the pass in hand (Ctrl+C again to stop at once)")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with _monitor() as monitor, Watcher(monitor) as watcher:
+            if not monitor.store.sources():
+                err.print("no sources yet: add some with  tidings sources add URL", highlight=False)
+            if once:
+                report(watcher.run_once(stop=stop))
+            else:
+                if not as_json:
+                    err.print(f"watching the sources of {state.db} (Ctrl+C stops)", highlight=False)
+                watcher.run(stop, on_pass=report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # ---- evaluate ----------------------------------------------------------------------------

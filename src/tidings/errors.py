@@ -75,6 +75,19 @@ class UnsupportedInput(InputError):
     code = "T107"
 
 
+class BlockedAddress(FetchError):
+    """A URL resolves (or redirects) to a loopback, private, link-local or cloud-metadata address,
+    refused unless ``ingest.allow_private_addresses`` is true (tidings watch, ingest of URLs)."""
+
+    code = "T108"
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt of the site does not allow tidings to fetch this URL."""
+
+    code = "T109"
+
+
 class NotFound(TidingsError):
     """An article, story or entity id that the store does not hold."""
 

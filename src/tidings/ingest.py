@@ -595,64 +595,23 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 
 class _Fetcher:
-    """One httpx client for a read_sources call: size cap, timeout, redirect limit, user agent."""
+    """The watcher's fetcher (:class:`tidings.watch.Fetcher`: address guard, robots.txt, per-host
+    delay, size cap, timeout, redirect limit, user agent) for one read_sources call."""
 
-    def __init__(self, section: dict[str, Any]):
-        import httpx
+    def __init__(self, settings: Any):
+        from .watch.fetcher import Fetcher
 
-        self.httpx = httpx
-        self.max_bytes = int(section["max_bytes"])
-        self.timeout = float(section["http_timeout"])
-        self.max_redirects = int(section["http_max_redirects"])
-        self.client = httpx.Client(follow_redirects=True, max_redirects=self.max_redirects,
-                                   timeout=self.timeout, headers={"User-Agent": section["user_agent"]})
+        self.fetcher = Fetcher(settings)
 
     def close(self) -> None:
-        self.client.close()
+        self.fetcher.close()
 
     def get(self, url: str) -> tuple[bytes, str, str]:
         """Return (body, content type, final URL); raise FetchError/TooLarge naming ``url``."""
-        httpx = self.httpx
-        deadline = time.monotonic() + self.timeout
-        try:
-            with self.client.stream("GET", url) as response:
-                if response.status_code >= 400:
-                    raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip(), source=url)
-                length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) > self.max_bytes:
-                    raise TooLarge(f"response of {int(length):,} bytes is over the {self.max_bytes:,}-byte limit",
-                                   source=url, hint="raise ingest.max_bytes")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise TooLarge(f"response is over the {self.max_bytes:,}-byte limit", source=url,
-                                       hint="raise ingest.max_bytes")
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"timed out after {self.timeout:g} s", source=url)
-                    chunks.append(chunk)
-                content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                return b"".join(chunks), content_type, str(response.url)
-        except httpx.TooManyRedirects:
-            raise FetchError(f"too many redirects (more than {self.max_redirects})", source=url) from None
-        except httpx.TimeoutException:
-            raise FetchError(f"timed out after {self.timeout:g} s", source=url) from None
-        except httpx.ConnectError as exc:
-            raise FetchError(f"unreachable ({_reason(exc)})", source=url) from None
-        except httpx.InvalidURL as exc:
-            raise FetchError(f"invalid URL ({exc})", source=url) from None
-        except httpx.HTTPError as exc:
-            raise FetchError(f"fetch failed ({_reason(exc)})", source=url) from None
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    for known in ("Connection refused", "Name or service not known", "No route to host",
-                  "Temporary failure in name resolution", "Network is unreachable"):
-        if known.lower() in text.lower():
-            return known.lower()
-    return text.splitlines()[0][:200]
+        response = self.fetcher.get(url)
+        if response.status >= 400 or not response.ok:
+            raise FetchError(f"HTTP {response.status} {response.reason}".strip(), source=url)
+        return response.body, response.content_type, response.final_url
 
 
 def _read_url(url: str, fetcher: _Fetcher, section: dict[str, Any]) -> Iterator[Document | InputError]:
@@ -662,11 +621,11 @@ def _read_url(url: str, fetcher: _Fetcher, section: dict[str, Any]) -> Iterator[
             raise EmptyInput("empty response", source=url)
         if "json" in content_type or looks_like_jsonfeed(data):
             if looks_like_jsonfeed(data):
-                yield from _read_jsonfeed(data, url, section)
+                yield from _feed_pages(_read_jsonfeed(data, url, section), fetcher, section)
                 return
             raise UnsupportedInput(f"unsupported content type '{content_type}'", source=url)
         if any(k in content_type for k in ("rss", "atom", "rdf")) or looks_like_feed(data):
-            yield from _read_feed(data, url, section)
+            yield from _feed_pages(_read_feed(data, url, section), fetcher, section)
         elif "html" in content_type or _HTML_ROOT.match(data[:SNIFF_BYTES].lstrip()):
             doc = _html_document(data, url, section, url=final_url)
             doc.url = doc.url or final_url
@@ -681,13 +640,35 @@ def _read_url(url: str, fetcher: _Fetcher, section: dict[str, Any]) -> Iterator[
         yield exc
 
 
+def _feed_pages(items: Iterable[Document | InputError], fetcher: _Fetcher,
+                section: dict[str, Any]) -> Iterator[Document | InputError]:
+    """A fetched feed's entries with the article page behind each link, as tidings watch reads
+    them (the summary kept, marked summary-only, when the page cannot be had); as they are when
+    ``ingest.fetch_feed_pages`` is false."""
+    from .watch.sources import article_document
+
+    for item in items:
+        if not isinstance(item, Document) or not section.get("fetch_feed_pages") or not item.url:
+            yield item
+            continue
+        if item.published_at is not None:
+            item.date_source = "feed"
+        result = article_document(item, fetcher.fetcher, section)
+        if result.document is not None:
+            result.document.source = item.source
+            yield result.document
+        else:
+            yield result.error or EmptyInput("feed item has neither title nor text", source=item.source)
+
+
 def read_sources(sources: Iterable[str | Path], settings: dict | None = None, *,
                  on_progress: Callable[[str], None] | None = None) -> Iterator[Document | InputError]:
     """Yield a Document per article found in ``sources``, or an InputError per bad input.
 
     ``sources`` are file paths, directories (walked recursively in sorted order, hidden files
     and unknown extensions skipped) and ``http(s)://`` URLs. ``settings`` is the ``[ingest]``
-    section (or the whole settings dict). ``on_progress`` is called with each file or URL name
+    section, the whole settings dict or a Settings (URLs are fetched by the watcher's fetcher,
+    which also reads the ``[watch]`` section: robots.txt, per-host delay, concurrency). ``on_progress`` is called with each file or URL name
     as it is started.
     """
     section = _section(settings)
@@ -699,7 +680,7 @@ def read_sources(sources: Iterable[str | Path], settings: dict | None = None, *,
                 if on_progress:
                     on_progress(name)
                 if fetcher is None:
-                    fetcher = _Fetcher(section)
+                    fetcher = _Fetcher(settings)
                 yield from _read_url(name, fetcher, section)
                 continue
             path = Path(item)

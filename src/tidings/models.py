@@ -40,6 +40,7 @@ class Document:
     # what a reader has to say about this input (bad bytes and where), reported by the ingest
     warnings: list[str] = field(default_factory=list)
     date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
+    summary_only: bool = False  # the text is the feed's summary: the page behind the link could not be had
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Article:
     external_id: str | None = None
     date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
     content_hash: str = ""
+    summary_only: bool = False  # the text is a feed summary, not the page behind the link
     analysis: Analysis = field(default_factory=Analysis)
     embedding: np.ndarray | None = None
     story_id: str | None = None

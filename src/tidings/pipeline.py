@@ -143,7 +143,8 @@ class Pipeline:
         chash = content_hash(f"{title}\n{text}")
         article = Article(id=article_id_for(doc, chash), source=doc.source, title=title, text=text, lang=lang,
                           lang_confidence=confidence, published_at=published, url=doc.url, outlet=doc.outlet,
-                          external_id=doc.external_id, content_hash=chash, date_source=date_source)
+                          external_id=doc.external_id, content_hash=chash, date_source=date_source,
+                          summary_only=doc.summary_only)
         if len(text) > analysed:
             # spaCy refuses texts over 1,000,000 characters and needs ~1 GB per 100,000: the names,
             # dates and quotes of a longer text are those of its beginning (offsets stay valid)
@@ -381,6 +382,9 @@ class Monitor:
         self._assigner = None
         self._dedup = None
         self._state_mark: int | None = None  # the store's data_version at the last refresh_if_changed
+        # tidings watch: called with each batch's written (document, article) pairs inside the
+        # batch's transaction, so that its fetch records commit together with the articles
+        self._on_write: Callable[[list[tuple[Document, Article]]], None] | None = None
 
     def close(self) -> None:
         self.pipeline.close()
@@ -448,18 +452,26 @@ class Monitor:
         """
         from .ingest import read_sources
 
-        return self._run(read_sources(sources, self.settings.section("ingest")), default_date, batch_size,
+        return self._run(read_sources(sources, self.settings), default_date, batch_size,
                          progress)
 
     def add_documents(self, docs: Iterable[Document], *, default_date: datetime | None = None,
-                      batch_size: int | None = None) -> IngestReport:
+                      batch_size: int | None = None,
+                      on_write: Callable[[list[tuple[Document, Article]]], None] | None = None) -> IngestReport:
         """Process and store documents built in code (the API's POST /api/articles uses this).
 
-        ``batch_size``: commit every this many documents (default: all in one batch)."""
+        ``batch_size``: commit every this many documents (default: all in one batch).
+        ``on_write``: called with each batch's new (document, article) pairs inside the batch's
+        write transaction (the watcher records the fetched URLs there, so a crash cannot keep
+        an article without its record or the record without its article)."""
         if not batch_size:
             docs = list(docs)
             batch_size = max(1, len(docs))
-        return self._run(docs, default_date, batch_size, None)
+        self._on_write = on_write
+        try:
+            return self._run(docs, default_date, batch_size, None)
+        finally:
+            self._on_write = None
 
     def _run(self, items: Iterable[Document | InputError], default_date: datetime | None, batch_size: int,
              progress: Callable[[str, int], None] | None) -> IngestReport:
@@ -626,6 +638,8 @@ class Monitor:
                 touched.discard(old)
                 touched.add(new)
             touched = {self.assigner.resolve(s) for s in touched}
+            if self._on_write is not None:
+                self._on_write(fresh)
             self.store.refresh_stories(touched)
             self._alert_events(touched)
             # only the stories, aliases and IDF entries this batch changed (plus a small core blob)

@@ -212,6 +212,8 @@ def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
         (article_id,))]
     for m in data["mentions"]:
         m["in_title"] = bool(m["in_title"])
+    if "summary_only" in data:  # tidings watch: the text is the feed's summary, the page was not had
+        data["summary_only"] = bool(data["summary_only"])
     data["dates"] = [dict(d) for d in store.conn.execute(
         "SELECT text, start_char, end_char, start, end, granularity FROM date_mentions WHERE article_id = ? "
         "ORDER BY start_char", (article_id,))]

@@ -226,6 +226,46 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at) WHERE status = 'pending';
     """,
+    # 7: tidings watch. The sources it follows with their health and HTTP cache validators; every
+    # URL it fetched (entry URL, final URL after redirects, rel=canonical) with the article it
+    # gave, so that nothing is fetched twice across restarts; and articles whose text is only the
+    # feed's summary because the page behind the link could not be had.
+    """
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        name TEXT,
+        lang TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        every_seconds REAL NOT NULL,
+        added_at TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        next_due TEXT NOT NULL,
+        last_fetch TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        errors_in_row INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,
+        last_modified TEXT,
+        feed_url TEXT,
+        fetches INTEGER NOT NULL DEFAULT 0,
+        not_modified INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE fetched_urls (
+        url TEXT PRIMARY KEY,
+        final_url TEXT,
+        canonical_url TEXT,
+        article_id TEXT,
+        source_id INTEGER,
+        status TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    CREATE INDEX fetched_urls_final ON fetched_urls(final_url);
+    CREATE INDEX fetched_urls_canonical ON fetched_urls(canonical_url);
+    CREATE INDEX fetched_urls_source ON fetched_urls(source_id, fetched_at);
+    ALTER TABLE articles ADD COLUMN summary_only INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -396,6 +436,8 @@ class Store:
              article.title, article.text, article.lang, article.lang_confidence,
              _iso(article.published_at), _iso(utcnow()), article.content_hash,
              article.duplicate_of, article.story_id, ",".join(article.flags), article.date_source))
+        if article.summary_only:
+            self.conn.execute("UPDATE articles SET summary_only = 1 WHERE id = ?", (article.id,))
         if article.duplicate_of:
             return
         analysis = article.analysis
@@ -695,6 +737,88 @@ class Store:
         if table not in {"articles", "stories", "entities", "raw_inputs", "mentions"}:
             raise ValueError(table)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    # ---- sources and fetched URLs (tidings watch) ------------------------------------------
+    SOURCE_FIELDS = ("kind", "name", "lang", "tags", "every_seconds", "paused", "next_due", "last_fetch",
+                     "last_status", "last_error", "errors_in_row", "etag", "last_modified", "feed_url",
+                     "fetches", "not_modified")
+
+    def add_source(self, url: str, kind: str, *, every_seconds: float, name: str | None = None,
+                   lang: str | None = None, tags: Sequence[str] = (), now: datetime | None = None) -> int | None:
+        """Add a source, due at once; return its id, or None if this URL is already a source."""
+        now = now or utcnow()
+        cur = self.conn.execute(
+            """INSERT INTO sources(url, kind, name, lang, tags, every_seconds, added_at, next_due)
+               VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(url) DO NOTHING""",
+            (url, kind, name, lang, json.dumps(list(tags)), float(every_seconds), _iso(now), _iso(now)))
+        return int(cur.lastrowid) if cur.rowcount else None
+
+    def sources(self, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """Every source (or those of ``ids``) as a dict, by id."""
+        rows = self.conn.execute("SELECT * FROM sources ORDER BY id").fetchall()
+        wanted = None if ids is None else set(ids)
+        return [_source_dict(r) for r in rows if wanted is None or r["id"] in wanted]
+
+    def source(self, source_id: int) -> dict[str, Any]:
+        found = self.sources([source_id])
+        if not found:
+            raise NotFound(f"no source with id {source_id}", hint="list them with: tidings sources list")
+        return found[0]
+
+    def update_source(self, source_id: int, **values: Any) -> None:
+        """Set fields of a source (health, validators, schedule): names from SOURCE_FIELDS."""
+        unknown = set(values) - set(self.SOURCE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown source fields: {sorted(unknown)}")
+        for key in ("next_due", "last_fetch"):
+            if isinstance(values.get(key), datetime):
+                values[key] = _iso(values[key])
+        if isinstance(values.get("tags"), (list, tuple)):
+            values["tags"] = json.dumps(list(values["tags"]))
+        if not values:
+            return
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        self.conn.execute(f"UPDATE sources SET {assignments} WHERE id = ?", (*values.values(), source_id))
+
+    def remove_source(self, source_id: int) -> bool:
+        """Forget a source (its articles and fetch records stay). False if there was none."""
+        return self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
+
+    def seen_urls(self, urls: Iterable[str]) -> set[str]:
+        """Those of ``urls`` fetched before: as an entry URL, a final URL or a canonical URL."""
+        urls = list(dict.fromkeys(u for u in urls if u))
+        seen: set[str] = set()
+        for start in range(0, len(urls), 300):
+            chunk = urls[start:start + 300]
+            marks = ",".join("?" * len(chunk))
+            for column in ("url", "final_url", "canonical_url"):
+                seen.update(row[0] for row in self.conn.execute(
+                    f"SELECT {column} FROM fetched_urls WHERE {column} IN ({marks})", chunk))
+        return seen
+
+    def record_fetched(self, url: str, *, status: str, source_id: int | None = None, final_url: str | None = None,
+                       canonical_url: str | None = None, article_id: str | None = None,
+                       now: datetime | None = None) -> None:
+        """Remember that ``url`` was fetched (and what it gave), so it is not fetched again."""
+        self.conn.execute(
+            """INSERT INTO fetched_urls(url, final_url, canonical_url, article_id, source_id, status, fetched_at)
+               VALUES (?,?,?,?,?,?,?) ON CONFLICT(url) DO UPDATE SET
+                 final_url = excluded.final_url, canonical_url = excluded.canonical_url,
+                 article_id = COALESCE(excluded.article_id, fetched_urls.article_id), status = excluded.status""",
+            (url, final_url, canonical_url, article_id, source_id, status, _iso(now or utcnow())))
+
+    def source_article_counts(self, since: datetime) -> dict[int, int]:
+        """Articles each source gave since ``since`` (by fetch time)."""
+        return {int(r[0]): int(r[1]) for r in self.conn.execute(
+            """SELECT source_id, COUNT(*) FROM fetched_urls WHERE fetched_at >= ? AND article_id IS NOT NULL
+               AND source_id IS NOT NULL GROUP BY source_id""", (_iso(since),))}
+
+
+def _source_dict(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["tags"] = json.loads(data["tags"] or "[]")
+    data["paused"] = bool(data["paused"])
+    return data
 
 
 def _story_title(rows: Sequence[sqlite3.Row]) -> str:

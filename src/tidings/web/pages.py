@@ -1,4 +1,4 @@
-"""Server-rendered pages: story list, story, article, entity, search, and the self-hosted /docs.
+"""Server-rendered pages: story list, story, article, entity, search, sources, and the self-hosted /docs.
 
 Pages are Jinja2 templates with autoescaping on for every file: article text, titles and names
 are always inserted as text, never as markup. Links to originals are only made for http(s) URLs.
@@ -177,6 +177,14 @@ def pages_router() -> APIRouter:
         place = [{"id": data["id"], "name": data["name"], "lat": data["lat"], "lon": data["lon"], "articles": 1}]
         return render(request, "entity.html", title=data["name"], entity=data,
                       map=charts.place_map(place) if data["label"] == "LOC" else None)
+
+    @router.api_route("/sources", methods=PAGE_METHODS, response_class=HTMLResponse)
+    def sources_page(request: Request) -> Response:
+        from ..watch import list_sources
+
+        watcher = getattr(request.app.state, "watcher", None)
+        return render(request, "sources.html", title="Sources", sources=list_sources(store(request)),
+                      watching=watcher is not None)
 
     @router.api_route("/search", methods=PAGE_METHODS, response_class=HTMLResponse)
     def search_page(request: Request, q: str = "") -> Response:

@@ -161,6 +161,8 @@ class ArticleDetail(BaseModel):
     flags: list[str] = Field(default_factory=list, description=(
         "What was cut or repaired on the way in: text_cut, analysis_cut, title_cut, date_out_of_range, "
         "control_chars, invalid_utf8, id_reused (docs/reliability.md)."))
+    summary_only: bool = Field(False, description="The text is the feed entry's summary: the page behind "
+                                                  "the link could not be fetched (tidings watch).")
     mentions: list[ArticleMention]
     dates: list[ArticleDate]
     quotes: list[ArticleQuote]
@@ -200,6 +202,33 @@ class SearchHit(BaseModel):
 class SearchResults(BaseModel):
     query: str
     results: list[SearchHit]
+
+
+class SourceHealth(BaseModel):
+    """A source followed by tidings watch, with its health."""
+
+    id: int
+    url: str
+    kind: str = Field(description="feed, sitemap, page, folder, or auto until the first poll.")
+    name: str | None
+    lang: str | None
+    tags: list[str]
+    every: str = Field(description="Poll interval (15m, 1h...).")
+    added_at: datetime
+    paused: bool
+    next_due: datetime
+    last_fetch: datetime | None
+    last_status: int | None = Field(description="HTTP status of the last poll (304: not modified).")
+    last_error: str | None
+    errors_in_row: int
+    feed_url: str | None = Field(description="The feed or sitemap found behind a home page.")
+    fetches: int
+    not_modified: int = Field(description="Polls answered 304 Not Modified.")
+    articles_24h: int = Field(description="Articles the source gave in the last 24 hours.")
+
+
+class SourceList(BaseModel):
+    sources: list[SourceHealth]
 
 
 class StoredArticleRef(BaseModel):
