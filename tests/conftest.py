@@ -140,7 +140,9 @@ def api_client(api_store):
     from tidings.api import create_app
     from tidings.config import Settings
 
-    app = create_app(str(api_store[0]), Settings.load(env={}))
+    # the whole session shares this client: the per-client rate limit has tests of its own
+    # (tests/test_trust_server.py) and would otherwise answer 429 to the later tests
+    app = create_app(str(api_store[0]), Settings.load(env={}, overrides={"server": {"rate_limit_per_minute": 0}}))
     with TestClient(app) as client:
         yield client
 
