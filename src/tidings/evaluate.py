@@ -51,12 +51,38 @@ def _bar(total: int, label: str, enabled: bool):
     return progress, task
 
 
+def replay_gold(records: list[tuple[int, str, dict]], gold_path: Path, db: str | Path, settings: Settings, *,
+                progress: bool = False):
+    """Ingest gold records (from :func:`_read_jsonl`, in the order given) into a store at ``db``
+    in batches of :data:`REPLAY_BATCH`, as a stream would arrive; return the open Monitor
+    (the caller closes it). Each record's ``id`` becomes the article's ``external_id``."""
+    from .pipeline import Monitor
+
+    monitor = Monitor(db, settings)
+    try:
+        bar, task = _bar(len(records), "replaying", progress)
+        with bar:
+            for start in range(0, len(records), REPLAY_BATCH):
+                chunk = records[start:start + REPLAY_BATCH]
+                docs = [Document(source=f"{gold_path}:{number}", raw=line.encode(), content_type="jsonl",
+                                 text=record.get("text") or "", title=record.get("title"),
+                                 lang=record.get("lang"), external_id=str(record["id"]),
+                                 published_at=parse_iso(record["published_at"]) if record.get("published_at")
+                                 else None)
+                        for number, line, record in chunk]
+                monitor.add_documents(docs)
+                bar.update(task, advance=len(chunk))
+    except BaseException:
+        monitor.close()
+        raise
+    return monitor
+
+
 def evaluate_clustering(gold_path: str | Path, settings: Settings | None = None, *,
                         predictions_path: str | Path | None = None, limit: int | None = None,
                         progress: bool = False) -> dict:
     """Replay ``gold_path`` through ingest→stories in time order and score the result."""
     from .metrics import clustering_report
-    from .pipeline import Monitor
 
     gold_path = Path(gold_path)
     settings = settings or Settings.load()
@@ -66,20 +92,8 @@ def evaluate_clustering(gold_path: str | Path, settings: Settings | None = None,
         records = records[:limit]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
-        monitor = Monitor(Path(tmp) / "eval.db", settings)
+        monitor = replay_gold(records, gold_path, Path(tmp) / "eval.db", settings, progress=progress)
         try:
-            bar, task = _bar(len(records), "replaying", progress)
-            with bar:
-                for start in range(0, len(records), REPLAY_BATCH):
-                    chunk = records[start:start + REPLAY_BATCH]
-                    docs = [Document(source=f"{gold_path}:{number}", raw=line.encode(), content_type="jsonl",
-                                     text=record.get("text") or "", title=record.get("title"),
-                                     lang=record.get("lang"), external_id=str(record["id"]),
-                                     published_at=parse_iso(record["published_at"]) if record.get("published_at")
-                                     else None)
-                            for number, line, record in chunk]
-                    monitor.add_documents(docs)
-                    bar.update(task, advance=len(chunk))
             predicted: dict[str, str] = {}
             rows = monitor.store.conn.execute("SELECT id, external_id, story_id, duplicate_of FROM articles")
             by_article = {r["id"]: (r["external_id"], r["story_id"], r["duplicate_of"]) for r in rows}

@@ -62,6 +62,11 @@ def article_id_for(doc: Document, content_hash: str) -> str:
     return "a" + hashlib.sha1(f"{identity}\n{content_hash}".encode()).hexdigest()[:12]
 
 
+def embedding_key(model_id: str, text: str) -> str:
+    """Key of an embedded text in the store's embedding cache (model id + text)."""
+    return hashlib.sha1(f"{model_id}\n{text}".encode()).hexdigest()
+
+
 def story_features(article: Article) -> StoryFeatures:
     assert article.embedding is not None
     ids = article.analysis.entity_ids()
@@ -114,7 +119,7 @@ class Pipeline:
         section = self.settings.section("embedding")
         texts = [embedding_text(a.title, a.text, section) for a in articles]
         model = self.embedder.model_id
-        return texts, [hashlib.sha1(f"{model}\n{t}".encode()).hexdigest() for t in texts]
+        return texts, [embedding_key(model, t) for t in texts]
 
     def embed_ahead(self, articles: Sequence[Article], store: Store | None = None) -> "Future[dict]":
         """Start embedding ``articles`` in a background thread and return at once.
@@ -297,6 +302,7 @@ class Monitor:
         self._assigner = None
         self._dedup = None
         self._state_mark: int | None = None  # the store's data_version at the last refresh_if_changed
+        self._vectors = None  # tidings.search.StoreVectors, loaded on first search or ingest
 
     def close(self) -> None:
         self.pipeline.close()
@@ -400,7 +406,24 @@ class Monitor:
             self._commit_batch(pending[0], report, pending[1])
         if batch:
             self._commit_batch(batch, report)
+        if report.added:
+            self.update_vector_index()
         return report
+
+    # ---- search indexes (tidings.search) ---------------------------------------------------
+    def _sync_search(self) -> None:
+        """Stems, entity forms and vector keys of the articles just written (same transaction)."""
+        from .search import sync
+        sync(self.store, self.settings)
+
+    def update_vector_index(self):
+        """Add the new articles' vectors to the vector index kept beside the store and save it
+        (built on first use); kept in memory between ingest runs of this monitor."""
+        from .search import SearchSettings, StoreVectors
+
+        if self._vectors is None:
+            self._vectors = StoreVectors(self.store, SearchSettings.from_dict(self.settings.section("search")))
+        return self._vectors.ready(save=not self.store.read_only)
 
     def _embed_ahead(self, batch: list[tuple[Document, Article]]) -> Future:
         """Embeddings of the batch's new articles, computing in the background."""
@@ -471,6 +494,7 @@ class Monitor:
                 touched.add(new)
             touched = {self.assigner.resolve(s) for s in touched}
             self.store.refresh_stories(touched)
+            self._sync_search()
             # only the stories, aliases and IDF entries this batch changed (plus a small core blob)
             changes = self.assigner.state_changes()
             self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
@@ -527,9 +551,17 @@ class Monitor:
         from .queries import entity_detail
         return entity_detail(self.store, entity_id)
 
-    def search(self, query: str, limit: int = 20) -> list[dict]:
-        from .queries import search
-        return search(self.store, query, limit=limit)
+    def search(self, query: str, limit: int = 20, **options) -> dict:
+        """Search across languages and word forms (:func:`tidings.search.search`): words,
+        entities and meaning fused, with the filters of :meth:`stories` (lang, since, until,
+        entity, place). Returns ``{"query", "hits", "stories", "entities", "methods"}``."""
+        from .search import search, sync
+
+        if not self.store.read_only:
+            sync(self.store, self.settings)
+        vectors = self.update_vector_index() if "meaning" in options.get("methods", ("meaning",)) else None
+        return search(self.store, query, settings=self.settings, embedder=self.pipeline.embedder, vectors=vectors,
+                      limit=limit, **options).as_dict()
 
     def export(self, fmt: str, out) -> int:
         from .export import export
