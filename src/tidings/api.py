@@ -281,6 +281,8 @@ class Backend:
         self._pipeline_lock = threading.Lock()
         self._writer = None
         self._similarity_monitor = None
+        self._search_lock = threading.Lock()
+        self._searcher = None  # (Store, Embedder, StoreVectors) of search(), made on first use
         if writable:
             self.writer()  # creates and migrates the store before any reader opens it
         self.reader()  # fail at start, not on the first request, when the store cannot be read
@@ -314,6 +316,10 @@ class Backend:
                 if monitor is not None:
                     monitor.close()
             self._writer = self._similarity_monitor = None
+        with self._search_lock:
+            if self._searcher is not None:
+                self._searcher[0].close()
+            self._searcher = None
 
     def authorize(self, authorization: str | None) -> None:
         """Allow a write only with the configured token; compared in constant time."""
@@ -351,6 +357,23 @@ class Backend:
             else:
                 monitor.refresh_if_changed()   # another process (tidings ingest) may write the store
             return monitor.similarity(a, b)
+
+
+    def search(self, query: str, **options: Any) -> dict:
+        """tidings.search over this store, with the query encoder and the vector index kept in
+        memory between requests (the index follows articles stored since, by any process)."""
+        from .embed import Embedder
+        from .search import SearchSettings, StoreVectors, search
+
+        with self._search_lock:
+            if self._searcher is None:
+                store = Store.open(self.db, read_only=True)
+                cfg = SearchSettings.from_dict(self.settings.section("search"))
+                self._searcher = (store, Embedder(self.settings.section("embedding")), StoreVectors(store, cfg))
+            store, embedder, vectors = self._searcher
+            vectors.ready(save=False)
+            return search(store, query, settings=self.settings, embedder=embedder, vectors=vectors,
+                          **options).as_dict()
 
 
 def _backend(request: Request) -> Backend:
@@ -460,10 +483,25 @@ def api_router() -> APIRouter:
         return queries.entity_detail(_backend(request).reader(), entity_id)
 
     @router.get("/search", response_model=SearchResults, tags=["articles"], responses=_errors(400, 422),
-                summary="Full-text search", description="Every word must occur; accents ignored; best match first.")
+                summary="Search across languages and word forms",
+                description="Words (any inflection), the names the query gives (any form or script) and meaning "
+                            "(e5 vectors), fused into one ranking; hits grouped by story, each saying why it "
+                            "matched (docs/search.md). Filters: `lang`, `since`, `until` (publication date), "
+                            "`entity`, `place`. No hit: 200 with empty `results`.")
     def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
-               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
-        return {"query": q, "results": queries.search(_backend(request).reader(), q, limit=limit)}
+               limit: Annotated[int, Query(ge=1, le=200)] = 20,
+               lang: Annotated[str | None, Query(max_length=20, description="Language code, e.g. hr.")] = None,
+               since: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or ISO 8601.")] = None,
+               until: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or ISO 8601.")] = None,
+               entity: Annotated[str | None, Query(max_length=200, description="Entity id, e.g. per:putin.")] = None,
+               place: Annotated[str | None, Query(max_length=200, description="Place id, e.g. geo:170063.")] = None,
+               method: Annotated[list[str] | None, Query(
+                   description="Only these methods (words, entities, meaning); default all, fused.")] = None) -> Any:
+        from .search import METHODS
+
+        result = _backend(request).search(q, limit=limit, lang=lang, since=since, until=until, entity=entity,
+                                          place=place, methods=tuple(method or METHODS))
+        return {"query": q, "results": result["hits"], "stories": result["stories"], "entities": result["entities"]}
 
     @router.post("/similarity", response_model=SimilarityResult, tags=["articles"],
                  responses=_errors(400, 404, 413, 422),

@@ -247,22 +247,59 @@ def entity(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (all must occur; accents ignored).")],
+    query: Annotated[str, typer.Argument(help="What to find: names in any form or script, words in any form, or a description.")],
+    lang: Annotated[Optional[str], typer.Option(help="Only articles in this language.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only articles published on or after this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only articles published on or before this date.")] = None,
+    entity: Annotated[Optional[str], typer.Option(help="Only articles naming this entity id (e.g. per:putin).")] = None,
+    place: Annotated[Optional[str], typer.Option(help="Only articles naming this place id (e.g. geo:170063).")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(
+        "--method", help="Only this method (words, entities, meaning); repeat for several. Default: all, fused.")] = None,
     limit: Annotated[int, typer.Option(help="How many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Full-text search over article titles and texts.
+    """Search articles across languages and word forms: words (any inflection), the people, places and
+    organisations the query names (in any form or script), and meaning (e5 vectors), fused into one
+    ranking grouped by story. Each hit says why it matched.
 
-    Example:  tidings search "Aleppo corridors"
+    Exit status: 0 with hits, 1 when nothing matched (the message says so), 2 on an error.
+
+    Example:  tidings search "Alep" --lang en --since 2016-01-01
     """
+    from .search import METHODS
+
     with _monitor(read_only=True) as monitor:
-        hits = monitor.search(query, limit=limit)
+        result = monitor.search(query, limit=limit, lang=lang, since=since, until=until, entity=entity,
+                                place=place, methods=tuple(method or METHODS))
     if as_json:
-        _print_json(hits)
-        return
-    for h in hits:
-        out.print(f"{h['id']}  {h['lang']}  {h['published_at'][:10]}  story {h['story_id']}  {h['title']}\n"
-                  f"    {h['snippet']}", highlight=False)
+        _print_json(result)
+    elif result["hits"]:
+        if result["entities"]:
+            out.print("names: " + ", ".join(f"{e['form']} -> {e['name']} ({e['id']})" for e in result["entities"]),
+                      highlight=False)
+        by_id = {h["id"]: h for h in result["hits"]}
+        for group in result["stories"]:
+            out.print(f"\n[bold]story {group['story_id'] or '-'}[/bold]", highlight=False)
+            for article_id in group["hits"]:
+                h = by_id[article_id]
+                out.print(f"  {h['id']}  {h['lang']}  {h['published_at'][:10]}  {h['title']}", highlight=False)
+                out.print(f"      why: {_why(h['matched'])}", highlight=False)
+    if not result["hits"]:
+        err.print(f"no article matches {query!r}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _why(matched: dict) -> str:
+    parts = []
+    if "entities" in matched:
+        parts.append("names " + ", ".join(matched["entities"]))
+    if "words" in matched:
+        parts.append("words " + ", ".join(matched["words"]))
+    if "meaning" in matched:
+        parts.append(f"meaning {matched['meaning']:.2f}")
+    if "story" in matched:
+        parts.append(f"same story as a hit ({matched['story']})")
+    return "; ".join(parts) or "-"
 
 
 @app.command()
@@ -357,6 +394,29 @@ def evaluate_clustering(
         _print_json(result)
     else:
         out.print(format_clustering(result), highlight=False)
+
+
+@evaluate_app.command("search")
+def evaluate_search(
+    gold: Annotated[Path, typer.Argument(help="JSONL with id, lang, published_at, title[, text], cluster.")],
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N records in time order (quick look).")] = None,
+    store: Annotated[Optional[Path], typer.Option(
+        help="Replay into this store file and keep it, or reuse it if it exists (repeated runs).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay a clustering gold file into a temporary store, query with each article's title and count
+    the other articles of its gold cluster as relevant: success@10, recall@10 and MRR per method
+    (words, entities, meaning, fused), over all queries and cross-lingually.
+
+    Example:  tidings evaluate search ../shared/data/og2021.dev.jsonl
+    """
+    from .evaluate import evaluate_search as run, format_search
+
+    result = run(gold, _settings(), limit=limit, progress=err.is_terminal, store_path=store)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(format_search(result), highlight=False)
 
 
 @evaluate_app.command("similarity")

@@ -243,12 +243,10 @@ def languages(store: Store) -> list[tuple[str, int]]:
     return [(r["lang"], r["n"]) for r in rows]
 
 
-def search(store: Store, query: str, limit: int = 20) -> list[dict]:
-    """Full-text search over titles and texts (FTS5, diacritics-insensitive), best match first."""
-    rows = store.conn.execute(
-        """SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
-                  snippet(articles_fts, 1, '[', ']', '…', 12) AS snippet
-           FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
-           WHERE articles_fts MATCH ? AND a.duplicate_of IS NULL ORDER BY rank LIMIT ?""",
-        (fts_query(query), limit)).fetchall()
-    return [dict(r) for r in rows]
+def search(store: Store, query: str, limit: int = 20, **options) -> list[dict]:
+    """Search across languages and word forms (:func:`tidings.search.search` with the default
+    settings): the hits, best first, each with ``snippet`` and ``matched`` (why it matched).
+    Long-running callers keep the encoder and vector index: see ``Monitor.search``."""
+    from .search import search as run
+
+    return run(store, query, limit=limit, **options).hits

@@ -61,6 +61,7 @@ class SearchResult:
     stories: list[dict]
     entities: list[dict]
     methods: dict[str, int]
+    rankings: dict[str, list[int]] = field(default_factory=dict, repr=False)  # rowids per method, and "fused"
 
     def as_dict(self) -> dict:
         return {"query": self.query, "hits": self.hits, "stories": self.stories, "entities": self.entities,
@@ -75,9 +76,13 @@ class Filters:
     entity: str | None = None
     place: str | None = None
     exclude_lang: str | None = None
+    exclude_rowids: tuple[int, ...] = ()
 
     def sql(self) -> tuple[str, list]:
         where, params = ["a.duplicate_of IS NULL"], []
+        if self.exclude_rowids:
+            where.append(f"a.rowid NOT IN ({','.join('?' * len(self.exclude_rowids))})")
+            params.extend(self.exclude_rowids)
         if self.lang:
             where.append("a.lang = ?")
             params.append(self.lang)
@@ -98,7 +103,8 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return any((self.lang, self.since, self.until, self.entity, self.place, self.exclude_lang))
+        return any((self.lang, self.since, self.until, self.entity, self.place, self.exclude_lang,
+                    self.exclude_rowids))
 
 
 def _keep(store: Store, rowids: list[int], filters: Filters) -> set[int]:
@@ -150,13 +156,16 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
            lang: str | None = None, since: str | None = None, until: str | None = None,
            entity: str | None = None, place: str | None = None, exclude_lang: str | None = None,
            methods: tuple[str, ...] | list[str] = METHODS, limit: int = 20, story: bool = True,
-           query_lang: str | None = None) -> SearchResult:
+           query_lang: str | None = None, query_vector: np.ndarray | None = None,
+           exclude_rowids: tuple[int, ...] = ()) -> SearchResult:
     """Search the store; see the module docstring. ``settings``: a :class:`~tidings.config.Settings`
     (defaults when None). ``embedder``: an :class:`~tidings.embed.Embedder` for the query
     (made from the settings when None). ``vectors``: a ready :class:`StoreVectors` (kept by a
     long-running caller, e.g. the API; made and brought up to date here when None).
     ``exclude_lang`` searches the articles in other languages only. ``query_lang``: the
-    query's language, for centring its vector (detected when None)."""
+    query's language, for centring its vector (detected when None). ``query_vector``: the
+    query's e5 vector when the caller has it. ``exclude_rowids``: articles never returned
+    (evaluation leaves out the article a query was taken from)."""
     from ..config import Settings
     from ..queries import _iso_day
 
@@ -171,7 +180,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     if not 1 <= limit <= 500:
         raise BadSearch("limit must be between 1 and 500", source="limit")
     filters = Filters(lang=lang, since=_iso_day(since, "since"), until=_iso_day(until, "until"), entity=entity,
-                      place=place, exclude_lang=exclude_lang)
+                      place=place, exclude_lang=exclude_lang, exclude_rowids=tuple(exclude_rowids))
     total = max(1, store.count("articles"))
     langs = entity_search.store_languages(store)
     rankings: dict[str, Any] = {}
@@ -195,11 +204,13 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     if "meaning" in methods:
         if vectors is None:
             vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
-        if embedder is None:
-            from ..embed import Embedder
-            embedder = Embedder(settings.section("embedding"))
+        if query_vector is None:
+            if embedder is None:
+                from ..embed import Embedder
+                embedder = Embedder(settings.section("embedding"))
+            query_vector = embedder.embed([query])[0]
         qlang = query_lang if query_lang is not None else _query_language(query, settings)
-        qvec = vectors.query_vector(embedder.embed([query])[0], qlang)
+        qvec = vectors.query_vector(query_vector, qlang)
         ranked_m = _meaning(vectors, qvec, store, filters, cfg)
         rankings["meaning"] = [r for r, _ in ranked_m]
         for rowid, cosine in ranked_m:
@@ -211,7 +222,8 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     top = fused[:limit]
     hits = _hit_rows(store, query, top, matched)
     return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
-                        entities=[e.as_dict() for e in found_entities])
+                        entities=[e.as_dict() for e in found_entities],
+                        rankings={**rankings, "fused": [r for r, _ in fused]})
 
 
 def _query_language(query: str, settings) -> str | None:

@@ -170,16 +170,20 @@ def pages_router() -> APIRouter:
                       map=charts.place_map(place) if data["label"] == "LOC" else None)
 
     @router.api_route("/search", methods=PAGE_METHODS, response_class=HTMLResponse)
-    def search_page(request: Request, q: str = "") -> Response:
-        hits: list[dict] = []
+    def search_page(request: Request, q: str = "", lang: str = "", since: str = "", until: str = "") -> Response:
+        result: dict = {"hits": [], "stories": [], "entities": []}
         error = None
         if q.strip():
             try:
-                hits = queries.search(store(request), q, limit=PAGE_SIZE)
+                result = request.app.state.backend.search(q, limit=PAGE_SIZE, lang=lang or None,
+                                                          since=since or None, until=until or None)
             except TidingsError as exc:
                 error = exc
-        return render(request, "search.html", status=400 if error else 200, title="Search", q=q, hits=hits,
-                      error=error)
+        by_id = {h["id"]: h for h in result["hits"]}
+        groups = [[by_id[i] for i in g["hits"]] for g in result["stories"]]
+        return render(request, "search.html", status=400 if error else 200, title="Search", q=q,
+                      hits=result["hits"], groups=groups, names=result["entities"], error=error,
+                      lang=lang, since=since, until=until, languages=queries.languages(store(request)))
 
     return router
 

@@ -186,12 +186,34 @@ class SearchHit(BaseModel):
     published_at: datetime
     story_id: str | None
     url: str | None
-    snippet: str = Field(description="Matching passage; matched words between [ and ].")
+    outlet: str | None = None
+    snippet: str = Field(description="Matching passage (matched words between [ and ]), else the start of the text.")
+    score: float = Field(description="Fused score (reciprocal rank fusion): higher is better.")
+    matched: dict[str, Any] = Field(
+        description="Why it matched: `entities` (ids of the query's names it mentions), `words` (query words "
+                    "matched in some form), `meaning` (cosine of the centred e5 vectors), `story` (in the story "
+                    "of a better hit).",
+        examples=[{"entities": ["geo:170063"], "words": ["alep"], "meaning": 0.41}])
+
+
+class SearchStory(BaseModel):
+    story_id: str | None
+    hits: list[str] = Field(description="Ids of the hits in this story, best first.")
+
+
+class QueryEntityRef(BaseModel):
+    id: str
+    name: str
+    label: str
+    form: str = Field(description="The query words that named it.")
+    articles: int
 
 
 class SearchResults(BaseModel):
     query: str
     results: list[SearchHit]
+    stories: list[SearchStory] = Field(description="The hits grouped by story, in the order of their best hit.")
+    entities: list[QueryEntityRef] = Field(description="The stored entities the query names.")
 
 
 class StoredArticleRef(BaseModel):
