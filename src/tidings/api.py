@@ -37,7 +37,7 @@ from .errors import NotFound, StoreError, TidingsError
 from .models import Document
 from .store import Store
 from .web.schema import (ArticleDetail, ArticleIn, EntityDetail, ErrorResponse, IngestResult, PlaceCollection,
-                         SearchResults, SimilarityRequest, SimilarityResult, StoredArticleRef, StoryDetail,
+                         EntityList, SearchResults, SimilarityRequest, SimilarityResult, StoredArticleRef, StoryDetail,
                          StoryPage, TextArticleRef)
 
 log = logging.getLogger(__name__)
@@ -476,11 +476,29 @@ def api_router() -> APIRouter:
                 raw: Annotated[bool, Query(description="Include the raw input as stored.")] = False) -> Any:
         return queries.article_detail(_backend(request).reader(), article_id, raw=raw)
 
+    @router.get("/entities", response_model=EntityList, tags=["entities"], responses=_errors(400, 422),
+                summary="Find entities by name",
+                description="Entities whose name, any surface form or transliteration matches `q` (\"Asad\" finds "
+                            "per:assad, \"Алеппо\" geo:170063), or whose stored forms start with it (type-ahead); "
+                            "without `q`, all. `label` PER, ORG or LOC; `sort` mentions or recent.")
+    def list_entities(request: Request,
+                      q: Annotated[str | None, Query(max_length=200, description="A name in any form.")] = None,
+                      label: Annotated[str | None, Query(max_length=3, description="PER, ORG or LOC.")] = None,
+                      sort: Annotated[str, Query(description="mentions or recent.",
+                                                 json_schema_extra={"enum": ["mentions", "recent"]})] = "mentions",
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        from .search.entities import find_entities
+
+        return {"entities": find_entities(_backend(request).reader(), q, label=label, sort=sort, limit=limit)}
+
     @router.get("/entities/{entity_id:path}", response_model=EntityDetail, tags=["entities"],
                 responses=_errors(404, 422), summary="One entity",
                 description="Names as written in each language, and the stories naming it.")
     def entity(request: Request, entity_id: Annotated[str, PathParam(max_length=200)]) -> Any:
-        return queries.entity_detail(_backend(request).reader(), entity_id)
+        from .search.entities import entity_profile
+
+        store = _backend(request).reader()
+        return {**queries.entity_detail(store, entity_id), **entity_profile(store, entity_id)}
 
     @router.get("/search", response_model=SearchResults, tags=["articles"], responses=_errors(400, 422),
                 summary="Search across languages and word forms",

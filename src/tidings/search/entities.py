@@ -150,3 +150,78 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
             rowids[r[0]] = r[1]
     ranked = sorted((aid for aid in ids if aid in rowids), key=lambda a: (-scores[a], -rowids[a]))
     return [(rowids[a], scores[a], named[a]) for a in ranked]
+
+
+# ---- finding entities by name (tidings entities, GET /api/entities, the entity index page) ------
+ENTITY_SORTS = ("mentions", "recent")
+LABELS = ("PER", "ORG", "LOC")
+
+
+def find_entities(store: Store, q: str | None = None, *, label: str | None = None, sort: str = "mentions",
+                  limit: int = 50) -> list[dict]:
+    """Entities by name: any surface form or transliteration the linker maps to the entity
+    ("Asad" finds per:assad, "Алеппо" geo:170063), and stored forms starting with ``q``
+    (type-ahead); without ``q``, all. Exact links come first, then by ``sort`` (mentions or
+    most recently mentioned)."""
+    from ..errors import TidingsError
+
+    if sort not in ENTITY_SORTS:
+        raise TidingsError(f"unknown sort {sort!r}", source="sort", hint="use 'mentions' or 'recent'")
+    if label is not None and label.upper() not in LABELS:
+        raise TidingsError(f"unknown label {label!r}", source="label", hint="use PER, ORG or LOC")
+    label = label.upper() if label else None
+    order = "s.mentions DESC, e.id" if sort == "mentions" else "s.last_seen DESC, s.mentions DESC, e.id"
+    label_sql, params = ("AND e.label = ?", [label]) if label else ("", [])
+    exact: list[str] = []
+    if q and q.strip():
+        exact = [e.id for e in query_entities(store, q.strip())]
+        words = re.findall(r"\w+", q)
+        ids = set(exact)
+        if words:
+            prefix = " ".join('"' + w + '"' for w in words) + "*"
+            ids |= {r[0] for r in store.conn.execute(
+                "SELECT DISTINCT entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 1000",
+                (prefix,))}
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = store.conn.execute(
+            f"""SELECT e.*, s.mentions, s.articles, s.last_seen FROM entities e
+                JOIN entity_stats s ON s.entity_id = e.id WHERE e.id IN ({marks}) {label_sql} ORDER BY {order}""",
+            [*ids, *params]).fetchall()
+        rank = {eid: i for i, eid in enumerate(exact)}
+        rows = sorted(rows, key=lambda r: rank.get(r["id"], len(rank)))[:limit]
+    else:
+        rows = store.conn.execute(
+            f"""SELECT e.*, s.mentions, s.articles, s.last_seen FROM entity_stats s
+                JOIN entities e ON e.id = s.entity_id WHERE 1 {label_sql} ORDER BY {order} LIMIT ?""",
+            [*params, limit]).fetchall()
+    out = []
+    for r in rows:
+        forms = [f[0] for f in store.conn.execute(
+            "SELECT form FROM entity_forms WHERE entity_id = ? ORDER BY mentions DESC, form LIMIT 8", (r["id"],))]
+        out.append({"id": r["id"], "name": r["name"], "label": r["label"], "mentions": r["mentions"],
+                    "articles": r["articles"], "last_seen": r["last_seen"], "geonames_id": r["geonames_id"],
+                    "forms": forms, "exact": r["id"] in exact})
+    return out
+
+
+def entity_profile(store: Store, entity_id: str, *, recent_articles: int = 2000, related: int = 15) -> dict:
+    """What the entity page adds to :func:`tidings.queries.entity_detail`: articles naming the
+    entity per day and language, and the entities most often named in the same articles (over
+    its ``recent_articles`` newest articles)."""
+    timeline: dict[str, dict[str, int]] = {}
+    for r in store.conn.execute(
+            """SELECT substr(a.published_at, 1, 10) AS day, a.lang, COUNT(DISTINCT a.id) AS n
+               FROM mentions m JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ?
+               GROUP BY day, a.lang ORDER BY day""", (entity_id,)):
+        timeline.setdefault(r["day"], {})[r["lang"]] = r["n"]
+    rows = store.conn.execute(
+        f"""SELECT m2.entity_id, e.name, e.label, COUNT(DISTINCT m2.article_id) AS articles
+            FROM (SELECT DISTINCT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) x
+            JOIN mentions m2 ON m2.article_id = x.article_id JOIN entities e ON e.id = m2.entity_id
+            WHERE m2.entity_id != ? GROUP BY m2.entity_id ORDER BY articles DESC, m2.entity_id LIMIT ?""",
+        (entity_id, recent_articles, entity_id, related)).fetchall()
+    return {"timeline": [{"day": day, "langs": langs} for day, langs in timeline.items()],
+            "timeline_peak": max((n for langs in timeline.values() for n in langs.values()), default=1),
+            "related": [dict(r) for r in rows]}

@@ -159,12 +159,25 @@ def pages_router() -> APIRouter:
             return error_page(request, exc)
         return render(request, "article.html", title=data["title"], article=data)
 
+    @router.api_route("/entities", methods=PAGE_METHODS, response_class=HTMLResponse)
+    def entity_index(request: Request, q: str = "", label: str = "", sort: str = "mentions") -> Response:
+        from ..search.entities import find_entities
+
+        try:
+            found = find_entities(store(request), q or None, label=label or None, sort=sort, limit=PAGE_SIZE * 2)
+        except TidingsError as exc:
+            return error_page(request, exc)
+        return render(request, "entities.html", title="Entities", q=q, label=label, sort=sort, entities=found)
+
     @router.api_route("/entities/{entity_id:path}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def entity_page(request: Request, entity_id: str) -> Response:
+        from ..search.entities import entity_profile
+
         try:
             data = queries.entity_detail(store(request), entity_id)
         except TidingsError as exc:
             return error_page(request, exc)
+        data.update(entity_profile(store(request), entity_id))
         place = [{"id": data["id"], "name": data["name"], "lat": data["lat"], "lon": data["lon"], "articles": 1}]
         return render(request, "entity.html", title=data["name"], entity=data,
                       map=charts.place_map(place) if data["label"] == "LOC" else None)

@@ -167,6 +167,18 @@ class EntityStory(BaseModel):
     articles: int = Field(description="Articles of the story naming the entity.")
 
 
+class EntityDay(BaseModel):
+    day: date
+    langs: dict[str, int] = Field(description="Articles naming the entity that day, by language.")
+
+
+class RelatedEntity(BaseModel):
+    entity_id: str
+    name: str
+    label: str
+    articles: int = Field(description="Articles naming both.")
+
+
 class EntityDetail(BaseModel):
     id: str
     label: str
@@ -177,6 +189,24 @@ class EntityDetail(BaseModel):
     lon: float | None
     variants: dict[str, list[str]] = Field(description="Names as written, by language, most frequent first.")
     stories: list[EntityStory]
+    timeline: list[EntityDay] = Field(default=[], description="Articles naming it per day and language.")
+    related: list[RelatedEntity] = Field(default=[], description="Entities most often named in the same articles.")
+
+
+class EntitySummary(BaseModel):
+    id: str
+    name: str
+    label: str
+    mentions: int
+    articles: int
+    last_seen: datetime | None
+    geonames_id: int | None
+    forms: list[str] = Field(description="Surface forms as written, most frequent first.")
+    exact: bool = Field(description="The query names this entity (not just a prefix of a form).")
+
+
+class EntityList(BaseModel):
+    entities: list[EntitySummary]
 
 
 class SearchHit(BaseModel):
