@@ -283,6 +283,7 @@ class Backend:
         self._similarity_monitor = None
         self._search_lock = threading.Lock()
         self._searcher = None  # (Store, Embedder, StoreVectors) of search(), made on first use
+        self._summaries: dict = {}  # (story id, size) -> summary
         if writable:
             self.writer()  # creates and migrates the store before any reader opens it
         self.reader()  # fail at start, not on the first request, when the store cannot be read
@@ -359,21 +360,48 @@ class Backend:
             return monitor.similarity(a, b)
 
 
+    def story(self, story_id: str, langs: list[str] | None = None) -> dict:
+        """One story titled for ``langs`` (default ``ui.languages``) with its summary; summaries and
+        sentence vectors are cached in this process (the store is opened read-only here)."""
+        from . import queries
+        from .summary import summarise
+
+        ui = self.settings.section("ui")
+        data = queries.story_detail(self.reader(), story_id, langs=ui.get("languages") or () if langs is None else langs)
+        with self._search_lock:
+            embedder = self._search_parts()[1]
+            data["summary"] = summarise(self.reader(), data["id"], embedder,
+                                        sentences=int(ui.get("summary_sentences", 3)), memory=self._summaries)
+        return data
+
+    def _search_parts(self):
+        """(Store, Embedder, StoreVectors) for search and summaries, made on first use (hold the lock)."""
+        from .embed import Embedder
+        from .search import SearchSettings, StoreVectors
+
+        if self._searcher is None:
+            store = Store.open(self.db, read_only=True)
+            cfg = SearchSettings.from_dict(self.settings.section("search"))
+            self._searcher = (store, Embedder(self.settings.section("embedding")), StoreVectors(store, cfg))
+        return self._searcher
+
     def search(self, query: str, **options: Any) -> dict:
         """tidings.search over this store, with the query encoder and the vector index kept in
         memory between requests (the index follows articles stored since, by any process)."""
-        from .embed import Embedder
-        from .search import SearchSettings, StoreVectors, search
+        from .search import search
 
         with self._search_lock:
-            if self._searcher is None:
-                store = Store.open(self.db, read_only=True)
-                cfg = SearchSettings.from_dict(self.settings.section("search"))
-                self._searcher = (store, Embedder(self.settings.section("embedding")), StoreVectors(store, cfg))
-            store, embedder, vectors = self._searcher
+            store, embedder, vectors = self._search_parts()
             vectors.ready(save=False)
             return search(store, query, settings=self.settings, embedder=embedder, vectors=vectors,
                           **options).as_dict()
+
+
+def _reader_langs(values: list[str] | None) -> list[str] | None:
+    """``?lang=en&lang=hr`` or ``?lang=en,hr`` as a list; None when not given."""
+    if not values:
+        return None
+    return [code.strip().lower() for value in values for code in value.split(",") if code.strip()]
 
 
 def _backend(request: Request) -> Backend:
@@ -447,7 +475,10 @@ def api_router() -> APIRouter:
                 summary="List stories", description="Newest or largest first, with cursor pagination. "
                 + STORY_FILTERS)
     def list_stories(request: Request, filters: StoryFilters) -> Any:
-        return queries.list_stories(_backend(request).reader(), **filters)
+        backend = _backend(request)
+        reader = list(backend.settings.section("ui").get("languages") or ())
+        return queries.list_stories(backend.reader(), **filters,
+                                    langs=[filters["lang"], *reader] if filters.get("lang") else reader)
 
     @router.get("/stories.geojson", response_model=PlaceCollection, tags=["stories"],
                 responses=_errors(400, 404, 422, by_ref=True),
@@ -467,8 +498,12 @@ def api_router() -> APIRouter:
     @router.get("/stories/{story_id}", response_model=StoryDetail, tags=["stories"], responses=_errors(404, 422),
                 summary="One story", description="Articles grouped by language, entities and places with their "
                 "surface forms, mentioned dates, quotes. An old id of a merged story resolves to the survivor.")
-    def story(request: Request, story_id: Annotated[str, PathParam(max_length=200)]) -> Any:
-        return queries.story_detail(_backend(request).reader(), story_id)
+    def story(request: Request, story_id: Annotated[str, PathParam(max_length=200)],
+              lang: Annotated[list[str] | None, Query(
+                  max_length=100, description="The reader's languages, most preferred first (repeat, or "
+                  "comma-separated): the title is the central article's in the first the story has. "
+                  "Default: the ui.languages setting.")] = None) -> Any:
+        return _backend(request).story(story_id, _reader_langs(lang))
 
     @router.get("/articles/{article_id}", response_model=ArticleDetail, tags=["articles"],
                 responses=_errors(404, 422), summary="One article")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -53,6 +54,11 @@ def _monitor(read_only: bool = False, overrides: dict[str, dict[str, Any]] | Non
     settings = _settings(overrides)
     state.db = state.db or settings.section("store")["path"]
     return open_monitor(state.db, settings=settings, read_only=read_only)
+
+
+def _store_exists() -> bool:
+    path = state.db or _settings().section("store")["path"]
+    return path != ":memory:" and Path(path).is_file()
 
 
 def _print_json(data: Any) -> None:
@@ -168,16 +174,28 @@ def stories(
 @app.command()
 def story(
     story_id: Annotated[str, typer.Argument(help="Story id (an old id of a merged story still works).")],
+    lang: Annotated[Optional[list[str]], typer.Option(
+        "--lang", help="Your languages, most preferred first (repeat); default: the ui.languages setting.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one story: its articles by language, people, organisations, places, dates and quotes."""
-    with _monitor(read_only=True) as monitor:
-        data = monitor.story(story_id)
+    """Show one story: its title in your language, a summary across languages, its articles by language,
+    people, organisations, places, dates and quotes.
+
+    Example:  tidings story s371a0def576f --lang hr --lang en
+    """
+    # writable when the store exists, so that the summary's sentence vectors are cached in it
+    with _monitor(read_only=not _store_exists()) as monitor:
+        data = monitor.story(story_id, langs=lang or None)
     if as_json:
         _print_json(data)
         return
     out.print(f"[bold]{data['title']}[/bold]  ({data['id']}, {data['size']} articles, "
-              f"{data['first_seen']} – {data['last_seen']})")
+              f"{data['first_seen']} – {data['last_seen']})", highlight=False)
+    if data.get("summary"):
+        out.print("\n[bold]Summary[/bold]")
+        for s in data["summary"]:
+            out.print(f"  {s['lang']}: {escape(s['text'])}  ({escape(s['outlet'] or s['article_id'])})",
+                      highlight=False)
     for lang, articles in data["articles"].items():
         out.print(f"\n[bold]{lang}[/bold]")
         for a in articles:
@@ -243,6 +261,40 @@ def entity(
         out.print(f"  {lang}: {', '.join(forms)}", highlight=False)
     for s in data["stories"]:
         out.print(f"  {s['id']}  {s['articles']} articles  {s['title']}", highlight=False)
+
+
+@app.command()
+def entities(
+    q: Annotated[Optional[str], typer.Option("--q", "-q", help="A name in any form or script (Asad, Алеппо, Putina), or the start of one.")] = None,
+    label: Annotated[Optional[str], typer.Option(help="PER, ORG or LOC.")] = None,
+    sort: Annotated[str, typer.Option(help="mentions (most mentioned first) or recent.")] = "mentions",
+    limit: Annotated[int, typer.Option(help="How many entities.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List entities, or find them by any of their names: every surface form and transliteration
+    reaches its entity ("Asad" finds per:assad, "Алеппо" finds geo:170063).
+
+    Exit status: 1 when -q matches no entity.
+
+    Example:  tidings entities -q Alepu --label LOC
+    """
+    from .search.entities import find_entities
+
+    with _monitor(read_only=True) as monitor:
+        found = find_entities(monitor.store, q, label=label, sort=sort, limit=limit)
+    if as_json:
+        _print_json(found)
+    else:
+        table = Table(show_lines=False)
+        for column in ("entity", "name", "type", "mentions", "articles", "last seen", "forms"):
+            table.add_column(column)
+        for e in found:
+            table.add_row(e["id"], e["name"], e["label"], str(e["mentions"]), str(e["articles"]),
+                          (e["last_seen"] or "")[:10], ", ".join(e["forms"][:6]))
+        out.print(table)
+    if not found and q:
+        err.print(f"no entity matches {q!r}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -411,10 +411,14 @@ class Monitor:
         return report
 
     # ---- search indexes (tidings.search) ---------------------------------------------------
-    def _sync_search(self) -> None:
-        """Stems, entity forms and vector keys of the articles just written (same transaction)."""
+    def _sync_search(self, touched: set[str]) -> None:
+        """Stems, entity forms and vector keys of the articles just written, and the central
+        articles (titles) of the stories they touched (same transaction)."""
         from .search import sync
+        from .summary import update_centres
+
         sync(self.store, self.settings)
+        update_centres(self.store, touched, self.settings.section("ui").get("languages") or ())
 
     def update_vector_index(self):
         """Add the new articles' vectors to the vector index kept beside the store and save it
@@ -494,7 +498,7 @@ class Monitor:
                 touched.add(new)
             touched = {self.assigner.resolve(s) for s in touched}
             self.store.refresh_stories(touched)
-            self._sync_search()
+            self._sync_search(touched)
             # only the stories, aliases and IDF entries this batch changed (plus a small core blob)
             changes = self.assigner.state_changes()
             self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
@@ -536,12 +540,28 @@ class Monitor:
 
     # ---- reads (see queries.py) ------------------------------------------------------------
     def stories(self, **filters) -> dict:
+        """Stories (:func:`tidings.queries.list_stories`), titled for the reader's languages: the
+        ``lang`` filter first, then ``ui.languages``."""
         from .queries import list_stories
+
+        if "langs" not in filters:
+            reader = list(self.settings.section("ui").get("languages") or ())
+            filters["langs"] = [filters["lang"], *reader] if filters.get("lang") else reader
         return list_stories(self.store, **filters)
 
-    def story(self, story_id: str) -> dict:
+    def story(self, story_id: str, *, langs: list[str] | None = None, summary: bool = True) -> dict:
+        """One story (:func:`tidings.queries.story_detail`), titled for the reader's languages
+        (``langs``, default ``ui.languages``), with its extractive ``summary``."""
         from .queries import story_detail
-        return story_detail(self.store, story_id)
+        from .summary import summarise
+
+        ui = self.settings.section("ui")
+        data = story_detail(self.store, story_id, langs=ui.get("languages") or () if langs is None else langs)
+        if summary:
+            data["summary"] = summarise(self.store, data["id"], self.pipeline.embedder,
+                                        sentences=int(ui.get("summary_sentences", 3)),
+                                        cache_store=None if self.store.read_only else self.store)
+        return data
 
     def article(self, article_id: str, *, raw: bool = False) -> dict:
         from .queries import article_detail

@@ -128,7 +128,8 @@ def pages_router() -> APIRouter:
         languages = queries.languages(db)
         error = None
         try:
-            page = queries.list_stories(db, limit=PAGE_SIZE, **filters)
+            reader = list(request.app.state.backend.settings.section("ui").get("languages") or ())
+            page = queries.list_stories(db, limit=PAGE_SIZE, **filters, langs=[lang, *reader] if lang else reader)
         except TidingsError as exc:
             page, error = {"stories": [], "next_cursor": None}, exc
         kept = {k: v for k, v in filters.items() if v and k != "cursor"}
@@ -140,7 +141,7 @@ def pages_router() -> APIRouter:
     @router.api_route("/stories/{story_id}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def story_page(request: Request, story_id: str) -> Response:
         try:
-            data = queries.story_detail(store(request), story_id)
+            data = request.app.state.backend.story(story_id)
         except TidingsError as exc:
             return error_page(request, exc)
         if data["id"] != story_id:  # an old id of a merged story: send the reader to the survivor

@@ -51,7 +51,8 @@ class StoryEntity(EntityRef):
 
 class StorySummary(BaseModel):
     id: str
-    title: str
+    title: str = Field(description="Title of the story's most central article in the first reader language it has.")
+    title_lang: str | None = Field(default=None, description="Language of the title (null: not yet known).")
     size: int = Field(description="Articles in the story (duplicates not counted).")
     first_seen: datetime | None
     last_seen: datetime | None
@@ -90,11 +91,23 @@ class StoryQuote(BaseModel):
     lang: str
 
 
+class SummarySentence(BaseModel):
+    text: str
+    lang: str
+    article_id: str
+    title: str = Field(description="Title of the source article.")
+    outlet: str | None
+    url: str | None
+
+
 class StoryDetail(BaseModel):
     id: str = Field(description="The story's current id.")
     requested_id: str = Field(description="The id asked for: an old id of a merged story resolves to its survivor.")
     aliases: list[str] = Field(description="Old ids merged into this story.")
-    title: str
+    title: str = Field(description="Title of the story's most central article in the first reader language it has.")
+    title_lang: str | None = Field(default=None, description="Language of the title.")
+    summary: list[SummarySentence] = Field(
+        default=[], description="Two or three sentences from the leads of its articles, across languages.")
     size: int
     first_seen: datetime | None
     last_seen: datetime | None
