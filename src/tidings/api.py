@@ -284,6 +284,9 @@ class Backend:
         self._search_lock = threading.Lock()
         self._searcher = None  # (Store, Embedder, StoreVectors) of search(), made on first use
         self._summaries: dict = {}  # (story id, size) -> summary
+        # the entity linker's data takes seconds to load: load it now, not on the first search
+        from .search.entities import warm_up
+        threading.Thread(target=warm_up, name="tidings-search-warm-up", daemon=True).start()
         if writable:
             self.writer()  # creates and migrates the store before any reader opens it
         self.reader()  # fail at start, not on the first request, when the store cannot be read

@@ -179,6 +179,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         raise BadSearch("the search query has no words", source="q")
     if not 1 <= limit <= 500:
         raise BadSearch("limit must be between 1 and 500", source="limit")
+    index.ensure_synced(store, settings)
     filters = Filters(lang=lang, since=_iso_day(since, "since"), until=_iso_day(until, "until"), entity=entity,
                       place=place, exclude_lang=exclude_lang, exclude_rowids=tuple(exclude_rowids))
     total = max(1, store.count("articles"))

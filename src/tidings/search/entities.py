@@ -38,6 +38,17 @@ class QueryEntity:
                 "articles": self.articles}
 
 
+MAX_NAME_CHARS = 80  # no name is longer; longer runs are not looked up
+
+
+def warm_up() -> None:
+    """Load the linker's data (gazetteer, name tables: seconds) ahead of the first query."""
+    from ..entities import link
+
+    for name, label, lang in (("Aleppo", "LOC", "en"), ("Putina", "PER", "hr"), ("Kremlja", "ORG", "hr")):
+        link(name, label, lang)
+
+
 def _ngrams(words: list[str], longest: int):
     for size in range(min(longest, len(words)), 0, -1):
         for start in range(0, len(words) - size + 1):
@@ -102,7 +113,7 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
         if any(used[start:end]):
             continue
         text = text.strip(".-'’")
-        if not text:
+        if not text or len(text) > MAX_NAME_CHARS or not any(c.isalpha() for c in text):
             continue
         probe = text.title() if lower else text
         candidates: set[str] = set(_forms(store, text))
@@ -170,6 +181,9 @@ def find_entities(store: Store, q: str | None = None, *, label: str | None = Non
     if label is not None and label.upper() not in LABELS:
         raise TidingsError(f"unknown label {label!r}", source="label", hint="use PER, ORG or LOC")
     label = label.upper() if label else None
+    from .index import ensure_synced
+
+    ensure_synced(store)
     order = "s.mentions DESC, e.id" if sort == "mentions" else "s.last_seen DESC, s.mentions DESC, e.id"
     label_sql, params = ("AND e.label = ?", [label]) if label else ("", [])
     exact: list[str] = []

@@ -127,3 +127,22 @@ def _add_entity_forms(store: Store, rows) -> None:
            ON CONFLICT(entity_id) DO UPDATE SET mentions = mentions + excluded.mentions,
              articles = articles + excluded.articles, last_seen = MAX(last_seen, excluded.last_seen)""",
         [(e, mentions[e], len(articles[e]), last[e]) for e in mentions])
+
+
+def ensure_synced(store: Store, settings=None) -> None:
+    """Sync a store whose search tables lag behind its articles (written by an older tidings,
+    or straight through :class:`Store`): directly when writable, else through a short writable
+    connection (as :meth:`Store._migrate` does); a store that cannot be written is searched as
+    it is, with a warning."""
+    if store.path in ("", ":memory:") and store.read_only:
+        return
+    if pending(store) == 0:
+        return
+    if not store.read_only:
+        sync(store, settings)
+        return
+    try:
+        with Store.open(store.path) as writable:
+            sync(writable, settings)
+    except Exception as exc:  # noqa: BLE001 - a read-only file or directory: search what is there
+        log.warning("search tables of %s lag behind its articles and cannot be updated (%s)", store.path, exc)
