@@ -301,7 +301,7 @@ def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, 
             if clusters is not None:
                 queries = [q for q in queries if q[1] in clusters]
             titles = [t for _, _, t in queries]
-            qvecs = monitor.pipeline.embedder.embed(titles) if titles else []
+            qvecs = _query_vectors(monitor, titles)
             totals = {m: {mode: [0.0, 0.0, 0.0, 0] for mode in ("all", "cross_lingual")} for m in SEARCH_METHODS}
             bar, task = _bar(len(queries), "searching", progress)
             with bar:
@@ -335,6 +335,20 @@ def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, 
     report["articles"] = len(records)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def _query_vectors(monitor, texts: list[str]) -> list:
+    """e5 vectors of the query texts, from the store's embedding cache where a text was embedded
+    before (a title-only article's text is its title), the rest encoded now."""
+    from .pipeline import embedding_key
+
+    embedder = monitor.pipeline.embedder
+    keys = [embedding_key(embedder.model_id, t) for t in texts]
+    found = monitor.store.cached_embeddings(keys)
+    todo = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
+    if todo:
+        found.update(zip([k for k, _ in todo], embedder.embed([t for _, t in todo])))
+    return [found[k] for k in keys]
 
 
 def format_search(report: dict) -> str:

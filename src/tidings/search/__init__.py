@@ -191,7 +191,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         ranked, kept = _words(store, query, filters, cfg, total, langs)
         rankings["words"] = ranked
         for rowid in ranked:
-            matched.setdefault(rowid, {})["words"] = kept
+            matched.setdefault(rowid, {})["words"] = kept   # narrowed to the words each hit has below
     if "entities" in methods:
         found_entities = entity_search.query_entities(store, query, langs, cfg.entity_max_ngram)
         ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles)
@@ -218,10 +218,10 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
             matched.setdefault(rowid, {})["meaning"] = round(cosine, 4)
     weights = {m: cfg.weight(m) for m in METHODS}
     fused = rrf(rankings, weights, cfg.rrf_k)
-    if story and cfg.story_weight > 0 and fused:
+    if story and len(rankings) > 1 and cfg.story_weight > 0 and fused:   # one method asked for: that method only
         fused = _with_stories(store, fused, rankings, weights, filters, cfg, matched)
     top = fused[:limit]
-    hits = _hit_rows(store, query, top, matched)
+    hits = _hit_rows(store, query, top, matched, langs)
     return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
                         entities=[e.as_dict() for e in found_entities],
                         rankings={**rankings, "fused": [r for r, _ in fused]})
@@ -259,17 +259,25 @@ def _with_stories(store: Store, fused: list[tuple[int, float]], rankings: dict, 
     return rrf({**rankings, "story": tied_ranks(groups)}, {**weights, "story": cfg.story_weight}, cfg.rrf_k)
 
 
-def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict) -> list[dict]:
+def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict, langs: list[str]) -> list[dict]:
     if not top:
         return []
     marks = ",".join("?" * len(top))
     rows = {r["rowid"]: r for r in store.conn.execute(
-        f"""SELECT rowid, id, title, lang, published_at, story_id, url, outlet, substr(text, 1, 240) AS lead
-            FROM articles WHERE rowid IN ({marks})""", [r for r, _ in top])}
+        f"""SELECT rowid, id, title, text, lang, published_at, story_id, url, outlet FROM articles
+            WHERE rowid IN ({marks})""", [r for r, _ in top])}
     surface = _surface_query(query)
+    groups = dict(zip(words.tokens(query), words.query_terms(query, langs)))
     hits = []
     for rowid, score in top:
         r = rows[rowid]
+        if "words" in matched.get(rowid, {}):
+            # the query words this article holds in some form (the search ranked on any of them)
+            present = set(words.stem_text(f"{r['title']} {r['text']}", r["lang"]).split())
+            present |= set(words.tokens(f"{r['title']} {r['text']}"))
+            present = {words.fold(t) for t in present}
+            matched[rowid]["words"] = [w for w in matched[rowid]["words"]
+                                       if {words.fold(t) for t in groups.get(w, {w})} & present]
         snippet = None
         if surface:
             got = store.conn.execute(
@@ -279,7 +287,7 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
         why = matched.get(rowid, {})
         hits.append({"id": r["id"], "title": r["title"], "lang": r["lang"], "published_at": r["published_at"],
                      "story_id": r["story_id"], "url": r["url"], "outlet": r["outlet"], "score": round(score, 5),
-                     "snippet": snippet or (r["lead"] or "").strip().replace("\n", " "),
+                     "snippet": snippet or " ".join((r["text"] or "")[:240].split()),
                      "matched": {k: why[k] for k in ("entities", "words", "meaning", "story") if k in why}})
     return hits
 

@@ -16,6 +16,8 @@ import sqlite3
 from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A word is "too common" only when in more than this many articles too (small stores keep all).
+MIN_COMMON_ARTICLES = 100
 
 # ISO 639-1 code -> Snowball algorithm (PyStemmer). Croatian, Bosnian and Serbian share one;
 # a language without a stemmer keeps its lowercase surface words.
@@ -75,6 +77,11 @@ def term_counts(conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
+def fold(term: str) -> str:
+    """Lowercase without diacritics, as FTS5's unicode61 tokenizer indexes a term."""
+    return _fold(term.lower())
+
+
 def _fold(term: str) -> str:
     import unicodedata
 
@@ -87,7 +94,7 @@ def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], tot
     no word is left (all too common or unknown)."""
     groups = query_terms(query, langs)
     counts = term_counts(conn, {_fold(t) for g in groups for t in g})
-    limit = max(1.0, max_term_share * total)
+    limit = max(MIN_COMMON_ARTICLES, max_term_share * total)
     parts, kept = [], []
     for word, group in zip(tokens(query), groups):
         known = {t for t in group if counts.get(_fold(t), 0) > 0}
