@@ -119,10 +119,10 @@ def measure(db: Path, queries: int) -> dict:
     from tidings.search import SearchSettings, StoreVectors, search
     from tidings.store import Store
 
-    from scale import OG2021
+    import scale
 
     settings = Settings.load(env={})
-    records = [json.loads(line) for line in OG2021.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [json.loads(line) for line in scale.OG2021.read_text(encoding="utf-8").splitlines() if line.strip()]
     titles = [(r["title"], r["lang"]) for r in records[::30]][:queries]
     with Store.open(db, read_only=True) as store:
         started = time.perf_counter()
@@ -163,6 +163,8 @@ def main() -> None:
         return
     import scale
 
+    if os.environ.get("TIDINGS_SHARED"):   # ../shared elsewhere (a git worktree)
+        scale.OG2021 = Path(os.environ["TIDINGS_SHARED"]) / "data" / "og2021.dev.jsonl"
     db = args.db or scale.CACHE / f"scale-{args.articles}.db"
     info_path = Path(str(db) + ".json")
     if not db.is_file() or not info_path.is_file():

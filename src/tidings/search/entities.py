@@ -174,12 +174,12 @@ def find_entities(store: Store, q: str | None = None, *, label: str | None = Non
     ("Asad" finds per:assad, "Алеппо" geo:170063), and stored forms starting with ``q``
     (type-ahead); without ``q``, all. Exact links come first, then by ``sort`` (mentions or
     most recently mentioned)."""
-    from ..errors import TidingsError
+    from ..queries import BadQuery
 
     if sort not in ENTITY_SORTS:
-        raise TidingsError(f"unknown sort {sort!r}", source="sort", hint="use 'mentions' or 'recent'")
+        raise BadQuery(f"unknown sort {sort!r}", source="sort", hint="use 'mentions' or 'recent'")
     if label is not None and label.upper() not in LABELS:
-        raise TidingsError(f"unknown label {label!r}", source="label", hint="use PER, ORG or LOC")
+        raise BadQuery(f"unknown label {label!r}", source="label", hint="use PER, ORG or LOC")
     label = label.upper() if label else None
     from .index import ensure_synced
 
