@@ -206,10 +206,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         if vectors is None:
             vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
         if query_vector is None:
-            if embedder is None:
-                from ..embed import Embedder
-                embedder = Embedder(settings.section("embedding"))
-            query_vector = embedder.embed([query])[0]
+            query_vector = query_embedder(settings, embedder).embed([query])[0]
         qlang = query_lang if query_lang is not None else _query_language(query, settings)
         qvec = vectors.query_vector(query_vector, qlang)
         ranked_m = _meaning(vectors, qvec, store, filters, cfg)
@@ -225,6 +222,18 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
                         entities=[e.as_dict() for e in found_entities],
                         rankings={**rankings, "fused": [r for r, _ in fused]})
+
+
+def query_embedder(settings, embedder=None):
+    """The encoder for queries: e5 with its "query: " prefix (asymmetric retrieval), whatever the
+    prefix articles are embedded with; ``embedder`` is reused when it already is that."""
+    from dataclasses import replace
+
+    from ..embed import Embedder, EmbeddingSettings
+
+    if embedder is not None and embedder.cfg.prefix == "query":
+        return embedder
+    return Embedder(replace(EmbeddingSettings.from_dict(settings.section("embedding")), prefix="query"))
 
 
 def _query_language(query: str, settings) -> str | None:
