@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout; TIDINGS_SHARED names another place (a git worktree elsewhere)
+SHARED = Path(os.environ.get("TIDINGS_SHARED") or ROOT.parent / "shared")
 SEEDS = SHARED / "seeds"
 EXAMPLES = ROOT / "examples" / "sample"
 
@@ -179,3 +181,30 @@ def topic_stream(n: int, seed: int, *, topics: int, langs: list[str], minutes_ap
                                  title=f"title {k}"))
     return out
 
+
+
+# ---- stores ingested through the whole pipeline, shared by the search tests (ingest is the slow part)
+@pytest.fixture(scope="session")
+def seeds_monitor(tmp_path_factory):
+    """A writable Monitor over the two seed articles (Croatian and English, one story)."""
+    from datetime import datetime, timezone
+
+    import tidings
+
+    seeds = need_shared("seeds")
+    monitor = tidings.open(tmp_path_factory.mktemp("seeds-search") / "seeds.db")
+    report = monitor.ingest([seeds], default_date=datetime(2016, 10, 28, tzinfo=timezone.utc))
+    assert len(report.added) == 2, report.as_dict()
+    yield monitor
+    monitor.close()
+
+
+@pytest.fixture(scope="session")
+def sample_monitor(tmp_path_factory):
+    """A writable Monitor over the bundled sample corpus (examples/sample)."""
+    import tidings
+
+    monitor = tidings.open(tmp_path_factory.mktemp("sample-search") / "sample.db")
+    monitor.ingest([EXAMPLES])
+    yield monitor
+    monitor.close()

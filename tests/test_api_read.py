@@ -110,8 +110,13 @@ def test_entity_detail_has_variants_by_language_and_stories(api_client):
 def test_search_finds_articles_best_first(api_client):
     body = api_client.get("/api/search", params={"q": "Alepu"}).json()
     assert body["query"] == "Alepu"
-    assert [h["id"] for h in body["results"]] == ["a-hr1"]
+    # the Croatian form first (its words match too), then the articles naming Aleppo in English
+    assert [h["id"] for h in body["results"]] == ["a-hr1", "a-en2", "a-en1"]
     assert "[Alepu]" in body["results"][0]["snippet"]
+    assert body["results"][0]["matched"] == {"entities": ["geo:170063"], "words": ["alepu"]}
+    assert body["results"][1]["matched"]["entities"] == ["geo:170063"]
+    assert body["entities"][0]["id"] == "geo:170063"
+    assert body["stories"] == [{"story_id": "s-aleppo", "hits": ["a-hr1", "a-en2", "a-en1"]}]
     limited = api_client.get("/api/search", params={"q": "aleppo", "limit": 1}).json()
     assert len(limited["results"]) == 1
 

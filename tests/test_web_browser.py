@@ -261,3 +261,25 @@ def test_swagger_ui_renders_from_vendored_files(desktop):
     page.wait_for_selector(".opblock", timeout=15000)
     assert page.locator(".opblock").count() >= 8
     desktop.shot("docs.png", full_page=False)
+
+
+def test_entity_index_type_ahead_reaches_the_entity(desktop):
+    page = desktop.go("/entities")
+    box = page.locator("form[data-entity-typeahead] input[name=q]")
+    sync_api.expect(page.locator("form[data-entity-typeahead]")).to_have_attribute("data-live", "on")
+    box.type("Алеппо", delay=30)   # a Cyrillic form: the suggestion is the entity, whatever its name
+    sync_api.expect(page.locator(f"#entity-suggestions option[data-entity-id='{ALEPPO}']")).to_have_count(1)
+    desktop.shot("entities-typeahead.png")
+    page.locator("form[data-entity-typeahead]").evaluate("f => f.submit()")   # the plain form works too
+    sync_api.expect(page.locator(f"table.entities tr[data-entity-id='{ALEPPO}']")).to_be_visible()
+    page = desktop.go(f"/entities/{ALEPPO}")
+    sync_api.expect(page.locator("#timeline tr[data-day] progress").first).to_be_visible()
+    sync_api.expect(page.locator("#related li").first).to_be_visible()
+
+
+def test_story_page_shows_a_summary_across_languages(desktop, corpus):
+    story = corpus[1]["hr"]["story_id"]
+    page = desktop.go(f"/stories/{story}")
+    items = page.locator("#summary li")
+    sync_api.expect(items.first).to_be_visible()
+    assert len({items.nth(i).get_attribute("lang") for i in range(items.count())}) == 2   # the seeds: hr and en

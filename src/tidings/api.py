@@ -38,8 +38,8 @@ from .errors import NotFound, StoreError, TidingsError
 from .models import Document
 from .store import Store
 from .web.schema import (ArticleDetail, ArticleIn, EntityDetail, ErrorResponse, IngestResult, PlaceCollection,
-                         SearchResults, SimilarityRequest, SimilarityResult, SourceList, StoredArticleRef,
-                         StoryDetail, StoryPage, TextArticleRef)
+                         EntityList, SearchResults, SimilarityRequest, SimilarityResult, SourceList,
+                         StoredArticleRef, StoryDetail, StoryPage, TextArticleRef)
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +310,12 @@ class Backend:
         self._similarity_monitor = None
         from .web.guard import TimeBudget
         self.budget = TimeBudget(float(self.server["request_timeout"]))
+        self._search_lock = threading.Lock()
+        self._searcher = None  # (Store, Embedder, StoreVectors) of search(), made on first use
+        self._summaries: dict = {}  # (story id, size) -> summary
+        # the entity linker's data takes seconds to load: load it now, not on the first search
+        from .search.entities import warm_up
+        threading.Thread(target=warm_up, name="tidings-search-warm-up", daemon=True).start()
         if writable:
             self.writer()  # creates and migrates the store before any reader opens it
         self.reader()  # fail at start, not on the first request, when the store cannot be read
@@ -345,6 +351,10 @@ class Backend:
                 if monitor is not None:
                     monitor.close()
             self._writer = self._similarity_monitor = None
+        with self._search_lock:
+            if self._searcher is not None:
+                self._searcher[0].close()
+            self._searcher = None
 
     def authorize(self, authorization: str | None) -> None:
         """Allow a write only with the configured token; compared in constant time."""
@@ -382,6 +392,50 @@ class Backend:
             else:
                 monitor.refresh_if_changed()   # another process (tidings ingest) may write the store
             return monitor.similarity(a, b)
+
+
+    def story(self, story_id: str, langs: list[str] | None = None) -> dict:
+        """One story titled for ``langs`` (default ``ui.languages``) with its summary; summaries and
+        sentence vectors are cached in this process (the store is opened read-only here)."""
+        from . import queries
+        from .summary import summarise
+
+        ui = self.settings.section("ui")
+        data = queries.story_detail(self.reader(), story_id, langs=ui.get("languages") or () if langs is None else langs)
+        with self._search_lock:
+            embedder = self._search_parts()[1]
+            data["summary"] = summarise(self.reader(), data["id"], embedder,
+                                        sentences=int(ui.get("summary_sentences", 3)), memory=self._summaries)
+        return data
+
+    def _search_parts(self):
+        """(Store, Embedder, StoreVectors) for search and summaries, made on first use (hold the lock)."""
+        from .embed import Embedder
+        from .search import SearchSettings, StoreVectors
+
+        if self._searcher is None:
+            store = Store.open(self.db, read_only=True)
+            cfg = SearchSettings.from_dict(self.settings.section("search"))
+            self._searcher = (store, Embedder(self.settings.section("embedding")), StoreVectors(store, cfg))
+        return self._searcher
+
+    def search(self, query: str, **options: Any) -> dict:
+        """tidings.search over this store, with the query encoder and the vector index kept in
+        memory between requests (the index follows articles stored since, by any process)."""
+        from .search import search
+
+        with self._search_lock:
+            store, embedder, vectors = self._search_parts()
+            vectors.ready(save=False)
+            return search(store, query, settings=self.settings, embedder=embedder, vectors=vectors,
+                          **options).as_dict()
+
+
+def _reader_langs(values: list[str] | None) -> list[str] | None:
+    """``?lang=en&lang=hr`` or ``?lang=en,hr`` as a list; None when not given."""
+    if not values:
+        return None
+    return [code.strip().lower() for value in values for code in value.split(",") if code.strip()]
 
 
 def _backend(request: Request) -> Backend:
@@ -456,7 +510,10 @@ def api_router() -> APIRouter:
                 summary="List stories", description="Newest or largest first, with cursor pagination. "
                 + STORY_FILTERS)
     def list_stories(request: Request, filters: StoryFilters) -> Any:
-        return queries.list_stories(_backend(request).reader(), **filters, settings=request.app.state.settings)
+        backend = _backend(request)
+        reader = list(backend.settings.section("ui").get("languages") or ())
+        return queries.list_stories(backend.reader(), **filters, settings=request.app.state.settings,
+                                    langs=[filters["lang"], *reader] if filters.get("lang") else reader)
 
     @router.get("/stories.geojson", response_model=PlaceCollection, tags=["stories"],
                 responses=_errors(400, 404, 422, by_ref=True),
@@ -477,8 +534,12 @@ def api_router() -> APIRouter:
     @router.get("/stories/{story_id}", response_model=StoryDetail, tags=["stories"], responses=_errors(404, 422),
                 summary="One story", description="Articles grouped by language, entities and places with their "
                 "surface forms, mentioned dates, quotes. An old id of a merged story resolves to the survivor.")
-    def story(request: Request, story_id: Annotated[str, PathParam(max_length=200)]) -> Any:
-        return queries.story_detail(_backend(request).reader(), story_id)
+    def story(request: Request, story_id: Annotated[str, PathParam(max_length=200)],
+              lang: Annotated[list[str] | None, Query(
+                  max_length=100, description="The reader's languages, most preferred first (repeat, or "
+                  "comma-separated): the title is the central article's in the first the story has. "
+                  "Default: the ui.languages setting.")] = None) -> Any:
+        return _backend(request).story(story_id, _reader_langs(lang))
 
     @router.get("/articles/{article_id}", response_model=ArticleDetail, tags=["articles"],
                 responses=_errors(404, 422), summary="One article")
@@ -486,17 +547,50 @@ def api_router() -> APIRouter:
                 raw: Annotated[bool, Query(description="Include the raw input as stored.")] = False) -> Any:
         return queries.article_detail(_backend(request).reader(), article_id, raw=raw)
 
+    @router.get("/entities", response_model=EntityList, tags=["entities"], responses=_errors(400, 422),
+                summary="Find entities by name",
+                description="Entities whose name, any surface form or transliteration matches `q` (\"Asad\" finds "
+                            "per:assad, \"Алеппо\" geo:170063), or whose stored forms start with it (type-ahead); "
+                            "without `q`, all. `label` PER, ORG or LOC; `sort` mentions or recent.")
+    def list_entities(request: Request,
+                      q: Annotated[str | None, Query(max_length=200, description="A name in any form.")] = None,
+                      label: Annotated[str | None, Query(max_length=3, description="PER, ORG or LOC.")] = None,
+                      sort: Annotated[str, Query(description="mentions or recent.",
+                                                 json_schema_extra={"enum": ["mentions", "recent"]})] = "mentions",
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        from .search.entities import find_entities
+
+        return {"entities": find_entities(_backend(request).reader(), q, label=label, sort=sort, limit=limit)}
+
     @router.get("/entities/{entity_id:path}", response_model=EntityDetail, tags=["entities"],
                 responses=_errors(404, 422), summary="One entity",
                 description="Names as written in each language, and the stories naming it.")
     def entity(request: Request, entity_id: Annotated[str, PathParam(max_length=200)]) -> Any:
-        return queries.entity_detail(_backend(request).reader(), entity_id)
+        from .search.entities import entity_profile
+
+        store = _backend(request).reader()
+        return {**queries.entity_detail(store, entity_id), **entity_profile(store, entity_id)}
 
     @router.get("/search", response_model=SearchResults, tags=["articles"], responses=_errors(400, 422),
-                summary="Full-text search", description="Every word must occur; accents ignored; best match first.")
+                summary="Search across languages and word forms",
+                description="Words (any inflection), the names the query gives (any form or script) and meaning "
+                            "(e5 vectors), fused into one ranking; hits grouped by story, each saying why it "
+                            "matched (docs/search.md). Filters: `lang`, `since`, `until` (publication date), "
+                            "`entity`, `place`. No hit: 200 with empty `results`.")
     def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
-               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Any:
-        return {"query": q, "results": queries.search(_backend(request).reader(), q, limit=limit)}
+               limit: Annotated[int, Query(ge=1, le=200)] = 20,
+               lang: Annotated[str | None, Query(max_length=20, description="Language code, e.g. hr.")] = None,
+               since: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or ISO 8601.")] = None,
+               until: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or ISO 8601.")] = None,
+               entity: Annotated[str | None, Query(max_length=200, description="Entity id, e.g. per:putin.")] = None,
+               place: Annotated[str | None, Query(max_length=200, description="Place id, e.g. geo:170063.")] = None,
+               method: Annotated[list[str] | None, Query(
+                   description="Only these methods (words, entities, meaning); default all, fused.")] = None) -> Any:
+        from .search import METHODS
+
+        result = _backend(request).search(q, limit=limit, lang=lang, since=since, until=until, entity=entity,
+                                          place=place, methods=tuple(method or METHODS))
+        return {"query": q, "results": result["hits"], "stories": result["stories"], "entities": result["entities"]}
 
     @router.get("/sources", response_model=SourceList, tags=["sources"], summary="Followed sources and their health",
                 description="Every source tidings watch follows: last fetch, HTTP status, next due time, "

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -60,6 +61,11 @@ def _monitor(read_only: bool = False, overrides: dict[str, dict[str, Any]] | Non
     settings = _settings(overrides)
     state.db = state.db or settings.section("store")["path"]
     return open_monitor(state.db, settings=settings, read_only=read_only)
+
+
+def _store_exists() -> bool:
+    path = state.db or _settings().section("store")["path"]
+    return path != ":memory:" and Path(path).is_file()
 
 
 def _print_json(data: Any) -> None:
@@ -183,16 +189,28 @@ def stories(
 @app.command()
 def story(
     story_id: Annotated[str, typer.Argument(help="Story id (an old id of a merged story still works).")],
+    lang: Annotated[Optional[list[str]], typer.Option(
+        "--lang", help="Your languages, most preferred first (repeat); default: the ui.languages setting.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one story: its articles by language, people, organisations, places, dates and quotes."""
-    with _monitor(read_only=True) as monitor:
-        data = monitor.story(story_id)
+    """Show one story: its title in your language, a summary across languages, its articles by language,
+    people, organisations, places, dates and quotes.
+
+    Example:  tidings story s371a0def576f --lang hr --lang en
+    """
+    # writable when the store exists, so that the summary's sentence vectors are cached in it
+    with _monitor(read_only=not _store_exists()) as monitor:
+        data = monitor.story(story_id, langs=lang or None)
     if as_json:
         _print_json(data)
         return
     out.print(f"[bold]{data['title']}[/bold]  ({data['id']}, {plural(data['size'], 'article')}, "
-              f"{data['first_seen']} – {data['last_seen']})")
+              f"{data['first_seen']} – {data['last_seen']})", highlight=False)
+    if data.get("summary"):
+        out.print("\n[bold]Summary[/bold]")
+        for s in data["summary"]:
+            out.print(f"  {s['lang']}: {escape(s['text'])}  ({escape(s['outlet'] or s['article_id'])})",
+                      highlight=False)
     for lang, articles in data["articles"].items():
         out.print(f"\n[bold]{lang}[/bold]")
         for a in articles:
@@ -265,23 +283,94 @@ def entity(
 
 
 @app.command()
+def entities(
+    q: Annotated[Optional[str], typer.Option("--q", "-q", help="A name in any form or script (Asad, Алеппо, Putina), or the start of one.")] = None,
+    label: Annotated[Optional[str], typer.Option(help="PER, ORG or LOC.")] = None,
+    sort: Annotated[str, typer.Option(help="mentions (most mentioned first) or recent.")] = "mentions",
+    limit: Annotated[int, typer.Option(help="How many entities.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List entities, or find them by any of their names: every surface form and transliteration
+    reaches its entity ("Asad" finds per:assad, "Алеппо" finds geo:170063).
+
+    Exit status: 1 when -q matches no entity.
+
+    Example:  tidings entities -q Alepu --label LOC
+    """
+    from .search.entities import find_entities
+
+    with _monitor(read_only=True) as monitor:
+        found = find_entities(monitor.store, q, label=label, sort=sort, limit=limit)
+    if as_json:
+        _print_json(found)
+    else:
+        table = Table(show_lines=False)
+        for column in ("entity", "name", "type", "mentions", "articles", "last seen", "forms"):
+            table.add_column(column)
+        for e in found:
+            table.add_row(e["id"], e["name"], e["label"], str(e["mentions"]), str(e["articles"]),
+                          (e["last_seen"] or "")[:10], ", ".join(e["forms"][:6]))
+        out.print(table)
+    if not found and q:
+        err.print(f"no entity matches {q!r}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (all must occur; accents ignored).")],
+    query: Annotated[str, typer.Argument(help="What to find: names in any form or script, words in any form, or a description.")],
+    lang: Annotated[Optional[str], typer.Option(help="Only articles in this language.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only articles published on or after this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only articles published on or before this date.")] = None,
+    entity: Annotated[Optional[str], typer.Option(help="Only articles naming this entity id (e.g. per:putin).")] = None,
+    place: Annotated[Optional[str], typer.Option(help="Only articles naming this place id (e.g. geo:170063).")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(
+        "--method", help="Only this method (words, entities, meaning); repeat for several. Default: all, fused.")] = None,
     limit: Annotated[int, typer.Option(help="How many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Full-text search over article titles and texts.
+    """Search articles across languages and word forms: words (any inflection), the people, places and
+    organisations the query names (in any form or script), and meaning (e5 vectors), fused into one
+    ranking grouped by story. Each hit says why it matched.
 
-    Example:  tidings search "Aleppo corridors"
+    Exit status: 0 with hits, 1 when nothing matched (the message says so), 2 on an error.
+
+    Example:  tidings search "Alep" --lang en --since 2016-01-01
     """
+    from .search import METHODS
+
     with _monitor(read_only=True) as monitor:
-        hits = monitor.search(query, limit=limit)
+        result = monitor.search(query, limit=limit, lang=lang, since=since, until=until, entity=entity,
+                                place=place, methods=tuple(method or METHODS))
     if as_json:
-        _print_json(hits)
-        return
-    for h in hits:
-        out.print(f"{h['id']}  {h['lang']}  {h['published_at'][:10]}  story {h['story_id']}  {h['title']}\n"
-                  f"    {h['snippet']}", highlight=False)
+        _print_json(result)
+    elif result["hits"]:
+        if result["entities"]:
+            out.print("names: " + ", ".join(f"{e['form']} -> {e['name']} ({e['id']})" for e in result["entities"]),
+                      highlight=False)
+        by_id = {h["id"]: h for h in result["hits"]}
+        for group in result["stories"]:
+            out.print(f"\n[bold]story {group['story_id'] or '-'}[/bold]", highlight=False)
+            for article_id in group["hits"]:
+                h = by_id[article_id]
+                out.print(f"  {h['id']}  {h['lang']}  {h['published_at'][:10]}  {h['title']}", highlight=False)
+                out.print(f"      why: {_why(h['matched'])}", highlight=False)
+    if not result["hits"]:
+        err.print(f"no article matches {query!r}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _why(matched: dict) -> str:
+    parts = []
+    if "entities" in matched:
+        parts.append("names " + ", ".join(matched["entities"]))
+    if "words" in matched:
+        parts.append("words " + ", ".join(matched["words"]))
+    if "meaning" in matched:
+        parts.append(f"meaning {matched['meaning']:.2f}")
+    if "story" in matched:
+        parts.append(f"same story as a hit ({matched['story']})")
+    return "; ".join(parts) or "-"
 
 
 @app.command()
@@ -797,6 +886,29 @@ def evaluate_clustering(
         _print_json(result)
     else:
         out.print(format_clustering(result), highlight=False)
+
+
+@evaluate_app.command("search")
+def evaluate_search(
+    gold: Annotated[Path, typer.Argument(help="JSONL with id, lang, published_at, title[, text], cluster.")],
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N records in time order (quick look).")] = None,
+    store: Annotated[Optional[Path], typer.Option(
+        help="Replay into this store file and keep it, or reuse it if it exists (repeated runs).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay a clustering gold file into a temporary store, query with each article's title and count
+    the other articles of its gold cluster as relevant: success@10, recall@10 and MRR per method
+    (words, entities, meaning, fused), over all queries and cross-lingually.
+
+    Example:  tidings evaluate search ../shared/data/og2021.dev.jsonl
+    """
+    from .evaluate import evaluate_search as run, format_search
+
+    result = run(gold, _settings(), limit=limit, progress=err.is_terminal, store_path=store)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(format_search(result), highlight=False)
 
 
 @evaluate_app.command("similarity")

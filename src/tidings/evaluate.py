@@ -51,12 +51,38 @@ def _bar(total: int, label: str, enabled: bool):
     return progress, task
 
 
+def replay_gold(records: list[tuple[int, str, dict]], gold_path: Path, db: str | Path, settings: Settings, *,
+                progress: bool = False):
+    """Ingest gold records (from :func:`_read_jsonl`, in the order given) into a store at ``db``
+    in batches of :data:`REPLAY_BATCH`, as a stream would arrive; return the open Monitor
+    (the caller closes it). Each record's ``id`` becomes the article's ``external_id``."""
+    from .pipeline import Monitor
+
+    monitor = Monitor(db, settings)
+    try:
+        bar, task = _bar(len(records), "replaying", progress)
+        with bar:
+            for start in range(0, len(records), REPLAY_BATCH):
+                chunk = records[start:start + REPLAY_BATCH]
+                docs = [Document(source=f"{gold_path}:{number}", raw=line.encode(), content_type="jsonl",
+                                 text=record.get("text") or "", title=record.get("title"),
+                                 lang=record.get("lang"), external_id=str(record["id"]),
+                                 published_at=parse_iso(record["published_at"]) if record.get("published_at")
+                                 else None)
+                        for number, line, record in chunk]
+                monitor.add_documents(docs)
+                bar.update(task, advance=len(chunk))
+    except BaseException:
+        monitor.close()
+        raise
+    return monitor
+
+
 def evaluate_clustering(gold_path: str | Path, settings: Settings | None = None, *,
                         predictions_path: str | Path | None = None, limit: int | None = None,
                         progress: bool = False) -> dict:
     """Replay ``gold_path`` through ingest→stories in time order and score the result."""
     from .metrics import clustering_report
-    from .pipeline import Monitor
 
     gold_path = Path(gold_path)
     settings = settings or Settings.load()
@@ -66,20 +92,8 @@ def evaluate_clustering(gold_path: str | Path, settings: Settings | None = None,
         records = records[:limit]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
-        monitor = Monitor(Path(tmp) / "eval.db", settings)
+        monitor = replay_gold(records, gold_path, Path(tmp) / "eval.db", settings, progress=progress)
         try:
-            bar, task = _bar(len(records), "replaying", progress)
-            with bar:
-                for start in range(0, len(records), REPLAY_BATCH):
-                    chunk = records[start:start + REPLAY_BATCH]
-                    docs = [Document(source=f"{gold_path}:{number}", raw=line.encode(), content_type="jsonl",
-                                     text=record.get("text") or "", title=record.get("title"),
-                                     lang=record.get("lang"), external_id=str(record["id"]),
-                                     published_at=parse_iso(record["published_at"]) if record.get("published_at")
-                                     else None)
-                            for number, line, record in chunk]
-                    monitor.add_documents(docs)
-                    bar.update(task, advance=len(chunk))
             predicted: dict[str, str] = {}
             rows = monitor.store.conn.execute("SELECT id, external_id, story_id, duplicate_of FROM articles")
             by_article = {r["id"]: (r["external_id"], r["story_id"], r["duplicate_of"]) for r in rows}
@@ -233,4 +247,124 @@ def format_entities(report: dict) -> str:
             lines.append(f"  {case['count']:>4}  {case['text']!r}  {what}")
     if "overall" in report:
         lines.append(f"summary: f1={report['overall']['f1']:.3f}")
+    return "\n".join(lines)
+
+
+# ---- search ---------------------------------------------------------------------------------
+SEARCH_METHODS = ("words", "entities", "meaning", "fused")
+
+
+def _search_scores(ranked: list[int], relevant: set[int]) -> tuple[float, float, float]:
+    top = ranked[:10]
+    found = sum(1 for r in top if r in relevant)
+    first = next((i for i, r in enumerate(ranked, 1) if r in relevant), None)
+    return float(found > 0), found / min(10, len(relevant)), (1.0 / first if first else 0.0)
+
+
+def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, limit: int | None = None,
+                    progress: bool = False, store_path: str | Path | None = None,
+                    clusters: set[str] | None = None) -> dict:
+    """Search quality on a clustering gold file (issue #13): replay it into a store as
+    :func:`evaluate_clustering` does, query with each article's title, and count the other
+    articles of its gold cluster as relevant. Per method (words, entities, meaning, fused):
+    success@10, recall@10 (relevant in the top 10 / min(10, relevant)) and MRR, over all
+    queries and cross-lingually (only articles in other languages than the query's are
+    searched; only queries with a relevant article there count). The query's own article is
+    never a result. ``store_path``: replay into this file, or reuse it when it already holds
+    the replay (for repeated runs while tuning). ``clusters``: score only queries of these gold
+    clusters (the whole file is still replayed and searched)."""
+    from .search import search, sync
+
+    gold_path = Path(gold_path)
+    settings = settings or Settings.load()
+    records = _read_jsonl(gold_path, ("id", "cluster"))
+    records.sort(key=lambda r: (r[2].get("published_at") or "", r[0]))
+    if limit:
+        records = records[:limit]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
+        db = Path(store_path) if store_path else Path(tmp) / "eval.db"
+        if db.exists():
+            from .pipeline import Monitor
+            monitor = Monitor(db, settings)
+        else:
+            monitor = replay_gold(records, gold_path, db, settings, progress=progress)
+        try:
+            store = monitor.store
+            sync(store, settings)
+            vectors = monitor.update_vector_index()
+            rows = store.conn.execute("SELECT rowid, id, external_id, lang, duplicate_of FROM articles").fetchall()
+            by_id = {r["id"]: r for r in rows}
+            canonical = {r["external_id"]: by_id[r["duplicate_of"]]["rowid"] if r["duplicate_of"] else r["rowid"]
+                         for r in rows}
+            lang_of = {r["rowid"]: r["lang"] for r in rows}
+            members: dict[str, set[int]] = {}
+            for _, _, rec in records:
+                members.setdefault(str(rec["cluster"]), set()).add(canonical[str(rec["id"])])
+            queries = [(str(rec["id"]), str(rec["cluster"]), (rec.get("title") or "").strip())
+                       for _, _, rec in records if (rec.get("title") or "").strip()]
+            if clusters is not None:
+                queries = [q for q in queries if q[1] in clusters]
+            titles = [t for _, _, t in queries]
+            qvecs = _query_vectors(monitor, titles)
+            totals = {m: {mode: [0.0, 0.0, 0.0, 0] for mode in ("all", "cross_lingual")} for m in SEARCH_METHODS}
+            bar, task = _bar(len(queries), "searching", progress)
+            with bar:
+                for (qid, cluster, title), qvec in zip(queries, qvecs):
+                    own = canonical[qid]
+                    relevant = members[cluster] - {own}
+                    own_lang = lang_of[own]
+                    for mode in ("all", "cross_lingual"):
+                        rel = relevant if mode == "all" else {r for r in relevant if lang_of[r] != own_lang}
+                        if not rel:
+                            continue
+                        result = search(store, title, settings=settings, vectors=vectors, query_vector=qvec,
+                                        limit=1, exclude_rowids=(own,),
+                                        exclude_lang=own_lang if mode == "cross_lingual" else None)
+                        for method in SEARCH_METHODS:
+                            scores = _search_scores(result.rankings.get(method, []), rel)
+                            acc = totals[method][mode]
+                            for i in range(3):
+                                acc[i] += scores[i]
+                            acc[3] += 1
+                    bar.update(task, advance=1)
+        finally:
+            monitor.close()
+    report: dict = {"methods": {}}
+    for method, modes in totals.items():
+        report["methods"][method] = {
+            mode: {"success@10": round(acc[0] / acc[3], 4) if acc[3] else None,
+                   "recall@10": round(acc[1] / acc[3], 4) if acc[3] else None,
+                   "mrr": round(acc[2] / acc[3], 4) if acc[3] else None, "queries": acc[3]}
+            for mode, acc in modes.items()}
+    report["articles"] = len(records)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _query_vectors(monitor, texts: list[str]) -> list:
+    """e5 vectors of the query texts, from the store's embedding cache where a text was embedded
+    before (a title-only article's text is its title), the rest encoded now."""
+    from .pipeline import embedding_key
+
+    embedder = monitor.pipeline.embedder
+    keys = [embedding_key(embedder.model_id, t) for t in texts]
+    found = monitor.store.cached_embeddings(keys)
+    todo = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
+    if todo:
+        found.update(zip([k for k, _ in todo], embedder.embed([t for _, t in todo])))
+    return [found[k] for k in keys]
+
+
+def format_search(report: dict) -> str:
+    lines = [f"{report['articles']} articles, {report['seconds']} s",
+             f"{'method':<10} {'':<14} {'success@10':>10} {'recall@10':>10} {'MRR':>7} {'queries':>8}"]
+    for method, modes in report["methods"].items():
+        for mode, r in modes.items():
+            if r["queries"]:
+                lines.append(f"{method:<10} {mode:<14} {r['success@10']:>10.3f} {r['recall@10']:>10.3f} "
+                             f"{r['mrr']:>7.3f} {r['queries']:>8}")
+    fused = report["methods"]["fused"]["cross_lingual"]
+    if fused["queries"]:
+        lines.append(f"summary: cross_lingual fused recall@10={fused['recall@10']:.3f} mrr={fused['mrr']:.3f}")
     return "\n".join(lines)

@@ -88,6 +88,11 @@ def input_key(doc: Document) -> str:
     return hashlib.sha1(f"{identity}\n{digest}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def embedding_key(model_id: str, text: str) -> str:
+    """Key of an embedded text in the store's embedding cache (model id + text)."""
+    return hashlib.sha1(f"{model_id}\n{text}".encode()).hexdigest()
+
+
 def story_features(article: Article) -> StoryFeatures:
     assert article.embedding is not None
     ids = article.analysis.entity_ids()
@@ -186,7 +191,7 @@ class Pipeline:
         section = self.settings.section("embedding")
         texts = [embedding_text(a.title, a.text, section) for a in articles]
         model = self.embedder.model_id
-        return texts, [hashlib.sha1(f"{model}\n{t}".encode()).hexdigest() for t in texts]
+        return texts, [embedding_key(model, t) for t in texts]
 
     def embed_ahead(self, articles: Sequence[Article], store: Store | None = None) -> "Future[dict]":
         """Start embedding ``articles`` in a background thread and return at once.
@@ -385,6 +390,7 @@ class Monitor:
         # tidings watch: called with each batch's written (document, article) pairs inside the
         # batch's transaction, so that its fetch records commit together with the articles
         self._on_write: Callable[[list[tuple[Document, Article]]], None] | None = None
+        self._vectors = None  # tidings.search.StoreVectors, loaded on first search or ingest
 
     def close(self) -> None:
         self.pipeline.close()
@@ -503,6 +509,8 @@ class Monitor:
             self._commit_batch(pending[0], report, pending[1])
         if batch:
             self._commit_batch(batch, report)
+        if report.added:
+            self.update_vector_index()
         return report
 
     def _unstored(self, items: Iterable[Document | InputError], report: IngestReport,
@@ -519,6 +527,25 @@ class Monitor:
                 for warning in item.warnings:
                     report.warn(item.source, warning)
             yield item
+
+    # ---- search indexes (tidings.search) ---------------------------------------------------
+    def _sync_search(self, touched: set[str]) -> None:
+        """Stems, entity forms and vector keys of the articles just written, and the central
+        articles (titles) of the stories they touched (same transaction)."""
+        from .search import sync
+        from .summary import update_centres
+
+        sync(self.store, self.settings)
+        update_centres(self.store, touched, self.settings.section("ui").get("languages") or ())
+
+    def update_vector_index(self):
+        """Add the new articles' vectors to the vector index kept beside the store and save it
+        (built on first use); kept in memory between ingest runs of this monitor."""
+        from .search import SearchSettings, StoreVectors
+
+        if self._vectors is None:
+            self._vectors = StoreVectors(self.store, SearchSettings.from_dict(self.settings.section("search")))
+        return self._vectors.ready(save=not self.store.read_only)
 
     def _embed_ahead(self, batch: list[tuple[Document, Article]]) -> Future:
         """Embeddings of the batch's new articles, computing in the background."""
@@ -641,6 +668,7 @@ class Monitor:
             if self._on_write is not None:
                 self._on_write(fresh)
             self.store.refresh_stories(touched)
+            self._sync_search(touched)
             self._alert_events(touched)
             # only the stories, aliases and IDF entries this batch changed (plus a small core blob)
             changes = self.assigner.state_changes()
@@ -703,12 +731,28 @@ class Monitor:
 
     # ---- reads (see queries.py) ------------------------------------------------------------
     def stories(self, **filters) -> dict:
+        """Stories (:func:`tidings.queries.list_stories`), titled for the reader's languages: the
+        ``lang`` filter first, then ``ui.languages``."""
         from .queries import list_stories
+
+        if "langs" not in filters:
+            reader = list(self.settings.section("ui").get("languages") or ())
+            filters["langs"] = [filters["lang"], *reader] if filters.get("lang") else reader
         return list_stories(self.store, **{"settings": self.settings, **filters})
 
-    def story(self, story_id: str) -> dict:
+    def story(self, story_id: str, *, langs: list[str] | None = None, summary: bool = True) -> dict:
+        """One story (:func:`tidings.queries.story_detail`), titled for the reader's languages
+        (``langs``, default ``ui.languages``), with its extractive ``summary``."""
         from .queries import story_detail
-        return story_detail(self.store, story_id)
+        from .summary import summarise
+
+        ui = self.settings.section("ui")
+        data = story_detail(self.store, story_id, langs=ui.get("languages") or () if langs is None else langs)
+        if summary:
+            data["summary"] = summarise(self.store, data["id"], self.pipeline.embedder,
+                                        sentences=int(ui.get("summary_sentences", 3)),
+                                        cache_store=None if self.store.read_only else self.store)
+        return data
 
     def article(self, article_id: str, *, raw: bool = False) -> dict:
         from .queries import article_detail
@@ -718,9 +762,17 @@ class Monitor:
         from .queries import entity_detail
         return entity_detail(self.store, entity_id)
 
-    def search(self, query: str, limit: int = 20) -> list[dict]:
-        from .queries import search
-        return search(self.store, query, limit=limit)
+    def search(self, query: str, limit: int = 20, **options) -> dict:
+        """Search across languages and word forms (:func:`tidings.search.search`): words,
+        entities and meaning fused, with the filters of :meth:`stories` (lang, since, until,
+        entity, place). Returns ``{"query", "hits", "stories", "entities", "methods"}``."""
+        from .search import search, sync
+
+        if not self.store.read_only:
+            sync(self.store, self.settings)
+        vectors = self.update_vector_index() if "meaning" in options.get("methods", ("meaning",)) else None
+        return search(self.store, query, settings=self.settings, embedder=self.pipeline.embedder, vectors=vectors,
+                      limit=limit, **options).as_dict()
 
     def export(self, fmt: str, out) -> int:
         from .export import export

@@ -68,7 +68,7 @@ def _iso_day(value: str | date | None, name: str) -> str | None:
 def list_stories(store: Store, *, lang: str | None = None, since: str | None = None, until: str | None = None,
                  entity: str | None = None, place: str | None = None, q: str | None = None,
                  sort: str = "newest", limit: int = 50, cursor: str | None = None,
-                 min_size: int = 1, settings: object = None) -> dict:
+                 min_size: int = 1, settings: object = None, langs: list[str] | tuple[str, ...] = ()) -> dict:
     """Stories, newest (by last article), largest or hottest (``heat``, see tidings.heat) first, with
     filters and cursor pagination. ``settings``: the ``[heat]`` parameters (default: shipped)."""
     if sort not in SORTS and sort != "heat":
@@ -111,13 +111,28 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
         [*params, limit + 1]).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    stories = [_story_summary(store, row) for row in rows]
+    from .summary import cached_views
+
+    views = cached_views(store, [row["id"] for row in rows])
+    stories = [_story_summary(store, row, langs, views) for row in rows]
     next_cursor = _encode_cursor(rows[-1][column], rows[-1]["id"]) if more and rows else None
     return {"stories": stories, "next_cursor": next_cursor}
 
 
-def _story_summary(store: Store, row) -> dict:
-    return {"id": row["id"], "title": row["title"], "size": row["size"], "first_seen": row["first_seen"],
+def _reader_title(store: Store, row, langs, views: dict | None = None) -> tuple[str, str | None]:
+    """The story's title for a reader of ``langs`` (the central article of the first language the
+    story has, tidings.summary), and its language; the stored title when none is known."""
+    from .summary import pick_title, story_view
+
+    view = views.get(row["id"]) if views is not None else story_view(store, row["id"])
+    picked = pick_title(view, langs) if view else None
+    return picked if picked else (row["title"], None)
+
+
+def _story_summary(store: Store, row, langs=(), views: dict | None = None) -> dict:
+    title, title_lang = _reader_title(store, row, langs, views)
+    return {"id": row["id"], "title": title, "title_lang": title_lang, "size": row["size"],
+            "first_seen": row["first_seen"],
             "last_seen": row["last_seen"], "langs": json.loads(row["langs"]),
             "top_entities": top_entities(store, row["id"], limit=5)}
 
@@ -137,10 +152,12 @@ def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None
             for r in rows]
 
 
-def story_detail(store: Store, story_id: str) -> dict:
-    """One story: articles by language, entities with their surface forms, places, dates, quotes."""
+def story_detail(store: Store, story_id: str, langs: list[str] | tuple[str, ...] = ()) -> dict:
+    """One story: articles by language, entities with their surface forms, places, dates, quotes;
+    titled in the first of the reader's languages ``langs`` it has (tidings.summary)."""
     resolved = store.resolve_story(story_id)
     row = store.conn.execute("SELECT * FROM stories WHERE id = ?", (resolved,)).fetchone()
+    title, title_lang = _reader_title(store, row, langs)
     articles = store.conn.execute(
         """SELECT id, title, url, outlet, lang, published_at, source FROM articles
            WHERE story_id = ? AND duplicate_of IS NULL ORDER BY published_at, rowid""", (resolved,)).fetchall()
@@ -166,7 +183,7 @@ def story_detail(store: Store, story_id: str) -> dict:
     aliases = [r[0] for r in store.conn.execute("SELECT id FROM stories WHERE merged_into = ?", (resolved,))]
     return {
         "id": resolved, "requested_id": story_id, "aliases": aliases,
-        "title": row["title"], "size": row["size"], "first_seen": row["first_seen"],
+        "title": title, "title_lang": title_lang, "size": row["size"], "first_seen": row["first_seen"],
         "last_seen": row["last_seen"], "langs": json.loads(row["langs"]),
         "articles": dict(by_lang),
         "entities": [e for e in entities if e["label"] != "LOC"],
@@ -255,12 +272,10 @@ def languages(store: Store) -> list[tuple[str, int]]:
     return [(r["lang"], r["n"]) for r in rows]
 
 
-def search(store: Store, query: str, limit: int = 20) -> list[dict]:
-    """Full-text search over titles and texts (FTS5, diacritics-insensitive), best match first."""
-    rows = store.conn.execute(
-        """SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
-                  snippet(articles_fts, 1, '[', ']', '…', 12) AS snippet
-           FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
-           WHERE articles_fts MATCH ? AND a.duplicate_of IS NULL ORDER BY rank LIMIT ?""",
-        (fts_query(query), limit)).fetchall()
-    return [dict(r) for r in rows]
+def search(store: Store, query: str, limit: int = 20, **options) -> list[dict]:
+    """Search across languages and word forms (:func:`tidings.search.search` with the default
+    settings): the hits, best first, each with ``snippet`` and ``matched`` (why it matched).
+    Long-running callers keep the encoder and vector index: see ``Monitor.search``."""
+    from .search import search as run
+
+    return run(store, query, limit=limit, **options).hits

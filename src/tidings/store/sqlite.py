@@ -266,6 +266,48 @@ MIGRATIONS: list[str] = [
     CREATE INDEX fetched_urls_source ON fetched_urls(source_id, fetched_at);
     ALTER TABLE articles ADD COLUMN summary_only INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: the search indexes (tidings.search), kept by tidings.search.index.sync() after each
+    # ingest batch, up to the article rowid in search_state 'synced_rowid': word stems beside the
+    # surface words (a contentless FTS5 table, rowid = articles.rowid), the embedding cache key of
+    # each article (its vector goes into the vector index), entity surface forms and counts for
+    # finding entities by name, and the cached extractive summaries of stories.
+    """
+    CREATE TABLE search_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE article_stems USING fts5(
+        title, text, content='', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE VIRTUAL TABLE article_stems_vocab USING fts5vocab(article_stems, 'row');
+    CREATE TABLE article_vectors (
+        article_rowid INTEGER PRIMARY KEY,
+        key TEXT NOT NULL
+    );
+    CREATE TABLE entity_forms (
+        form TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        mentions INTEGER NOT NULL,
+        PRIMARY KEY (form, entity_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX entity_forms_entity ON entity_forms(entity_id);
+    CREATE VIRTUAL TABLE entity_forms_fts USING fts5(
+        form, entity_id UNINDEXED, tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE entity_stats (
+        entity_id TEXT PRIMARY KEY,
+        mentions INTEGER NOT NULL,
+        articles INTEGER NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX entity_stats_mentions ON entity_stats(mentions);
+    CREATE INDEX entity_stats_last_seen ON entity_stats(last_seen);
+    CREATE TABLE story_summaries (
+        story_id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

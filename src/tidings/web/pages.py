@@ -137,7 +137,9 @@ def pages_router() -> APIRouter:
         error = None
         try:
             _check_query_length(request, q)
-            page = queries.list_stories(db, limit=PAGE_SIZE, **filters, settings=request.app.state.settings)
+            reader = list(request.app.state.backend.settings.section("ui").get("languages") or ())
+            page = queries.list_stories(db, limit=PAGE_SIZE, **filters, settings=request.app.state.settings,
+                                        langs=[lang, *reader] if lang else reader)
         except TidingsError as exc:
             page, error = {"stories": [], "next_cursor": None}, exc
         kept = {k: v for k, v in filters.items() if v and k != "cursor"}
@@ -149,7 +151,7 @@ def pages_router() -> APIRouter:
     @router.api_route("/stories/{story_id}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def story_page(request: Request, story_id: str) -> Response:
         try:
-            data = queries.story_detail(store(request), story_id)
+            data = request.app.state.backend.story(story_id)
         except TidingsError as exc:
             return error_page(request, exc)
         if data["id"] != story_id:  # an old id of a merged story: send the reader to the survivor
@@ -168,12 +170,25 @@ def pages_router() -> APIRouter:
             return error_page(request, exc)
         return render(request, "article.html", title=data["title"], article=data)
 
+    @router.api_route("/entities", methods=PAGE_METHODS, response_class=HTMLResponse)
+    def entity_index(request: Request, q: str = "", label: str = "", sort: str = "mentions") -> Response:
+        from ..search.entities import find_entities
+
+        try:
+            found = find_entities(store(request), q or None, label=label or None, sort=sort, limit=PAGE_SIZE * 2)
+        except TidingsError as exc:
+            return error_page(request, exc)
+        return render(request, "entities.html", title="Entities", q=q, label=label, sort=sort, entities=found)
+
     @router.api_route("/entities/{entity_id:path}", methods=PAGE_METHODS, response_class=HTMLResponse)
     def entity_page(request: Request, entity_id: str) -> Response:
+        from ..search.entities import entity_profile
+
         try:
             data = queries.entity_detail(store(request), entity_id)
         except TidingsError as exc:
             return error_page(request, exc)
+        data.update(entity_profile(store(request), entity_id))
         place = [{"id": data["id"], "name": data["name"], "lat": data["lat"], "lon": data["lon"], "articles": 1}]
         return render(request, "entity.html", title=data["name"], entity=data,
                       map=charts.place_map(place) if data["label"] == "LOC" else None)
@@ -187,17 +202,21 @@ def pages_router() -> APIRouter:
                       watching=watcher is not None)
 
     @router.api_route("/search", methods=PAGE_METHODS, response_class=HTMLResponse)
-    def search_page(request: Request, q: str = "") -> Response:
-        hits: list[dict] = []
+    def search_page(request: Request, q: str = "", lang: str = "", since: str = "", until: str = "") -> Response:
+        result: dict = {"hits": [], "stories": [], "entities": []}
         error = None
         if q.strip():
             try:
                 _check_query_length(request, q)
-                hits = queries.search(store(request), q, limit=PAGE_SIZE)
+                result = request.app.state.backend.search(q, limit=PAGE_SIZE, lang=lang or None,
+                                                          since=since or None, until=until or None)
             except TidingsError as exc:
                 error = exc
-        return render(request, "search.html", status=400 if error else 200, title="Search", q=q, hits=hits,
-                      error=error)
+        by_id = {h["id"]: h for h in result["hits"]}
+        groups = [[by_id[i] for i in g["hits"]] for g in result["stories"]]
+        return render(request, "search.html", status=400 if error else 200, title="Search", q=q,
+                      hits=result["hits"], groups=groups, names=result["entities"], error=error,
+                      lang=lang, since=since, until=until, languages=queries.languages(store(request)))
 
     return router
 

@@ -51,7 +51,8 @@ class StoryEntity(EntityRef):
 
 class StorySummary(BaseModel):
     id: str
-    title: str
+    title: str = Field(description="Title of the story's most central article in the first reader language it has.")
+    title_lang: str | None = Field(default=None, description="Language of the title (null: not yet known).")
     size: int = Field(description="Articles in the story (duplicates not counted).")
     first_seen: datetime | None
     last_seen: datetime | None
@@ -92,11 +93,23 @@ class StoryQuote(BaseModel):
     lang: str
 
 
+class SummarySentence(BaseModel):
+    text: str
+    lang: str
+    article_id: str
+    title: str = Field(description="Title of the source article.")
+    outlet: str | None
+    url: str | None
+
+
 class StoryDetail(BaseModel):
     id: str = Field(description="The story's current id.")
     requested_id: str = Field(description="The id asked for: an old id of a merged story resolves to its survivor.")
     aliases: list[str] = Field(description="Old ids merged into this story.")
-    title: str
+    title: str = Field(description="Title of the story's most central article in the first reader language it has.")
+    title_lang: str | None = Field(default=None, description="Language of the title.")
+    summary: list[SummarySentence] = Field(
+        default=[], description="Two or three sentences from the leads of its articles, across languages.")
     size: int
     first_seen: datetime | None
     last_seen: datetime | None
@@ -177,6 +190,18 @@ class EntityStory(BaseModel):
     articles: int = Field(description="Articles of the story naming the entity.")
 
 
+class EntityDay(BaseModel):
+    day: date
+    langs: dict[str, int] = Field(description="Articles naming the entity that day, by language.")
+
+
+class RelatedEntity(BaseModel):
+    entity_id: str
+    name: str
+    label: str
+    articles: int = Field(description="Articles naming both.")
+
+
 class EntityDetail(BaseModel):
     id: str
     label: str
@@ -187,6 +212,24 @@ class EntityDetail(BaseModel):
     lon: float | None
     variants: dict[str, list[str]] = Field(description="Names as written, by language, most frequent first.")
     stories: list[EntityStory]
+    timeline: list[EntityDay] = Field(default=[], description="Articles naming it per day and language.")
+    related: list[RelatedEntity] = Field(default=[], description="Entities most often named in the same articles.")
+
+
+class EntitySummary(BaseModel):
+    id: str
+    name: str
+    label: str
+    mentions: int
+    articles: int
+    last_seen: datetime | None
+    geonames_id: int | None
+    forms: list[str] = Field(description="Surface forms as written, most frequent first.")
+    exact: bool = Field(description="The query names this entity (not just a prefix of a form).")
+
+
+class EntityList(BaseModel):
+    entities: list[EntitySummary]
 
 
 class SearchHit(BaseModel):
@@ -196,12 +239,34 @@ class SearchHit(BaseModel):
     published_at: datetime
     story_id: str | None
     url: str | None
-    snippet: str = Field(description="Matching passage; matched words between [ and ].")
+    outlet: str | None = None
+    snippet: str = Field(description="Matching passage (matched words between [ and ]), else the start of the text.")
+    score: float = Field(description="Fused score (reciprocal rank fusion): higher is better.")
+    matched: dict[str, Any] = Field(
+        description="Why it matched: `entities` (ids of the query's names it mentions), `words` (query words "
+                    "matched in some form), `meaning` (cosine of the centred e5 vectors), `story` (in the story "
+                    "of a better hit).",
+        examples=[{"entities": ["geo:170063"], "words": ["alep"], "meaning": 0.41}])
+
+
+class SearchStory(BaseModel):
+    story_id: str | None
+    hits: list[str] = Field(description="Ids of the hits in this story, best first.")
+
+
+class QueryEntityRef(BaseModel):
+    id: str
+    name: str
+    label: str
+    form: str = Field(description="The query words that named it.")
+    articles: int
 
 
 class SearchResults(BaseModel):
     query: str
     results: list[SearchHit]
+    stories: list[SearchStory] = Field(description="The hits grouped by story, in the order of their best hit.")
+    entities: list[QueryEntityRef] = Field(description="The stored entities the query names.")
 
 
 class SourceHealth(BaseModel):

@@ -1,0 +1,196 @@
+"""Search at scale (issue #13): latency with up to 1,000,000 articles stored, and the size and build
+time of the search indexes.
+
+Goal: search p95 < 100 ms with 1,000,000 articles stored.
+
+    nice -n 5 python bench/search.py                       # the 1M store of bench/scale.py (built if missing)
+    nice -n 5 python bench/search.py --articles 100000     # a smaller store, same recipe
+    nice -n 5 python bench/search.py --vectors-only 1000000   # the vector index alone, random vectors
+
+**The store** is bench/scale.py's (``scale-<N>.db`` in $TIDINGS_CACHE or .bench-cache/, built by its
+``build_store`` when missing: OG2021 titles replayed in rounds, ~2,700 articles a day, synthetic
+entities, random 384-dim vectors in the embedding cache under keys ``syn:<k>``). The search tables
+are added to it here, timed: ``tidings.search.sync`` (word stems, entity forms, vector keys), then
+the article -> vector keys are pointed at the bench's random vectors (the articles were not
+embedded by the pipeline; the ~9,400 written through the Monitor path get fresh random vectors),
+then the usearch index is built (``StoreVectors.ready``), timed, and its file size reported.
+
+**The measurement**: ``--queries`` OG2021 titles (every 30th), each searched once with all
+methods fused (words, entities, meaning, story) through ``tidings.search.search`` with a ready
+index and a loaded encoder, as the API does; a third of them with a filter (a language, or a
+``since`` date). Latency is reported with and without encoding the query (e5 on CPU), p50/p95/max.
+Random vectors are the hard case for an HNSW graph (no cluster structure), so the meaning
+figures are if anything pessimistic. ``--vectors-only N`` times the vector index alone on N
+random vectors (build, size, search p95), for a quick look at a size whose store is not built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+GOAL_P95_MS = 100.0
+
+
+def _pct(values: list[float], share: float) -> float:
+    return float(np.percentile(np.asarray(values), share * 100)) if values else float("nan")
+
+
+def _stats(values: list[float]) -> dict:
+    return {"p50": round(_pct(values, 0.5), 1), "p95": round(_pct(values, 0.95), 1), "max": round(max(values), 1)}
+
+
+def vectors_only(count: int, queries: int) -> dict:
+    from tidings.search import SearchSettings, UsearchIndex
+
+    cfg = SearchSettings()
+    rng = np.random.default_rng(7)
+    index = UsearchIndex(cfg)
+    started = time.perf_counter()
+    for lo in range(0, count, 50_000):
+        hi = min(count, lo + 50_000)
+        vecs = rng.standard_normal((hi - lo, 384), dtype=np.float32)
+        index.add(np.arange(lo, hi), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    build = time.perf_counter() - started
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-search-{os.getpid()}.usearch"
+    index.save(path)
+    size = path.stat().st_size
+    path.unlink()
+    times = []
+    for _ in range(queries):
+        q = rng.standard_normal(384).astype(np.float32)
+        t = time.perf_counter()
+        index.search(q, cfg.candidates)
+        times.append((time.perf_counter() - t) * 1000)
+    return {"vectors": count, "build_s": round(build, 1), "index_mb": round(size / 1e6, 1),
+            "search_ms": _stats(times), "dtype": cfg.index_dtype}
+
+
+def prepare(db: Path) -> dict:
+    """Add the search tables and the vector index to a bench/scale.py store (timed)."""
+    from tidings.config import Settings
+    from tidings.search import SearchSettings, StoreVectors, sync
+    from tidings.store import Store
+
+    settings = Settings.load(env={})
+    info: dict = {}
+    with Store.open(db) as store:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        page = store.conn.execute("PRAGMA page_size").fetchone()[0]
+        started = time.perf_counter()
+        sync(store, settings, progress=None)
+        info["sync_s"] = round(time.perf_counter() - started, 1)
+        info["search_tables_mb"] = round((store.conn.execute("PRAGMA page_count").fetchone()[0] - pages) * page / 1e6, 1)
+        # point each article at its bench vector: the bulk articles were written in order, k = rowid - 1
+        bulk = store.conn.execute("SELECT COUNT(*) FROM embeddings WHERE key LIKE 'syn:%'").fetchone()[0]
+        rng = np.random.default_rng(3)
+        with store.transaction():
+            store.conn.execute("UPDATE article_vectors SET key = 'syn:' || (article_rowid - 1) WHERE article_rowid <= ?",
+                               (bulk,))
+            rest = [r[0] for r in store.conn.execute("SELECT article_rowid FROM article_vectors WHERE article_rowid > ?",
+                                                     (bulk,))]
+            vecs = rng.standard_normal((len(rest), 384), dtype=np.float32)
+            store.cache_embeddings("bench-search/random", {f"bench:{r}": v for r, v in zip(rest, vecs)})
+            store.conn.executemany("UPDATE article_vectors SET key = ? WHERE article_rowid = ?",
+                                   [(f"bench:{r}", r) for r in rest])
+        for suffix in (".vectors.usearch", ".vectors.json"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        started = time.perf_counter()
+        vectors = StoreVectors(store, SearchSettings.from_dict(settings.section("search"))).ready()
+        info["index_build_s"] = round(time.perf_counter() - started, 1)
+        info["index_vectors"] = len(vectors.index)
+        info["index_mb"] = round(Path(str(db) + ".vectors.usearch").stat().st_size / 1e6, 1)
+    return info
+
+
+def measure(db: Path, queries: int) -> dict:
+    from tidings.config import Settings
+    from tidings.embed import Embedder
+    from tidings.search import SearchSettings, StoreVectors, search
+    from tidings.store import Store
+
+    import scale
+
+    settings = Settings.load(env={})
+    records = [json.loads(line) for line in scale.OG2021.read_text(encoding="utf-8").splitlines() if line.strip()]
+    titles = [(r["title"], r["lang"]) for r in records[::30]][:queries]
+    with Store.open(db, read_only=True) as store:
+        started = time.perf_counter()
+        vectors = StoreVectors(store, SearchSettings.from_dict(settings.section("search"))).ready(save=False)
+        load_s = time.perf_counter() - started
+        embedder = Embedder(settings.section("embedding"))
+        embedder.embed(["warm up"])
+        search(store, "warm up Aleppo", settings=settings, embedder=embedder, vectors=vectors)
+        newest = store.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()[0][:10]
+        total, without, encode, hits = [], [], [], []
+        for i, (title, lang) in enumerate(titles):
+            filters = [{}, {}, {"lang": lang}, {}, {}, {"since": newest}][i % 6]
+            t0 = time.perf_counter()
+            qvec = embedder.embed([title])[0]
+            t1 = time.perf_counter()
+            result = search(store, title, settings=settings, vectors=vectors, query_vector=qvec, limit=20, **filters)
+            t2 = time.perf_counter()
+            encode.append((t1 - t0) * 1000)
+            without.append((t2 - t1) * 1000)
+            total.append((t2 - t0) * 1000)
+            hits.append(len(result.hits))
+        articles = store.count("articles")
+    return {"articles": articles, "queries": len(titles), "index_load_s": round(load_s, 1),
+            "search_ms": _stats(total), "search_without_encoding_ms": _stats(without), "encode_ms": _stats(encode),
+            "mean_hits": round(float(np.mean(hits)), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=1_000_000, help="articles in the bench/scale.py store")
+    parser.add_argument("--db", type=Path, default=None, help="store path (default: bench/scale.py's cache)")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--vectors-only", type=int, default=0, metavar="N", help="time the vector index alone")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.vectors_only:
+        print(json.dumps(vectors_only(args.vectors_only, args.queries), indent=1))
+        return
+    import scale
+
+    if os.environ.get("TIDINGS_SHARED"):   # ../shared elsewhere (a git worktree)
+        scale.OG2021 = Path(os.environ["TIDINGS_SHARED"]) / "data" / "og2021.dev.jsonl"
+    db = args.db or scale.CACHE / f"scale-{args.articles}.db"
+    info_path = Path(str(db) + ".json")
+    if not db.is_file() or not info_path.is_file():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        info_path.write_text(json.dumps(scale.build_store(db, args.articles), indent=1))
+    build = json.loads(info_path.read_text())
+    prep_path = Path(str(db) + ".search.json")
+    if not prep_path.is_file():
+        prep_path.write_text(json.dumps(prepare(db), indent=1))
+    prep = json.loads(prep_path.read_text())
+    result = measure(db, args.queries)
+    report = {"build": build, "prepare": prep, "measure": result}
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    print(f"store {db}: {result['articles']:,} articles (built in {build['build_seconds']} s)")
+    print(f"search tables: sync {prep['sync_s']} s, +{prep['search_tables_mb']} MB; vector index of "
+          f"{prep['index_vectors']:,} vectors built in {prep['index_build_s']} s, {prep['index_mb']} MB "
+          f"(loaded in {result['index_load_s']} s)")
+    for name in ("search_ms", "search_without_encoding_ms", "encode_ms"):
+        r = result[name]
+        print(f"  {name:28} p50 {r['p50']:7.1f}  p95 {r['p95']:7.1f}  max {r['max']:7.1f}")
+    p95 = result["search_ms"]["p95"]
+    print(f"search p95 {p95:.1f} ms {'meets' if p95 < GOAL_P95_MS else 'MISSES'} the goal of {GOAL_P95_MS:.0f} ms "
+          f"({result['queries']} queries, mean {result['mean_hits']} hits)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""Search across languages and word forms: words, entities and meaning, fused.
+
+``search(store, query, ...)`` ranks the stored articles three ways and fuses the rankings
+(:func:`tidings.search.fuse.rrf`):
+
+* **words** (:mod:`~tidings.search.words`): BM25 over word stems, each query word matching its
+  stems in every language of the store (Putina finds Putin, Alepu finds Alep);
+* **entities** (:mod:`~tidings.search.entities`): the people, organisations and places the
+  query names, linked as article text is (Aleppo, Alep, Алеппо, حلب are all geo:170063), and
+  the articles that name them;
+* **meaning** (:mod:`~tidings.search.vectors`): the query's e5 vector against every article's,
+  language means removed, through a usearch HNSW index;
+
+and then **story**: the articles of the stories of the best few hits follow them (the
+stories are the pipeline's cross-lingual clusters, so a hit in one language brings its
+story's articles in the others). Every hit says why it matched. docs/search.md has the
+details and the figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import TidingsError
+from ..store import Store
+from . import entities as entity_search
+from . import index, words
+from .fuse import rrf, tied_ranks
+from .settings import METHODS, SearchSettings
+from .vectors import StoreVectors, UsearchIndex, VectorIndex
+
+log = logging.getLogger(__name__)
+
+__all__ = ["search", "SearchSettings", "SearchResult", "Hit", "StoreVectors", "UsearchIndex", "VectorIndex",
+           "vector_index_status", "sync", "METHODS", "BadSearch"]
+
+
+class BadSearch(TidingsError):
+    """A search that cannot be run (no words, unknown method)."""
+
+    code = "T500"
+
+
+@dataclass
+class Hit:
+    """One article found, with the reasons: which methods found it and how."""
+
+    rowid: int
+    score: float
+    matched: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[dict]
+    stories: list[dict]
+    entities: list[dict]
+    methods: dict[str, int]
+    rankings: dict[str, list[int]] = field(default_factory=dict, repr=False)  # rowids per method, and "fused"
+
+    def as_dict(self) -> dict:
+        return {"query": self.query, "hits": self.hits, "stories": self.stories, "entities": self.entities,
+                "methods": self.methods}
+
+
+@dataclass
+class Filters:
+    lang: str | None = None
+    since: str | None = None
+    until: str | None = None
+    entity: str | None = None
+    place: str | None = None
+    exclude_lang: str | None = None
+    exclude_rowids: tuple[int, ...] = ()
+
+    def sql(self) -> tuple[str, list]:
+        where, params = ["a.duplicate_of IS NULL"], []
+        if self.exclude_rowids:
+            where.append(f"a.rowid NOT IN ({','.join('?' * len(self.exclude_rowids))})")
+            params.extend(self.exclude_rowids)
+        if self.lang:
+            where.append("a.lang = ?")
+            params.append(self.lang)
+        if self.exclude_lang:
+            where.append("a.lang != ?")
+            params.append(self.exclude_lang)
+        if self.since:
+            where.append("a.published_at >= ?")
+            params.append(self.since)
+        if self.until:
+            where.append("a.published_at <= ?")
+            params.append(self.until.replace("T00:00:00Z", "T23:59:59Z"))
+        for value in (self.entity, self.place):
+            if value:
+                where.append("a.id IN (SELECT article_id FROM mentions WHERE entity_id = ?)")
+                params.append(value)
+        return " AND ".join(where), params
+
+    @property
+    def active(self) -> bool:
+        return any((self.lang, self.since, self.until, self.entity, self.place, self.exclude_lang,
+                    self.exclude_rowids))
+
+
+def _keep(store: Store, rowids: list[int], filters: Filters) -> set[int]:
+    if not rowids:
+        return set()
+    where, params = filters.sql()
+    kept: set[int] = set()
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        kept.update(r[0] for r in store.conn.execute(
+            f"SELECT a.rowid FROM articles a WHERE a.rowid IN ({marks}) AND {where}", [*chunk, *params]))
+    return kept
+
+
+# ---- the three methods ------------------------------------------------------------------------
+def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, total: int,
+           langs: list[str]) -> tuple[list[int], list[str]]:
+    expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share)
+    if expression is None:
+        return [], []
+    where, params = filters.sql()
+    rows = store.conn.execute(
+        f"""SELECT s.rowid FROM article_stems s JOIN articles a ON a.rowid = s.rowid
+            WHERE article_stems MATCH ? AND {where}
+            ORDER BY bm25(article_stems, ?, 1.0) LIMIT ?""",
+        [expression, *params, cfg.title_weight, cfg.candidates]).fetchall()
+    return [r[0] for r in rows], kept
+
+
+def _meaning(vectors: StoreVectors, qvec: np.ndarray, store: Store, filters: Filters,
+             cfg: SearchSettings) -> list[tuple[int, float]]:
+    count = cfg.candidates
+    size = len(vectors.index) if vectors.index is not None else 0
+    floor = cfg.meaning_min_centred if vectors.centres is not None else cfg.meaning_min_raw
+    while True:
+        found = [(k, c) for k, c in vectors.search(qvec, count) if c >= floor]
+        if not filters.active:
+            return found[:cfg.candidates]
+        kept = _keep(store, [k for k, _ in found], filters)
+        hits = [(k, c) for k, c in found if k in kept]
+        if len(hits) >= cfg.candidates or count >= size or count >= 64 * cfg.candidates:
+            return hits[:cfg.candidates]
+        count *= 4
+
+
+# ---- the whole search ---------------------------------------------------------------------------
+def search(store: Store, query: str, *, settings=None, embedder=None, vectors: StoreVectors | None = None,
+           lang: str | None = None, since: str | None = None, until: str | None = None,
+           entity: str | None = None, place: str | None = None, exclude_lang: str | None = None,
+           methods: tuple[str, ...] | list[str] = METHODS, limit: int = 20, story: bool = True,
+           query_lang: str | None = None, query_vector: np.ndarray | None = None,
+           exclude_rowids: tuple[int, ...] = ()) -> SearchResult:
+    """Search the store; see the module docstring. ``settings``: a :class:`~tidings.config.Settings`
+    (defaults when None). ``embedder``: an :class:`~tidings.embed.Embedder` for the query
+    (made from the settings when None). ``vectors``: a ready :class:`StoreVectors` (kept by a
+    long-running caller, e.g. the API; made and brought up to date here when None).
+    ``exclude_lang`` searches the articles in other languages only. ``query_lang``: the
+    query's language, for centring its vector (detected when None). ``query_vector``: the
+    query's e5 vector when the caller has it. ``exclude_rowids``: articles never returned
+    (evaluation leaves out the article a query was taken from)."""
+    from ..config import Settings
+    from ..queries import _iso_day
+
+    settings = settings or Settings.load()
+    cfg = SearchSettings.from_dict(settings.section("search"))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise BadSearch(f"unknown search method {unknown[0]!r}", source="methods",
+                        hint="use words, entities or meaning")
+    if not words.tokens(query):
+        raise BadSearch("the search query has no words", source="q")
+    if not 1 <= limit <= 500:
+        raise BadSearch("limit must be between 1 and 500", source="limit")
+    index.ensure_synced(store, settings)
+    filters = Filters(lang=lang, since=_iso_day(since, "since"), until=_iso_day(until, "until"), entity=entity,
+                      place=place, exclude_lang=exclude_lang, exclude_rowids=tuple(exclude_rowids))
+    total = max(1, store.count("articles"))
+    langs = entity_search.store_languages(store)
+    rankings: dict[str, Any] = {}
+    matched: dict[int, dict[str, Any]] = {}
+    found_entities: list = []
+    if "words" in methods:
+        ranked, kept = _words(store, query, filters, cfg, total, langs)
+        rankings["words"] = ranked
+        for rowid in ranked:
+            matched.setdefault(rowid, {})["words"] = kept   # narrowed to the words each hit has below
+    if "entities" in methods:
+        found_entities = entity_search.query_entities(store, query, langs, cfg.entity_max_ngram)
+        ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles)
+        if filters.active:
+            kept_rows = _keep(store, [r for r, _, _ in ranked_e], filters)
+            ranked_e = [x for x in ranked_e if x[0] in kept_rows]
+        ranked_e = ranked_e[:cfg.candidates]
+        rankings["entities"] = [r for r, _, _ in ranked_e]
+        for rowid, _, ids in ranked_e:
+            matched.setdefault(rowid, {})["entities"] = ids
+    if "meaning" in methods:
+        if vectors is None:
+            vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
+        if query_vector is None:
+            query_vector = query_embedder(settings, embedder).embed([query])[0]
+        qlang = query_lang if query_lang is not None else _query_language(query, settings)
+        qvec = vectors.query_vector(query_vector, qlang)
+        ranked_m = _meaning(vectors, qvec, store, filters, cfg)
+        rankings["meaning"] = [r for r, _ in ranked_m]
+        for rowid, cosine in ranked_m:
+            matched.setdefault(rowid, {})["meaning"] = round(cosine, 4)
+    weights = {m: cfg.weight(m) for m in METHODS}
+    fused = rrf(rankings, weights, cfg.rrf_k)
+    if story and len(rankings) > 1 and cfg.story_weight > 0 and fused:   # one method asked for: that method only
+        fused = _with_stories(store, fused, rankings, weights, filters, cfg, matched)
+    top = fused[:limit]
+    hits = _hit_rows(store, query, top, matched, langs)
+    return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
+                        entities=[e.as_dict() for e in found_entities],
+                        rankings={**rankings, "fused": [r for r, _ in fused]})
+
+
+def query_embedder(settings, embedder=None):
+    """The encoder for queries: e5 with its "query: " prefix (asymmetric retrieval), whatever the
+    prefix articles are embedded with; ``embedder`` is reused when it already is that."""
+    from dataclasses import replace
+
+    from ..embed import Embedder, EmbeddingSettings
+
+    if embedder is not None and embedder.cfg.prefix == "query":
+        return embedder
+    return Embedder(replace(EmbeddingSettings.from_dict(settings.section("embedding")), prefix="query"))
+
+
+def _query_language(query: str, settings) -> str | None:
+    from ..language import detect
+
+    lang, confidence = detect(query, settings=settings.section("language"))
+    return lang if confidence >= 0.5 and lang != "und" else None
+
+
+def _with_stories(store: Store, fused: list[tuple[int, float]], rankings: dict, weights: dict,
+                  filters: Filters, cfg: SearchSettings, matched: dict) -> list[tuple[int, float]]:
+    """Add the 'story' ranking: the articles of the stories of the best ``story_hits`` hits, each
+    story's articles sharing the rank of its best hit, and fuse again."""
+    heads = [rowid for rowid, _ in fused[:cfg.story_hits]]
+    marks = ",".join("?" * len(heads))
+    story_of = {r[0]: r[1] for r in store.conn.execute(
+        f"SELECT rowid, story_id FROM articles WHERE rowid IN ({marks})", heads) if r[1]}
+    where, params = filters.sql()
+    groups, seen = [], set()
+    for rowid in heads:
+        story_id = story_of.get(rowid)
+        if story_id is None or story_id in seen:
+            continue
+        seen.add(story_id)
+        members = [r[0] for r in store.conn.execute(
+            f"SELECT a.rowid FROM articles a WHERE a.story_id = ? AND {where} ORDER BY a.rowid DESC LIMIT ?",
+            [story_id, *params, cfg.candidates])]
+        groups.append(members)
+        for member in members:
+            if member != rowid:
+                matched.setdefault(member, {}).setdefault("story", story_id)
+    return rrf({**rankings, "story": tied_ranks(groups)}, {**weights, "story": cfg.story_weight}, cfg.rrf_k)
+
+
+def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict, langs: list[str]) -> list[dict]:
+    if not top:
+        return []
+    marks = ",".join("?" * len(top))
+    rows = {r["rowid"]: r for r in store.conn.execute(
+        f"""SELECT rowid, id, title, text, lang, published_at, story_id, url, outlet FROM articles
+            WHERE rowid IN ({marks})""", [r for r, _ in top])}
+    surface = _surface_query(query)
+    groups = dict(zip(words.tokens(query), words.query_terms(query, langs)))
+    hits = []
+    for rowid, score in top:
+        r = rows[rowid]
+        if "words" in matched.get(rowid, {}):
+            # the query words this article holds in some form (the search ranked on any of them)
+            present = set(words.stem_text(f"{r['title']} {r['text']}", r["lang"]).split())
+            present |= set(words.tokens(f"{r['title']} {r['text']}"))
+            present = {words.fold(t) for t in present}
+            matched[rowid]["words"] = [w for w in matched[rowid]["words"]
+                                       if {words.fold(t) for t in groups.get(w, {w})} & present]
+        snippet = None
+        if surface:
+            got = store.conn.execute(
+                "SELECT snippet(articles_fts, 1, '[', ']', '…', 12) FROM articles_fts "
+                "WHERE articles_fts MATCH ? AND rowid = ?", (surface, rowid)).fetchone()
+            snippet = got[0] if got else None
+        why = matched.get(rowid, {})
+        hits.append({"id": r["id"], "title": r["title"], "lang": r["lang"], "published_at": r["published_at"],
+                     "story_id": r["story_id"], "url": r["url"], "outlet": r["outlet"], "score": round(score, 5),
+                     "snippet": snippet or " ".join((r["text"] or "")[:240].split()),
+                     "matched": {k: why[k] for k in ("entities", "words", "meaning", "story") if k in why}})
+    return hits
+
+
+def _surface_query(query: str) -> str | None:
+    found = words.tokens(query)
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in found) if found else None
+
+
+def _group(hits: list[dict]) -> list[dict]:
+    """Hits grouped by story, stories in the order of their best hit."""
+    groups: dict[str, dict] = {}
+    for hit in hits:
+        key = hit["story_id"] or hit["id"]
+        group = groups.setdefault(key, {"story_id": hit["story_id"], "hits": []})
+        group["hits"].append(hit["id"])
+    return list(groups.values())
+
+
+def sync(store: Store, settings=None, *, progress=None) -> int:
+    """Bring the search tables up to date (see :mod:`tidings.search.index`)."""
+    return index.sync(store, settings, progress=progress)
+
+
+def vector_index_status(store: Store, settings=None) -> dict:
+    """Whether the vector index holds exactly the vectors of the stored articles (for
+    ``tidings check``): ``{"in_step": bool, "indexed": n, "articles_with_vectors": m,
+    "pending_articles": p, ...}``. ``pending_articles`` are stored articles not yet in the search
+    tables at all (a store from before search, not yet synced)."""
+    from ..config import Settings
+
+    settings = settings or Settings.load()
+    status = StoreVectors(store, SearchSettings.from_dict(settings.section("search"))).status()
+    status["pending_articles"] = index.pending(store)
+    status["in_step"] = status["in_step"] and status["pending_articles"] == 0
+    return status

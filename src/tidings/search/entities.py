@@ -1,0 +1,241 @@
+"""Entities: a query names people, organisations and places the way article text does.
+
+Each run of one to ``entity_max_ngram`` words of the query is linked through the same
+functions that link names in article text (:func:`tidings.entities.link`: curated names,
+GeoNames places with their inflections and scripts, transliterated surname keys), under each
+label and each of the store's languages, and is also looked up among the surface forms
+stored articles used (``entity_forms``). A link counts only when the store holds that entity.
+Links that are mere spelling keys (``per:<skeleton>``) are trusted only for capitalised or
+non-Latin words, so that "for" or "corridors" in a query never become people; a query typed
+all in lower case ("aleppo") is read as if capitalised.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ..store import Store
+from ..translit import fold
+
+_TOKEN = re.compile(r"[^\W_][\w'’.-]*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class QueryEntity:
+    """An entity the query names: its id, display name, label and the query words that named it."""
+
+    id: str
+    name: str
+    label: str
+    form: str
+    articles: int
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "label": self.label, "form": self.form,
+                "articles": self.articles}
+
+
+MAX_NAME_CHARS = 80  # no name is longer; longer runs are not looked up
+
+
+def warm_up() -> None:
+    """Load the linker's data (gazetteer, name tables: seconds) ahead of the first query."""
+    from ..entities import link
+
+    for name, label, lang in (("Aleppo", "LOC", "en"), ("Putina", "PER", "hr"), ("Kremlja", "ORG", "hr")):
+        link(name, label, lang)
+
+
+def _ngrams(words: list[str], longest: int):
+    for size in range(min(longest, len(words)), 0, -1):
+        for start in range(0, len(words) - size + 1):
+            yield start, start + size, " ".join(words[start:start + size])
+
+
+def _capitalised(text: str) -> bool:
+    first = text[0]
+    return first.isupper() or (first.isalpha() and not first.isascii() and first.lower() == first.upper())
+
+
+def _strong(entity_id: str) -> bool:
+    from ..entities import _curated_id
+
+    return entity_id.startswith("geo:") or _curated_id(entity_id)
+
+
+def store_languages(store: Store, limit: int = 12) -> list[str]:
+    rows = store.conn.execute("SELECT lang FROM articles GROUP BY lang ORDER BY COUNT(*) DESC LIMIT ?", (limit,))
+    return [r[0] for r in rows if r[0] and r[0] != "und"]
+
+
+def _known(store: Store, ids: set[str]) -> dict[str, tuple[str, str, int]]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = store.conn.execute(
+        f"""SELECT e.id, e.name, e.label, s.articles FROM entities e JOIN entity_stats s ON s.entity_id = e.id
+            WHERE e.id IN ({marks})""", list(ids))
+    return {r[0]: (r[1], r[2], int(r[3])) for r in rows}
+
+
+def _forms(store: Store, text: str) -> set[str]:
+    """Entity ids whose stored surface form is ``text`` (case and diacritics aside)."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return set()
+    phrase = '"' + " ".join(w.replace('"', "") for w in words) + '"'
+    rows = store.conn.execute(
+        "SELECT form, entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 200", (phrase,))
+    key = " ".join(re.findall(r"\w+", _plain(text)))
+    return {r[1] for r in rows if " ".join(re.findall(r"\w+", _plain(r[0]))) == key}
+
+
+def _plain(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", fold(text)) if not unicodedata.combining(c))
+
+
+def query_entities(store: Store, query: str, langs: list[str] | None = None, max_ngram: int = 3) -> list[QueryEntity]:
+    """The stored entities a query names, longest names first (a word used by a longer name
+    is not linked again on its own)."""
+    from ..entities import link
+
+    langs = langs if langs is not None else store_languages(store)
+    words = _TOKEN.findall(query)
+    lower = query == query.lower()
+    used = [False] * len(words)
+    found: dict[str, QueryEntity] = {}
+    for start, end, text in _ngrams(words, max_ngram):
+        if any(used[start:end]):
+            continue
+        text = text.strip(".-'’")
+        if not text or len(text) > MAX_NAME_CHARS or not any(c.isalpha() for c in text):
+            continue
+        probe = text.title() if lower else text
+        candidates: set[str] = set(_forms(store, text))
+        weak: set[str] = set()
+        for lang in langs or ["en"]:
+            for label in ("LOC", "PER", "ORG"):
+                linked = link(probe, label, lang)
+                if linked is None:
+                    continue
+                (candidates if _strong(linked.id) else weak).add(linked.id)
+        if _capitalised(probe) and not (lower and len(text) < 4):
+            candidates |= weak
+        known = _known(store, candidates)
+        if not known:
+            continue
+        for entity_id, (name, label, articles) in known.items():
+            found.setdefault(entity_id, QueryEntity(entity_id, name, label, text, articles))
+        for i in range(start, end):
+            used[i] = True
+    return list(found.values())
+
+
+def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_entity: int) -> list[tuple[int, float, list[str]]]:
+    """Articles naming the query's entities: ``(rowid, score, entity ids)``, best first. The
+    score adds, per entity named, its rarity (log N/articles) times 1 + log(mentions); the
+    newest ``per_entity`` mentions of each entity are read."""
+    scores: Counter[str] = Counter()
+    named: dict[str, list[str]] = {}
+    for e in entities:
+        weight = math.log(1 + total / max(1, e.articles))
+        counts = Counter(r[0] for r in store.conn.execute(
+            "SELECT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?", (e.id, per_entity)))
+        for article_id, n in counts.items():
+            scores[article_id] += weight * (1 + math.log(n))
+            named.setdefault(article_id, []).append(e.id)
+    if not scores:
+        return []
+    ids = list(scores)
+    rowids: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in store.conn.execute(f"SELECT id, rowid, published_at FROM articles WHERE id IN ({marks}) "
+                                    "AND duplicate_of IS NULL", chunk):
+            rowids[r[0]] = r[1]
+    ranked = sorted((aid for aid in ids if aid in rowids), key=lambda a: (-scores[a], -rowids[a]))
+    return [(rowids[a], scores[a], named[a]) for a in ranked]
+
+
+# ---- finding entities by name (tidings entities, GET /api/entities, the entity index page) ------
+ENTITY_SORTS = ("mentions", "recent")
+LABELS = ("PER", "ORG", "LOC")
+
+
+def find_entities(store: Store, q: str | None = None, *, label: str | None = None, sort: str = "mentions",
+                  limit: int = 50) -> list[dict]:
+    """Entities by name: any surface form or transliteration the linker maps to the entity
+    ("Asad" finds per:assad, "Алеппо" geo:170063), and stored forms starting with ``q``
+    (type-ahead); without ``q``, all. Exact links come first, then by ``sort`` (mentions or
+    most recently mentioned)."""
+    from ..queries import BadQuery
+
+    if sort not in ENTITY_SORTS:
+        raise BadQuery(f"unknown sort {sort!r}", source="sort", hint="use 'mentions' or 'recent'")
+    if label is not None and label.upper() not in LABELS:
+        raise BadQuery(f"unknown label {label!r}", source="label", hint="use PER, ORG or LOC")
+    label = label.upper() if label else None
+    from .index import ensure_synced
+
+    ensure_synced(store)
+    order = "s.mentions DESC, e.id" if sort == "mentions" else "s.last_seen DESC, s.mentions DESC, e.id"
+    label_sql, params = ("AND e.label = ?", [label]) if label else ("", [])
+    exact: list[str] = []
+    if q and q.strip():
+        exact = [e.id for e in query_entities(store, q.strip())]
+        words = re.findall(r"\w+", q)
+        ids = set(exact)
+        if words:
+            prefix = " ".join('"' + w + '"' for w in words) + "*"
+            ids |= {r[0] for r in store.conn.execute(
+                "SELECT DISTINCT entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 1000",
+                (prefix,))}
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = store.conn.execute(
+            f"""SELECT e.*, s.mentions, s.articles, s.last_seen FROM entities e
+                JOIN entity_stats s ON s.entity_id = e.id WHERE e.id IN ({marks}) {label_sql} ORDER BY {order}""",
+            [*ids, *params]).fetchall()
+        rank = {eid: i for i, eid in enumerate(exact)}
+        rows = sorted(rows, key=lambda r: rank.get(r["id"], len(rank)))[:limit]
+    else:
+        rows = store.conn.execute(
+            f"""SELECT e.*, s.mentions, s.articles, s.last_seen FROM entity_stats s
+                JOIN entities e ON e.id = s.entity_id WHERE 1 {label_sql} ORDER BY {order} LIMIT ?""",
+            [*params, limit]).fetchall()
+    out = []
+    for r in rows:
+        forms = [f[0] for f in store.conn.execute(
+            "SELECT form FROM entity_forms WHERE entity_id = ? ORDER BY mentions DESC, form LIMIT 8", (r["id"],))]
+        out.append({"id": r["id"], "name": r["name"], "label": r["label"], "mentions": r["mentions"],
+                    "articles": r["articles"], "last_seen": r["last_seen"], "geonames_id": r["geonames_id"],
+                    "forms": forms, "exact": r["id"] in exact})
+    return out
+
+
+def entity_profile(store: Store, entity_id: str, *, recent_articles: int = 2000, related: int = 15) -> dict:
+    """What the entity page adds to :func:`tidings.queries.entity_detail`: articles naming the
+    entity per day and language, and the entities most often named in the same articles (over
+    its ``recent_articles`` newest articles)."""
+    timeline: dict[str, dict[str, int]] = {}
+    for r in store.conn.execute(
+            """SELECT substr(a.published_at, 1, 10) AS day, a.lang, COUNT(DISTINCT a.id) AS n
+               FROM mentions m JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ?
+               GROUP BY day, a.lang ORDER BY day""", (entity_id,)):
+        timeline.setdefault(r["day"], {})[r["lang"]] = r["n"]
+    rows = store.conn.execute(
+        f"""SELECT m2.entity_id, e.name, e.label, COUNT(DISTINCT m2.article_id) AS articles
+            FROM (SELECT DISTINCT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) x
+            JOIN mentions m2 ON m2.article_id = x.article_id JOIN entities e ON e.id = m2.entity_id
+            WHERE m2.entity_id != ? GROUP BY m2.entity_id ORDER BY articles DESC, m2.entity_id LIMIT ?""",
+        (entity_id, recent_articles, entity_id, related)).fetchall()
+    return {"timeline": [{"day": day, "langs": langs} for day, langs in timeline.items()],
+            "timeline_peak": max((n for langs in timeline.values() for n in langs.values()), default=1),
+            "related": [dict(r) for r in rows]}

@@ -1,0 +1,148 @@
+"""Keeping the search tables in step with the articles.
+
+:func:`sync` reads the articles stored after the last synced rowid (``search_state``
+``synced_rowid``) and adds their word stems (``article_stems``), the embedding cache key of
+each (``article_vectors``), and their entity surface forms and counts (``entity_forms``,
+``entity_forms_fts``, ``entity_stats``). The pipeline calls it after every ingest batch, in
+the batch's transaction; a store written by an older tidings catches up on the first sync
+(``tidings search`` and the API do it when they can write). Articles are appended, never
+rewritten, so a rowid watermark is all the state needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+
+from ..store import Store
+from .words import stem_text
+
+log = logging.getLogger(__name__)
+
+SYNC_CHUNK = 2000
+
+
+def state(store: Store, key: str, default: str | None = None) -> str | None:
+    row = store.conn.execute("SELECT value FROM search_state WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_state(store: Store, key: str, value: object) -> None:
+    store.conn.execute("INSERT OR REPLACE INTO search_state(key, value) VALUES (?, ?)", (key, str(value)))
+
+
+def synced_rowid(store: Store) -> int:
+    return int(state(store, "synced_rowid", "0") or 0)
+
+
+def pending(store: Store) -> int:
+    """Articles stored but not yet in the search tables."""
+    row = store.conn.execute("SELECT COUNT(*) FROM articles WHERE rowid > ?", (synced_rowid(store),)).fetchone()
+    return int(row[0])
+
+
+def _model_and_settings(settings):
+    from ..config import Settings
+    from ..embed import Embedder, EmbeddingSettings
+
+    settings = settings or Settings.load()
+    section = EmbeddingSettings.from_dict(settings.section("embedding"))
+    return Embedder(section).model_id, section
+
+
+def sync(store: Store, settings=None, *, progress=None) -> int:
+    """Bring the search tables up to date with the stored articles; returns how many articles
+    were added. Call inside a transaction (the pipeline does), or alone: it then commits each
+    chunk of :data:`SYNC_CHUNK` articles."""
+    model_id, section = _model_and_settings(settings)
+    added = 0
+    while True:
+        mark = synced_rowid(store)
+        rows = store.conn.execute(
+            "SELECT rowid, id, title, text, lang, published_at, duplicate_of FROM articles WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?", (mark, SYNC_CHUNK)).fetchall()
+        if not rows:
+            return added
+        if store.conn.in_transaction:
+            _sync_rows(store, rows, model_id, section)
+        else:
+            with store.transaction():
+                _sync_rows(store, rows, model_id, section)
+        added += len(rows)
+        if progress:
+            progress(len(rows))
+
+
+def _sync_rows(store: Store, rows, model_id: str, section) -> None:
+    from ..embed import embedding_text
+    from ..pipeline import embedding_key
+
+    if state(store, "store_id") is None:
+        import uuid
+
+        set_state(store, "store_id", uuid.uuid4().hex)
+    live = [r for r in rows if not r["duplicate_of"]]
+    store.conn.executemany(
+        "INSERT INTO article_stems(rowid, title, text) VALUES (?, ?, ?)",
+        [(r["rowid"], stem_text(r["title"], r["lang"]), stem_text(r["text"], r["lang"])) for r in live])
+    store.conn.executemany(
+        "INSERT OR REPLACE INTO article_vectors(article_rowid, key) VALUES (?, ?)",
+        [(r["rowid"], embedding_key(model_id, embedding_text(r["title"], r["text"], section))) for r in live])
+    _add_entity_forms(store, live)
+    set_state(store, "synced_rowid", rows[-1]["rowid"])
+
+
+def _add_entity_forms(store: Store, rows) -> None:
+    if not rows:
+        return
+    published = {r["id"]: r["published_at"] for r in rows}
+    forms: Counter[tuple[str, str]] = Counter()
+    mentions: Counter[str] = Counter()
+    articles: dict[str, set[str]] = defaultdict(set)
+    last: dict[str, str] = {}
+    ids = list(published)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for m in store.conn.execute(
+                f"SELECT article_id, entity_id, text FROM mentions WHERE article_id IN ({marks})", chunk):
+            form = " ".join(m["text"].split())
+            forms[(form, m["entity_id"])] += 1
+            mentions[m["entity_id"]] += 1
+            articles[m["entity_id"]].add(m["article_id"])
+            when = published[m["article_id"]]
+            if when > last.get(m["entity_id"], ""):
+                last[m["entity_id"]] = when
+    new_forms = []
+    for (form, entity_id), n in forms.items():
+        cur = store.conn.execute(
+            "UPDATE entity_forms SET mentions = mentions + ? WHERE form = ? AND entity_id = ?", (n, form, entity_id))
+        if cur.rowcount == 0:
+            new_forms.append((form, entity_id, n))
+    store.conn.executemany("INSERT INTO entity_forms(form, entity_id, mentions) VALUES (?, ?, ?)", new_forms)
+    store.conn.executemany("INSERT INTO entity_forms_fts(form, entity_id) VALUES (?, ?)",
+                           [(f, e) for f, e, _ in new_forms])
+    store.conn.executemany(
+        """INSERT INTO entity_stats(entity_id, mentions, articles, last_seen) VALUES (?, ?, ?, ?)
+           ON CONFLICT(entity_id) DO UPDATE SET mentions = mentions + excluded.mentions,
+             articles = articles + excluded.articles, last_seen = MAX(last_seen, excluded.last_seen)""",
+        [(e, mentions[e], len(articles[e]), last[e]) for e in mentions])
+
+
+def ensure_synced(store: Store, settings=None) -> None:
+    """Sync a store whose search tables lag behind its articles (written by an older tidings,
+    or straight through :class:`Store`): directly when writable, else through a short writable
+    connection (as :meth:`Store._migrate` does); a store that cannot be written is searched as
+    it is, with a warning."""
+    if store.path in ("", ":memory:") and store.read_only:
+        return
+    if pending(store) == 0:
+        return
+    if not store.read_only:
+        sync(store, settings)
+        return
+    try:
+        with Store.open(store.path) as writable:
+            sync(writable, settings)
+    except Exception as exc:  # noqa: BLE001 - a read-only file or directory: search what is there
+        log.warning("search tables of %s lag behind its articles and cannot be updated (%s)", store.path, exc)

@@ -1,0 +1,52 @@
+"""Typed view of the ``[search]`` settings section (documented in settings.toml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import typed_section
+from ..errors import ConfigError
+
+METHODS = ("words", "entities", "meaning")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    rrf_k: float = 60.0
+    words_weight: float = 1.0
+    entities_weight: float = 1.0
+    meaning_weight: float = 1.0
+    story_weight: float = 1.0
+    story_hits: int = 5
+    candidates: int = 100
+    title_weight: float = 2.0
+    max_term_share: float = 0.05
+    entity_max_articles: int = 5000
+    entity_max_ngram: int = 3
+    centre: bool = True
+    centre_min_articles: int = 200
+    centre_lang_prior: float = 20.0
+    centre_rebuild_growth: float = 2.0
+    index_dtype: str = "f16"
+    index_connectivity: int = 16
+    index_expansion_add: int = 128
+    index_expansion_search: int = 64
+    meaning_min_raw: float = 0.80
+    meaning_min_centred: float = 0.0
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> "SearchSettings":
+        cfg = typed_section(cls, values)
+        if cfg.rrf_k <= 0:
+            raise ConfigError("search.rrf_k must be positive", source="settings")
+        if cfg.index_dtype not in {"f32", "f16", "i8"}:
+            raise ConfigError(f"search.index_dtype must be f32, f16 or i8, not {cfg.index_dtype!r}",
+                              source="settings")
+        if not 0 < cfg.max_term_share <= 1:
+            raise ConfigError("search.max_term_share must be in (0, 1]", source="settings")
+        return cfg
+
+    def weight(self, method: str) -> float:
+        return float(getattr(self, f"{method}_weight"))

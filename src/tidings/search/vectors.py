@@ -1,0 +1,257 @@
+"""Meaning: the e5 vector of every article in an approximate nearest-neighbour index.
+
+:class:`VectorIndex` is the small interface a backend needs (add, remove, search over
+``(article key, vector)``); :class:`UsearchIndex` implements it with usearch (HNSW, cosine,
+float16 by default), which answers in milliseconds at a million vectors. A backend with its
+own vector search (pgvector) can implement the same three methods.
+
+:class:`StoreVectors` keeps one such index beside a SQLite store (``<db>.vectors.usearch`` and
+``<db>.vectors.json``), keyed by article rowid, in step with ``article_vectors`` (the embedding
+cache key of each article, written by :func:`tidings.search.index.sync`). Vectors enter the
+index *centred*: the mean vector of the article's language is subtracted and the rest
+normalised (see :mod:`tidings.similarity` for why: every e5 vector of one language shares a
+large common part, which otherwise ranks any article of the query's language above the
+same story told in another). The means are taken over the indexed articles when the index is
+built and kept with it; the index is rebuilt when the store has grown ``centre_rebuild_growth``
+times since, so the means follow the collection while the total work stays linear.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..similarity import LanguageCentres
+from ..store import Store
+from .settings import SearchSettings
+
+log = logging.getLogger(__name__)
+
+DIM = 384
+FORMAT = 1
+
+
+class VectorIndex(Protocol):
+    """What search needs from a vector index: integer keys, unit vectors, cosine."""
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, keys: np.ndarray) -> None: ...
+
+    def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
+        """The ``count`` nearest keys with their cosine similarity, best first."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class UsearchIndex:
+    """:class:`VectorIndex` on usearch's HNSW graph (persisted as one file)."""
+
+    def __init__(self, cfg: SearchSettings, dim: int = DIM, index=None):
+        from usearch.index import Index
+
+        self.index = index if index is not None else Index(
+            ndim=dim, metric="cos", dtype=cfg.index_dtype, connectivity=cfg.index_connectivity,
+            expansion_add=cfg.index_expansion_add, expansion_search=cfg.index_expansion_search)
+
+    @classmethod
+    def load(cls, path: Path, cfg: SearchSettings, *, view: bool = False) -> "UsearchIndex":
+        from usearch.index import Index
+
+        index = Index.restore(str(path), view=view)
+        if index is None:
+            raise ValueError(f"not a usearch index: {path}")
+        index.expansion_search = cfg.index_expansion_search
+        return cls(cfg, index=index)
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        if len(keys):
+            self.index.add(np.asarray(keys, dtype=np.uint64), np.asarray(vectors, dtype=np.float32))
+
+    def remove(self, keys: np.ndarray) -> None:
+        if len(keys):
+            self.index.remove(np.asarray(keys, dtype=np.uint64))
+
+    def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
+        if len(self.index) == 0 or count <= 0:
+            return []
+        found = self.index.search(np.asarray(vector, dtype=np.float32), min(count, len(self.index)))
+        return [(int(k), 1.0 - float(d)) for k, d in zip(found.keys, found.distances)]
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".part")
+        self.index.save(str(tmp))
+        os.replace(tmp, path)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _vector_rows(store: Store, after: int = 0, chunk: int = 5000):
+    """(rowids, langs, vectors) of indexed-to-be articles with rowid > ``after``, in chunks."""
+    while True:
+        rows = store.conn.execute(
+            """SELECT v.article_rowid, a.lang, e.vector FROM article_vectors v
+               JOIN articles a ON a.rowid = v.article_rowid JOIN embeddings e ON e.key = v.key
+               WHERE v.article_rowid > ? ORDER BY v.article_rowid LIMIT ?""", (after, chunk)).fetchall()
+        if not rows:
+            return
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vecs = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        yield ids, [r[1] for r in rows], vecs
+        after = int(ids[-1])
+
+
+class StoreVectors:
+    """The vector index of one store: built, extended and saved beside it, queried by search."""
+
+    def __init__(self, store: Store, cfg: SearchSettings):
+        self.store = store
+        self.cfg = cfg
+        self.index: UsearchIndex | None = None
+        self.meta: dict = {}
+        self.centres: LanguageCentres | None = None
+        self.path = None if store.path in ("", ":memory:") else Path(store.path + ".vectors.usearch")
+
+    # ---- files ---------------------------------------------------------------------------
+    @property
+    def meta_path(self) -> Path | None:
+        return self.path.with_suffix(".json") if self.path else None
+
+    def _load(self) -> bool:
+        if self.path is None or not self.path.exists() or not self.meta_path.exists():
+            return False
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            if meta.get("format") != FORMAT or meta.get("store_id") != _store_id(self.store):
+                return False
+            self.index = UsearchIndex.load(self.path, self.cfg)
+        except (OSError, ValueError, RuntimeError) as exc:
+            log.warning("vector index %s unreadable (%s): rebuilding it", self.path, exc)
+            return False
+        self.meta = meta
+        self.centres = _centres_from_meta(meta, self.cfg)
+        return True
+
+    def _save(self) -> None:
+        if self.path is None or self.index is None:
+            return
+        try:
+            self.index.save(self.path)
+            tmp = self.meta_path.with_name(self.meta_path.name + ".part")
+            tmp.write_text(json.dumps(self.meta))
+            os.replace(tmp, self.meta_path)
+        except OSError as exc:  # a read-only directory: the index lives in memory only
+            log.info("vector index not saved (%s): it is rebuilt in memory when needed", exc)
+
+    # ---- keeping in step -------------------------------------------------------------------
+    def _indexable(self) -> tuple[int, int]:
+        row = self.store.conn.execute(
+            "SELECT COUNT(*), COALESCE(MAX(v.article_rowid), 0) FROM article_vectors v "
+            "JOIN embeddings e ON e.key = v.key").fetchone()
+        return int(row[0]), int(row[1])
+
+    def build(self, progress=None) -> None:
+        """(Re)build the index from every article vector in the store."""
+        sums: dict[str, np.ndarray] = {}
+        counts: dict[str, float] = {}
+        for _, langs, vecs in _vector_rows(self.store):
+            for lang, vec in zip(langs, vecs.astype(np.float64)):
+                sums[lang] = sums[lang] + vec if lang in sums else vec.copy()
+                counts[lang] = counts.get(lang, 0.0) + 1.0
+        total = int(sum(counts.values()))
+        centred = self.cfg.centre and total >= self.cfg.centre_min_articles
+        self.meta = {"format": FORMAT, "store_id": _store_id(self.store), "count": 0, "last_rowid": 0,
+                     "built_at_count": total, "centred": centred,
+                     "sums": {k: v.tolist() for k, v in sums.items()} if centred else {},
+                     "counts": counts if centred else {}}
+        self.centres = _centres_from_meta(self.meta, self.cfg)
+        self.index = UsearchIndex(self.cfg)
+        self._extend(0, progress)
+
+    def _extend(self, after: int, progress=None) -> int:
+        added = 0
+        for ids, langs, vecs in _vector_rows(self.store, after):
+            self.index.add(ids, self.centre(vecs, langs))
+            self.meta["count"] = self.meta.get("count", 0) + len(ids)
+            self.meta["last_rowid"] = int(ids[-1])
+            added += len(ids)
+            if progress:
+                progress(len(ids))
+        return added
+
+    def centre(self, vecs: np.ndarray, langs: list[str | None]) -> np.ndarray:
+        vecs = np.asarray(vecs, dtype=np.float32).reshape(len(langs), -1)
+        if self.centres is None:
+            return _unit(vecs)
+        shift = np.stack([self.centres.centre(lang) for lang in langs]).astype(np.float32)
+        return _unit(vecs - shift)
+
+    def ready(self, *, save: bool = True, progress=None) -> "StoreVectors":
+        """Load the saved index, add the articles stored since, rebuild it when the store has
+        outgrown its centres; save it back when it changed (and the directory is writable)."""
+        total, last = self._indexable()
+        changed = False
+        if self.index is None and not self._load():
+            self.build(progress)
+            changed = True
+        elif self._stale(total):
+            log.info("rebuilding the vector index: %d articles, centres from %d", total,
+                     self.meta.get("built_at_count", 0))
+            self.build(progress)
+            changed = True
+        elif last > self.meta.get("last_rowid", 0):
+            changed = self._extend(self.meta.get("last_rowid", 0), progress) > 0
+        if changed and save:
+            self._save()
+        return self
+
+    def _stale(self, total: int) -> bool:
+        built = int(self.meta.get("built_at_count", 0))
+        want_centred = self.cfg.centre and total >= self.cfg.centre_min_articles
+        return (want_centred != bool(self.meta.get("centred"))
+                or total >= self.cfg.centre_rebuild_growth * max(built, 1) and total > built)
+
+    def status(self) -> dict:
+        total, last = self._indexable()
+        if self.index is None:
+            self._load()
+        count = len(self.index) if self.index is not None else 0
+        return {"path": str(self.path) if self.path else None, "articles_with_vectors": total,
+                "indexed": count, "last_rowid": self.meta.get("last_rowid", 0), "store_last_rowid": last,
+                "in_step": self.index is not None and count == total and self.meta.get("last_rowid", 0) == last,
+                "centred": bool(self.meta.get("centred")), "built_at_count": self.meta.get("built_at_count", 0)}
+
+    # ---- querying ----------------------------------------------------------------------------
+    def query_vector(self, vector: np.ndarray, lang: str | None) -> np.ndarray:
+        return self.centre(np.asarray(vector).reshape(1, -1), [lang])[0]
+
+    def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
+        assert self.index is not None, "call ready() first"
+        return self.index.search(vector, count)
+
+
+def _centres_from_meta(meta: dict, cfg: SearchSettings) -> LanguageCentres | None:
+    if not meta.get("centred") or not meta.get("counts"):
+        return None
+    return LanguageCentres({k: np.asarray(v) for k, v in meta["sums"].items()}, meta["counts"],
+                           cfg.centre_lang_prior)
+
+
+def _store_id(store: Store) -> str:
+    """Identifies the store the index was built from (a new store at the same path is another);
+    set by :func:`tidings.search.index.sync`."""
+    from .index import state
+
+    return state(store, "store_id") or ""
