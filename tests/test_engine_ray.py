@@ -16,6 +16,7 @@ import tidings
 from tidings.cli import app
 from tidings.config import Settings
 from tidings.errors import ConfigError, InputError
+from tidings.ingest import read_sources
 from tidings.pipeline import Pipeline
 
 from conftest import EXAMPLES
@@ -79,7 +80,7 @@ def test_the_ray_engine_gives_the_same_stories_entities_and_dates_as_the_local_e
 
     monkeypatch.setattr(Pipeline, "prepare", not_here)
     monkeypatch.setattr("tidings.embed.Embedder.embed", not_here)
-    # batches of 3 documents: both actors get work, and results come back out of order
+    # batches of 3 documents: both actors get work, and finish in any order
     settings = Settings.load(env={}, overrides={"ingest": {"engine": "ray", "workers": 2, "ray_batch_size": 3}})
     ray_monitor = tidings.open(tmp_path / "ray.db", settings=settings)
     with ray_monitor:
@@ -90,7 +91,17 @@ def test_the_ray_engine_gives_the_same_stories_entities_and_dates_as_the_local_e
         # a second run reuses the actors (models loaded once)
         again = ray_monitor.ingest([EXAMPLES / "en_hamburg_strike.txt"])
         assert ray_monitor.engine._actors == actors
+        # the engine alone: results in input order, an input's error in its place, vectors attached
+        items = list(read_sources([EXAMPLES / "articles.jsonl"], settings.section("ingest")))
+        items.insert(3, InputError("unreadable", source="x.txt"))
+        prepared = list(ray_monitor.engine.prepare(items))
     assert again.already_stored == 1 and not again.added
+    assert [item for item, _ in prepared] == items and prepared[3][1] is items[3]
+    done = [(item, a) for item, a in prepared if not isinstance(a, InputError)]
+    assert len(done) == len(items) - 1 > 5
+    assert all(a.source == item.source and a.id in expected["ids"] for item, a in done)
+    assert all(a.embedding.shape == (384,) for _, a in done)
+    assert local_ray.is_initialized()   # a Ray the engine did not start is left running
 
     assert ray_report.as_dict() == report.as_dict()       # counts, and the binary file's error, in place
     assert [str(e) for e in ray_report.errors] == [str(e) for e in report.errors]
@@ -102,27 +113,6 @@ def test_the_ray_engine_gives_the_same_stories_entities_and_dates_as_the_local_e
     assert sum(len(a["dates"]) for a in got["articles"].values()) > 20
     assert all(np.array_equal(a, b) for a, b in zip(got["vectors"], expected["vectors"]))
     assert len(got["vectors"]) == len(expected["vectors"]) == len(report.added)
-
-
-def test_the_ray_engine_keeps_the_input_order_and_the_errors_in_place(local_ray):
-    from tidings.engine.ray import RayEngine
-    from tidings.ingest import read_sources
-
-    settings = Settings.load(env={}, overrides={"ingest": {"engine": "ray", "workers": 2, "ray_batch_size": 2}})
-    pipeline = Pipeline(settings)
-    items = list(read_sources([EXAMPLES / "articles.jsonl"], settings.section("ingest")))
-    items.insert(3, InputError("unreadable", source="x.txt"))
-    engine = RayEngine(settings, pipeline)
-    try:
-        out = list(engine.prepare(items))
-    finally:
-        engine.close()
-    assert [item for item, _ in out] == items
-    assert out[3][1] is items[3]
-    articles = [a for _, a in out if not isinstance(a, InputError)]
-    assert len(articles) == len(items) - 1
-    assert all(a.embedding is not None and a.embedding.shape == (384,) for a in articles)
-    assert local_ray.is_initialized()   # a Ray the engine did not start is left running
 
 
 def test_engine_ray_without_ray_installed_is_a_clear_error(tmp_path, monkeypatch):
