@@ -138,3 +138,20 @@ def test_an_unknown_engine_setting_is_a_clear_settings_error(tmp_path):
     with tidings.open(tmp_path / "t.db", settings=settings) as monitor:
         with pytest.raises(ConfigError, match="ingest.engine: unknown engine 'dask'"):
             monitor.ingest([EXAMPLES / "feed.xml"])
+
+
+def test_an_unreachable_ray_address_is_a_clear_error_at_once():
+    import socket
+    import time
+
+    from tidings.engine.ray import RayEngine, import_ray
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]    # closed once the block ends: nobody listens there
+    settings = Settings.load(env={}, overrides={"ingest": {"engine": "ray", "ray_address": f"127.0.0.1:{port}"}})
+    engine = RayEngine(settings, Pipeline(settings))
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=f"ingest.ray_address: cannot connect to the Ray cluster at 127.0.0.1:{port}"):
+        engine._connect(import_ray())
+    assert time.monotonic() - started < 5

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -40,6 +41,9 @@ _BATCHES_IN_FLIGHT_PER_ACTOR = 2
 # Set before Ray is imported, for a local Ray: no usage statistics sent out, and every server
 # of the local Ray (GCS, raylet, workers) on 127.0.0.1 instead of this machine's address.
 LOCAL_RAY_ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+# Seconds to wait for a TCP connection to ingest.ray_address before calling it unreachable
+# (ray.init itself retries an unreachable address for minutes).
+CONNECT_TIMEOUT_S = 10.0
 INSTALL_HINT = 'pip install "tidings[ray]" (or: pip install ray)'
 
 
@@ -107,13 +111,13 @@ class RayEngine:
             start_local_ray(self.workers or worker_count(0), self.object_store_mb, logging_level=level)
             self._owns_ray = True
             return
+        hint = "check the address (ray status on the head node), or leave it empty for a local Ray"
+        check_reachable(self.address, hint)
         try:
             ray.init(address=self.address, log_to_driver=False, logging_level=level)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"cannot connect to the Ray cluster at {self.address}: {exc}",
-                              source="ingest.ray_address",
-                              hint="check the address (ray status on the head node), or leave it "
-                                   "empty for a local Ray") from None
+                              source="ingest.ray_address", hint=hint) from None
         self._owns_ray = True  # this process's connection; ray.shutdown() leaves the cluster up
 
     def close(self) -> None:
@@ -163,6 +167,19 @@ class RayEngine:
                                f"tidings not installed on a node): {exc}".split("\n")[0],
                                source=f"ingest.engine = ray ({self.address or 'local Ray'})",
                                hint="see the Ray logs; ingest.engine = local runs without Ray") from None
+
+
+def check_reachable(address: str, hint: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """A clear error at once for a ``host:port`` (or ``ray://host:port``) nobody listens on;
+    names such as ``auto`` are left to Ray."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc}",
+                          source="ingest.ray_address", hint=hint) from None
 
 
 def _collect(batch: list[Document | InputError], results: list) -> Iterator[Prepared]:
