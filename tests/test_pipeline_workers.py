@@ -11,7 +11,9 @@ import pytest
 from tidings.config import Settings
 from tidings.errors import BinaryInput, InputError
 from tidings.ingest import read_sources
-from tidings.pipeline import Pipeline, _collect, _worker_count
+from tidings.engine import worker_count as _worker_count
+from tidings.engine.local import _collect
+from tidings.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample"
@@ -69,7 +71,7 @@ def test_a_short_input_is_prepared_in_the_calling_process(monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a process pool was started for a short input")
 
-    monkeypatch.setattr("tidings.pipeline.ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr("tidings.engine.local.ProcessPoolExecutor", no_pool)
     pipeline = Pipeline(Settings.load(env={}))
     docs = list(read_sources([SAMPLE / "en_hamburg_strike.txt", SAMPLE / "fr_lyon_bibliotheque.txt"],
                              pipeline.settings.section("ingest")))

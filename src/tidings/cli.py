@@ -101,6 +101,13 @@ def ingest(
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=0, help="Processes that analyse documents (0: one per CPU core) "
                                  "[default: ingest.workers setting, 1]. Pays off for thousands of articles.")] = None,
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", metavar="local|ray", help="Where documents are analysed and embedded: local (this machine) or "
+                                              "ray (an actor pool on Ray, --workers actors; needs pip install "
+                                              "'tidings\\[ray]') \\[default: ingest.engine setting, local].")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(
+        "--ray-address", metavar="ADDR", help="Ray cluster for --engine ray (auto, ray://head:10001); implies "
+                                              "--engine ray \\[default: ingest.ray_address; empty: a local Ray].")] = None,
 ) -> None:
     """Read articles, clean them, find entities and dates, and group them into stories.
 
@@ -109,6 +116,7 @@ def ingest(
 
     Example:  tidings ingest examples/sample https://example.org/feed.xml
               tidings ingest --workers 2 big-archive.jsonl
+              tidings ingest --engine ray --workers 8 --ray-address auto big-archive.jsonl
     """
     when = None
     if default_date:
@@ -118,7 +126,7 @@ def ingest(
             raise UsageError(f"not an ISO 8601 date: {default_date!r}", source="--default-date") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
-    with _monitor(overrides={"ingest": {"workers": workers}} if workers is not None else None) as monitor:
+    with _monitor(overrides=_ingest_overrides(workers, engine, ray_address)) as monitor:
         total = None
         if err.is_terminal and not as_json:
             from .ingest import count_documents
@@ -147,6 +155,26 @@ def _print_ingest_warnings(report) -> None:
     if report.fixes:
         err.print("repaired: " + ", ".join(f"{kind} {count}" for kind, count in sorted(report.fixes.items())),
                   highlight=False)
+
+
+def _ingest_overrides(workers: int | None, engine: str | None, ray_address: str | None) -> dict | None:
+    """The [ingest] settings given on the command line (--workers, --engine, --ray-address)."""
+    from .engine import ENGINES
+    from .errors import ConfigError
+
+    values: dict[str, Any] = {}
+    if workers is not None:
+        values["workers"] = workers
+    if engine is not None:
+        engine = engine.strip().lower()
+        if engine not in ENGINES:
+            raise ConfigError(f"unknown engine {engine!r}", source="--engine", hint="one of " + ", ".join(ENGINES))
+        values["engine"] = engine
+    if ray_address is not None:
+        if values.get("engine", "ray") != "ray":
+            raise ConfigError("--ray-address is for --engine ray", source="--ray-address")
+        values.update(engine="ray", ray_address=ray_address)
+    return {"ingest": values} if values else None
 
 
 # ---- listing -----------------------------------------------------------------------------

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
-import os
 import sqlite3
-import threading
-import time
-from collections import deque
-from itertools import chain, islice
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
 from .config import Settings
-from .errors import ConfigError, InputError, ProcessingError, TidingsError
+from .errors import InputError, ProcessingError, TidingsError
 from .models import Article, Document, StoryFeatures
 from .store import Store, utcnow
 
@@ -222,6 +215,8 @@ class Pipeline:
         texts, keys = self._keys(articles)
         cached = store.cached_embeddings(keys) if store is not None else {}
         early = ahead.result() if ahead is not None else {}
+        # vectors an engine computed with the article (Ray actors) are used, not computed again
+        early = {**early, **{k: a.embedding for a, k in zip(articles, keys) if a.embedding is not None}}
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in cached and k not in early}.items())
         fresh = {k: early[k] for k in keys if k not in cached and k in early}
         if missing:
@@ -243,48 +238,12 @@ class Pipeline:
     def prepare_all(self, items: Iterable[Document | InputError], default_date: datetime | None = None,
                     workers: int = 1, min_docs_for_workers: int | None = None,
                     ) -> Iterator[tuple[Document | InputError, Article | InputError]]:
-        """:meth:`prepare` each document, in input order: ``(item, article)``, or ``(item, error)``
-        for an input that could not be read or analysed (a reader's ``InputError`` passes through).
+        """:meth:`prepare` each document, in input order, here or in ``workers`` processes
+        (the local engine, :class:`tidings.engine.local.LocalEngine`)."""
+        from .engine.local import LocalEngine
 
-        With ``workers`` > 1 the documents are prepared in that many worker processes (spaCy and
-        the CRF hold the GIL, so threads would not help) while this process stores and clusters;
-        the analysis of a document depends on that document alone, so the articles are the ones
-        one process would produce, in the same order. Each worker loads its own models (spaCy,
-        CRF, gazetteer: a few seconds and ~1 GB each), so this pays off on long inputs only:
-        an input of fewer than ``min_docs_for_workers`` items (default
-        ``MIN_DOCS_FOR_WORKERS``; an API request, a feed poll) is prepared here.
-        """
-        items = iter(items)
-        threshold = MIN_DOCS_FOR_WORKERS if min_docs_for_workers is None else min_docs_for_workers
-        head = list(islice(items, threshold)) if workers > 1 else []
-        if workers <= 1 or len(head) < threshold:
-            for item in chain(head, items):
-                yield item, item if isinstance(item, InputError) else self._prepare_or_error(item, default_date)
-            return
-        items = chain(head, items)
-        from . import entities
-
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(self.settings, entities.configured()))
-        # a bounded window of documents in flight keeps every worker busy without reading the
-        # whole input ahead (a feed or a directory of a million files)
-        window: deque[tuple[Document | InputError, Future | None]] = deque()
-        limit = workers * _DOCS_IN_FLIGHT_PER_WORKER
-        try:
-            for item in items:
-                # the raw bytes stay here: prepare() does not read them, and they can be large
-                window.append((item, None if isinstance(item, InputError)
-                               else pool.submit(_worker_prepare, replace(item, raw=b""), default_date)))
-                while len(window) > limit:
-                    yield _collect(*window.popleft())
-            while window:
-                yield _collect(*window.popleft())
-        except BrokenProcessPool:
-            raise TidingsError("an analysis worker process stopped unexpectedly (out of memory, or a "
-                               "program read from standard input that worker processes cannot re-run)",
-                               source=f"ingest.workers = {workers}", hint="try ingest.workers = 1") from None
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        engine = LocalEngine(self.settings, self, workers=workers, min_docs_for_workers=min_docs_for_workers)
+        return engine.prepare(items, default_date)
 
     def _prepare_or_error(self, doc: Document, default_date: datetime | None) -> Article | InputError:
         try:
@@ -300,67 +259,6 @@ class Pipeline:
 # A batch failing with one of these stops the run (the store is locked, full or read-only; the disk
 # or memory failed): retrying its documents one by one would fail the same way.
 _NOT_ONE_DOCUMENTS_FAULT = (TidingsError, sqlite3.OperationalError, OSError, MemoryError)
-# Documents queued per worker process: enough that a worker never waits for the next one.
-_DOCS_IN_FLIGHT_PER_WORKER = 8
-# Fewer documents than this are analysed in the calling process even when ingest.workers > 1:
-# starting a worker costs ~5 s of CPU (models), what one process analyses 128 documents in.
-MIN_DOCS_FOR_WORKERS = 128
-_worker_pipeline: Pipeline | None = None
-
-
-def _worker_init(settings: Settings, entity_settings: dict | None) -> None:
-    """Set up a worker process of :meth:`Pipeline.prepare_all` with the parent's settings."""
-    global _worker_pipeline
-    import signal
-
-    from . import entities
-
-    # Ctrl-C is the parent's to handle: it stops the run and shuts the pool down
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # a parent killed outright (SIGKILL, SIGTERM) runs no shutdown: do not linger holding ~1 GB
-    parent = os.getppid()
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="tidings-parent-watch", daemon=True).start()
-    if entity_settings is not None:
-        entities.configure(entity_settings)
-    _worker_pipeline = Pipeline(settings)
-
-
-def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
-    while True:
-        time.sleep(interval)
-        if os.getppid() != parent:
-            os._exit(1)
-
-
-def _worker_prepare(doc: Document, default_date: datetime | None) -> Article | tuple:
-    assert _worker_pipeline is not None, "worker not initialised"
-    result = _worker_pipeline._prepare_or_error(doc, default_date)
-    if isinstance(result, InputError):
-        # exceptions with keyword-only arguments do not survive pickling: send the parts
-        return type(result), result.reason, result.source, result.hint
-    return result
-
-
-def _collect(item: Document | InputError, future: Future | None) -> tuple[Document | InputError, Article | InputError]:
-    if future is None:
-        return item, item  # type: ignore[return-value]
-    result = future.result()
-    if isinstance(result, tuple):
-        cls, reason, source, hint = result
-        return item, cls(reason, source=source, hint=hint)
-    return item, result
-
-
-def _worker_count(value: object) -> int:
-    """``ingest.workers``: a count, or 0 for one per CPU core this process may use."""
-    try:
-        count = int(value or 0)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ConfigError(f"not a number of processes: {value!r}", source="ingest.workers",
-                          hint="a whole number; 0 for one per CPU core") from None
-    if count <= 0:
-        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, count)
 
 
 def _describe(exc: BaseException) -> str:
@@ -384,6 +282,7 @@ class Monitor:
         self.settings = settings or Settings.load()
         self.store = Store.open(db, read_only=read_only)
         self.pipeline = Pipeline(self.settings)
+        self._engine = None
         self._assigner = None
         self._dedup = None
         self._state_mark: int | None = None  # the store's data_version at the last refresh_if_changed
@@ -393,6 +292,9 @@ class Monitor:
         self._vectors = None  # tidings.search.StoreVectors, loaded on first search or ingest
 
     def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
         self.pipeline.close()
         self.store.close()
 
@@ -420,6 +322,15 @@ class Monitor:
         self.close()
 
     # ---- lazily loaded state ---------------------------------------------------------------
+    @property
+    def engine(self):
+        """Where documents are prepared (``ingest.engine``: local processes or Ray), kept open
+        for the monitor's life so that a second run reuses its workers."""
+        if self._engine is None:
+            from .engine import open_engine
+            self._engine = open_engine(self.settings, self.pipeline)
+        return self._engine
+
     @property
     def assigner(self):
         if self._assigner is None:
@@ -487,8 +398,7 @@ class Monitor:
         # One full batch waits while the next is analysed, its embeddings computing meanwhile
         # in the background (Pipeline.embed_ahead); batches are still committed in input order.
         pending: tuple[list[tuple[Document, Article]], Future] | None = None
-        workers = _worker_count(self.settings.section("ingest").get("workers", 1))
-        for item, article in self.pipeline.prepare_all(items, default_date, workers):
+        for item, article in self.engine.prepare(items, default_date):
             if isinstance(article, InputError):
                 if article is item:
                     log.warning("%s", item)
@@ -548,8 +458,9 @@ class Monitor:
         return self._vectors.ready(save=not self.store.read_only)
 
     def _embed_ahead(self, batch: list[tuple[Document, Article]]) -> Future:
-        """Embeddings of the batch's new articles, computing in the background."""
-        new = [a for _, a in batch if not self.store.has_article(a.id)]
+        """Embeddings of the batch's new articles, computing in the background (those an
+        engine embedded already come with their vector)."""
+        new = [a for _, a in batch if a.embedding is None and not self.store.has_article(a.id)]
         return self.pipeline.embed_ahead(new, self.store)
 
     def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
