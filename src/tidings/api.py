@@ -449,7 +449,11 @@ def _errors(*statuses: int, by_ref: bool = False) -> dict[int | str, dict[str, A
     under the route's media type, but errors are always application/json.
     """
     text = {400: "Bad filter, cursor, sort or date", 401: "Missing token", 403: "Wrong token or writes disabled",
-            404: "Unknown id", 413: "Body too large", 422: "Validation error", 503: "Store unavailable"}
+            404: "Unknown id", 413: "Body too large", 414: "Query string over the server's limits",
+            422: "Validation error", 429: "Too many requests from this client (Retry-After says when to retry)",
+            503: "Store unavailable, or the request ran over its time budget"}
+    # every route can answer these: the guards in front of all of them (tidings.web.guard)
+    statuses = tuple(dict.fromkeys((*statuses, 414, 429, 503)))
     if by_ref:
         schema = {"$ref": "#/components/schemas/ErrorResponse"}
         return {s: {"description": text[s], "content": {"application/json": {"schema": schema}}} for s in statuses}
@@ -592,7 +596,7 @@ def api_router() -> APIRouter:
                                           place=place, methods=tuple(method or METHODS))
         return {"query": q, "results": result["hits"], "stories": result["stories"], "entities": result["entities"]}
 
-    @router.get("/sources", response_model=SourceList, tags=["sources"], summary="Followed sources and their health",
+    @router.get("/sources", response_model=SourceList, tags=["sources"], responses=_errors(422), summary="Followed sources and their health",
                 description="Every source tidings watch follows: last fetch, HTTP status, next due time, "
                             "articles in the last 24 hours, errors in a row, paused.")
     def sources(request: Request) -> Any:
