@@ -277,7 +277,8 @@ def test_records_beside_are_stored_and_earlier_data_intact(hostile_run):
     from tidings.store import Store
 
     with Store.open(db, read_only=True) as store:
-        assert check(store).ok
+        result = check(store)
+        assert result.ok, [(f.name, f.count, f.examples[:3]) for f in result.findings if not f.ok]
 
 
 def test_rerun_stores_nothing_twice(hostile_run):

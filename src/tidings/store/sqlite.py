@@ -695,8 +695,12 @@ class Store:
             ()),  # repaired in code: refresh_stories creates them
         "story_size": (
             "stories whose size, time span or languages disagree with their articles",
-            """SELECT s.id FROM stories s LEFT JOIN (SELECT story_id, COUNT(*) n, MIN(published_at) f,
-               MAX(published_at) l FROM articles WHERE duplicate_of IS NULL AND story_id IS NOT NULL
+            # the time span as refresh_stories draws it: over the articles with a real date, or
+            # over all when none has one (an article dated by its ingest time does not move it)
+            """SELECT s.id FROM stories s LEFT JOIN (SELECT story_id, COUNT(*) n,
+               COALESCE(MIN(CASE WHEN date_source IS NOT 'ingest-time' THEN published_at END), MIN(published_at)) f,
+               COALESCE(MAX(CASE WHEN date_source IS NOT 'ingest-time' THEN published_at END), MAX(published_at)) l
+               FROM articles WHERE duplicate_of IS NULL AND story_id IS NOT NULL
                GROUP BY story_id) c ON c.story_id = s.id
                WHERE s.merged_into IS NULL AND (s.size != COALESCE(c.n, 0)
                      OR (c.n > 0 AND (s.first_seen IS NOT c.f OR s.last_seen IS NOT c.l)))""",
