@@ -93,6 +93,8 @@ def test_heat_in_cli_and_api(heat_store):
     result = CliRunner().invoke(app, ["--db", str(heat_store), "stories", "--sort", "heat", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["stories"][0]["id"] == "s-breaking"
+    table = CliRunner().invoke(app, ["--db", str(heat_store), "stories", "--sort", "heat"], terminal_width=200)
+    assert table.exit_code == 0 and "heat" in table.output and "7.50" in table.output
     with TestClient(create_app(str(heat_store), SETTINGS)) as client:
         body = client.get("/api/stories", params={"sort": "heat", "limit": 3}).json()
         assert [s["id"] for s in body["stories"]] == ["s-breaking", "s-local", "s-steady"]

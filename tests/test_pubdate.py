@@ -172,3 +172,17 @@ def test_a_day_without_its_time_gets_the_full_time_from_the_page():
     # a timestamp of another day in the page is not this article's time
     d = doc(content_type="html", raw=raw, published_at=datetime(2026, 3, 9, tzinfo=timezone.utc))
     assert publication_date(d, "en", now=NOW)[0] == datetime(2026, 3, 9, tzinfo=timezone.utc)
+
+
+def test_articles_dated_by_the_ingest_time_do_not_set_the_stream_clock(tmp_path):
+    from tidings.models import Article
+    from tidings.store import Store
+
+    with Store.open(tmp_path / "c.db") as store, store.transaction():
+        assert store.newest_published() is None
+        for aid, when, source in (("a-undated", NOW, "ingest-time"), ("a-dated", noon(2026, 3, 8), "dateline")):
+            store.add_article(Article(id=aid, source=aid, title=aid, text="x", lang="en", lang_confidence=1.0,
+                                      published_at=when, content_hash=aid, date_source=source), None)
+            if aid == "a-undated":
+                assert store.newest_published() == NOW   # only undated ones: their time is all there is
+        assert store.newest_published() == noon(2026, 3, 8)

@@ -96,7 +96,8 @@ def main_options(
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files (.txt, .html, .jsonl, RSS/Atom), directories or http(s) URLs.")],
     default_date: Annotated[Optional[str], typer.Option(
-        "--default-date", help="Publication date (ISO 8601) for inputs that carry none; default: now.")] = None,
+        "--default-date", help="Publication date (ISO 8601) for inputs where none is found (metadata, feed, "
+                               "URL, dateline); default: the ingest time.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=0, help="Processes that analyse documents (0: one per CPU core) "
@@ -206,9 +207,12 @@ def stories(
     table.add_column("story", no_wrap=True, min_width=13)
     for column in ("size", "languages", "last seen", "title", "top entities"):
         table.add_column(column)
+    if sort == "heat":
+        table.add_column("heat")
     for s in page["stories"]:
         table.add_row(s["id"], str(s["size"]), " ".join(f"{k}:{v}" for k, v in s["langs"].items()),
-                      (s["last_seen"] or "")[:16], shorten(s["title"], 70), ", ".join(e["name"] for e in s["top_entities"][:4]))
+                      (s["last_seen"] or "")[:16], shorten(s["title"], 70), ", ".join(e["name"] for e in s["top_entities"][:4]),
+                      *([f"{s['heat']:.2f}"] if sort == "heat" else []))
     out.print(table)
     if page["next_cursor"]:
         out.print(f"more: --cursor {page['next_cursor']}")

@@ -61,13 +61,9 @@ def heat_page(store: Store, where: list[str], params: list[object], *, limit: in
     cfg = section_with_defaults("heat", settings)
     # articles dated only by their ingest time do not set the clock (an archive ingested today
     # would otherwise be all cold); they count when they fall within a window of it (a live monitor)
-    row = store.conn.execute("SELECT MAX(published_at) FROM articles WHERE date_source IS NOT 'ingest-time'"
-                             ).fetchone()
-    if not row or not row[0]:
-        row = store.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
-    if not row or not row[0]:
+    now = store.newest_published()
+    if now is None:
         return {"stories": [], "next_cursor": None}
-    now = parse_iso(row[0])
     since = now - timedelta(hours=float(cfg["window_hours"]))
     upper = now + timedelta(hours=float(cfg["window_hours"]))
     base = since - timedelta(days=float(cfg["baseline_days"]))

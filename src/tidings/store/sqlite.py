@@ -524,8 +524,13 @@ class Store:
             yield row[0], row[1]
 
     def newest_published(self) -> datetime | None:
-        """Publication time of the newest stored article (the stream's clock), if any."""
-        row = self.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
+        """Publication time of the newest stored article (the stream's clock), if any. Articles
+        dated only by their ingest time do not set it while any other is stored (an archive of
+        undated files ingested today would otherwise put the clock months ahead)."""
+        row = self.conn.execute("SELECT MAX(published_at) FROM articles WHERE date_source IS NOT 'ingest-time'"
+                                ).fetchone()
+        if not row or not row[0]:
+            row = self.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
     def set_membership(self, article_id: str, story_id: str, score: float) -> None:
