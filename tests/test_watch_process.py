@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from watchsite import Clock, Route, Site, START, make_story
+from watchsite import Clock, Site, START, make_story
 
 from tidings.store import Store
 

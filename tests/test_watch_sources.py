@@ -84,7 +84,6 @@ def test_sources_add_list_remove(tmp_path):
     (["sources", "import", "missing.opml"], "cannot read"),
 ])
 def test_sources_bad_input_is_one_clear_line(tmp_path, args, needle):
-    from tidings.cli import main  # noqa: F401 - main() turns errors into one line; CliRunner shows the exception
     result = _cli(tmp_path / "t.db", *args)
     assert result.exit_code != 0
     assert needle in str(result.exception or result.output)

@@ -274,3 +274,15 @@ def test_entries_over_the_per_poll_limit_come_next_time_not_after_a_change(tmp_p
             assert rest.pages == 1 and rest.not_modified == 0
             site.clock.advance(minutes=5)
             assert watcher.run_once().not_modified == 1
+
+
+def test_an_article_stored_by_ingest_is_not_fetched_by_the_watcher(tmp_path, site, pipeline):
+    story = make_story(9, START)
+    [link] = site.feed("/feed.xml", [story])
+    with _monitor(tmp_path / "w.db", pipeline) as monitor:
+        assert len(monitor.ingest([link]).added) == 1  # `tidings ingest URL` of the page itself
+        add_sources(monitor.store, [site.base + "/feed.xml"], now=site.clock())
+        with Watcher(monitor, clock=site.clock) as watcher:
+            report = watcher.run_once()
+        assert report.entries == 0 and report.pages == 0
+    assert site.count(link.removeprefix(site.base)) == 1

@@ -65,14 +65,17 @@ def test_article_page_says_summary_only(tmp_path):
     assert api["summary_only"] is True
 
 
-def test_serve_watch_runs_the_watcher_in_the_server_and_stops_with_it(tmp_path, site):
+@pytest.mark.parametrize("token", ["", "s3cret"])  # read-only server: own monitor; writable: the server's
+def test_serve_watch_runs_the_watcher_in_the_server_and_stops_with_it(tmp_path, site, token):
     site.routes["/feed.xml"] = Route(body=b'<?xml version="1.0"?><rss version="2.0"><channel><title>Empty</title>'
                                           b"<link>http://x/</link><description>d</description></channel></rss>",
                                      content_type="application/rss+xml")
     db = tmp_path / "w.db"
     _store_with_sources(db, [site.base + "/feed.xml"])
-    settings = Settings.load(env={}, overrides=site_settings())
-    app = create_app(str(db), settings, watch=True)
+    overrides = site_settings()
+    overrides["server"] = {"token": token}
+    settings = Settings.load(env={}, overrides=overrides)
+    app = create_app(str(db), settings, read_only=not token, watch=True)
     with TestClient(app) as client:
         thread = app.state.watcher.thread
         deadline = time.monotonic() + 30
@@ -81,6 +84,7 @@ def test_serve_watch_runs_the_watcher_in_the_server_and_stops_with_it(tmp_path, 
         time.sleep(0.3)  # the pass commits the source's health
         doc = parse(client.get("/sources").text)
         assert thread.is_alive()
+        assert (app.state.watcher.monitor is app.state.backend._writer) == bool(token)
     assert not thread.is_alive()  # stopped with the server
     text = " ".join(doc.texts)
     assert "polled by this server" in text and "200" in text

@@ -228,8 +228,9 @@ MIGRATIONS: list[str] = [
     """,
     # 7: tidings watch. The sources it follows with their health and HTTP cache validators; every
     # URL it fetched (entry URL, final URL after redirects, rel=canonical) with the article it
-    # gave, so that nothing is fetched twice across restarts; and articles whose text is only the
-    # feed's summary because the page behind the link could not be had.
+    # gave, so that nothing is fetched twice across restarts; articles by URL (an article stored by
+    # `tidings ingest URL` is not fetched again either); and articles whose text is only the feed's
+    # summary because the page behind the link could not be had.
     """
     CREATE TABLE sources (
         id INTEGER PRIMARY KEY,
@@ -265,6 +266,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX fetched_urls_canonical ON fetched_urls(canonical_url);
     CREATE INDEX fetched_urls_source ON fetched_urls(source_id, fetched_at);
     ALTER TABLE articles ADD COLUMN summary_only INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX articles_url ON articles(url);
     """,
     # 8: the search indexes (tidings.search), kept by tidings.search.index.sync() after each
     # ingest batch, up to the article rowid in search_state 'synced_rowid': word stems beside the
@@ -836,15 +838,17 @@ class Store:
         return self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
 
     def seen_urls(self, urls: Iterable[str]) -> set[str]:
-        """Those of ``urls`` fetched before: as an entry URL, a final URL or a canonical URL."""
+        """Those of ``urls`` fetched before (as an entry URL, a final URL or a canonical URL) or
+        stored as an article's URL."""
         urls = list(dict.fromkeys(u for u in urls if u))
         seen: set[str] = set()
         for start in range(0, len(urls), 300):
             chunk = urls[start:start + 300]
             marks = ",".join("?" * len(chunk))
-            for column in ("url", "final_url", "canonical_url"):
+            for table, column in (("fetched_urls", "url"), ("fetched_urls", "final_url"),
+                                  ("fetched_urls", "canonical_url"), ("articles", "url")):
                 seen.update(row[0] for row in self.conn.execute(
-                    f"SELECT {column} FROM fetched_urls WHERE {column} IN ({marks})", chunk))
+                    f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk))
         return seen
 
     def record_fetched(self, url: str, *, status: str, source_id: int | None = None, final_url: str | None = None,

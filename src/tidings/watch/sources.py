@@ -291,5 +291,5 @@ def write_opml(sources: list[dict[str, Any]], title: str = "tidings sources") ->
         if s["lang"]:
             attrs["language"] = s["lang"]
         etree.SubElement(body, "outline", attrs)
-    return etree.tostring(root, encoding="unicode", pretty_print=True)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="unicode", pretty_print=True)
 
