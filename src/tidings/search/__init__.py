@@ -162,8 +162,8 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     (defaults when None). ``embedder``: an :class:`~tidings.embed.Embedder` for the query
     (made from the settings when None). ``vectors``: a ready :class:`StoreVectors` (kept by a
     long-running caller, e.g. the API; made and brought up to date here when None).
-    ``exclude_lang`` searches the articles in other languages only. ``query_lang``: the
-    query's language, for centring its vector (detected when None). ``query_vector``: the
+    ``exclude_lang`` searches the articles in other languages only. ``query_lang``: centre the
+    query's vector on this language's mean (default: on the all-language mean; see docs/search.md). ``query_vector``: the
     query's e5 vector when the caller has it. ``exclude_rowids``: articles never returned
     (evaluation leaves out the article a query was taken from)."""
     from ..config import Settings
@@ -207,8 +207,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
             vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
         if query_vector is None:
             query_vector = query_embedder(settings, embedder).embed([query])[0]
-        qlang = query_lang if query_lang is not None else _query_language(query, settings)
-        qvec = vectors.query_vector(query_vector, qlang)
+        qvec = vectors.query_vector(query_vector, query_lang)
         ranked_m = _meaning(vectors, qvec, store, filters, cfg)
         rankings["meaning"] = [r for r, _ in ranked_m]
         for rowid, cosine in ranked_m:
@@ -234,13 +233,6 @@ def query_embedder(settings, embedder=None):
     if embedder is not None and embedder.cfg.prefix == "query":
         return embedder
     return Embedder(replace(EmbeddingSettings.from_dict(settings.section("embedding")), prefix="query"))
-
-
-def _query_language(query: str, settings) -> str | None:
-    from ..language import detect
-
-    lang, confidence = detect(query, settings=settings.section("language"))
-    return lang if confidence >= 0.5 and lang != "und" else None
 
 
 def _with_stories(store: Store, fused: list[tuple[int, float]], rankings: dict, weights: dict,
