@@ -205,7 +205,7 @@ def build_store(db: Path, articles: int) -> dict:
 
     # the tail through the real batch path, so the store ends with a real assigner state
     monitor = Monitor(db, settings)
-    monitor.pipeline.embed = lambda arts, store=None: None   # embeddings are set below
+    monitor.pipeline.embed = lambda arts, store=None, ahead=None: None   # embeddings are set below
     report = IngestReport()
     for lo in range(bulk, articles, BATCH):
         batch = []

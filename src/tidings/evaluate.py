@@ -273,7 +273,8 @@ def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, 
     never a result. ``store_path``: replay into this file, or reuse it when it already holds
     the replay (for repeated runs while tuning). ``clusters``: score only queries of these gold
     clusters (the whole file is still replayed and searched)."""
-    from .search import search, sync
+    from .search import SearchSettings, search, sync
+    from .search.entities import query_entities, store_languages
 
     gold_path = Path(gold_path)
     settings = settings or Settings.load()
@@ -293,6 +294,8 @@ def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, 
             store = monitor.store
             sync(store, settings)
             vectors = monitor.update_vector_index()
+            cfg = SearchSettings.from_dict(settings.section("search"))
+            languages = store_languages(store)
             rows = store.conn.execute("SELECT rowid, id, external_id, lang, duplicate_of FROM articles").fetchall()
             by_id = {r["id"]: r for r in rows}
             canonical = {r["external_id"]: by_id[r["duplicate_of"]]["rowid"] if r["duplicate_of"] else r["rowid"]
@@ -314,12 +317,13 @@ def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, 
                     own = canonical[qid]
                     relevant = members[cluster] - {own}
                     own_lang = lang_of[own]
+                    named = query_entities(store, title, languages, cfg.entity_max_ngram)   # once for both modes
                     for mode in ("all", "cross_lingual"):
                         rel = relevant if mode == "all" else {r for r in relevant if lang_of[r] != own_lang}
                         if not rel:
                             continue
                         result = search(store, title, settings=settings, vectors=vectors, query_vector=qvec,
-                                        limit=1, exclude_rowids=(own,),
+                                        limit=1, exclude_rowids=(own,), query_entities=named,
                                         exclude_lang=own_lang if mode == "cross_lingual" else None)
                         for method in SEARCH_METHODS:
                             scores = _search_scores(result.rankings.get(method, []), rel)

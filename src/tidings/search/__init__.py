@@ -157,15 +157,16 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
            entity: str | None = None, place: str | None = None, exclude_lang: str | None = None,
            methods: tuple[str, ...] | list[str] = METHODS, limit: int = 20, story: bool = True,
            query_lang: str | None = None, query_vector: np.ndarray | None = None,
-           exclude_rowids: tuple[int, ...] = ()) -> SearchResult:
+           exclude_rowids: tuple[int, ...] = (), query_entities: list | None = None) -> SearchResult:
     """Search the store; see the module docstring. ``settings``: a :class:`~tidings.config.Settings`
     (defaults when None). ``embedder``: an :class:`~tidings.embed.Embedder` for the query
     (made from the settings when None). ``vectors``: a ready :class:`StoreVectors` (kept by a
     long-running caller, e.g. the API; made and brought up to date here when None).
-    ``exclude_lang`` searches the articles in other languages only. ``query_lang``: the
-    query's language, for centring its vector (detected when None). ``query_vector``: the
+    ``exclude_lang`` searches the articles in other languages only. ``query_lang``: centre the
+    query's vector on this language's mean (default: on the all-language mean; see docs/search.md). ``query_vector``: the
     query's e5 vector when the caller has it. ``exclude_rowids``: articles never returned
-    (evaluation leaves out the article a query was taken from)."""
+    (evaluation leaves out the article a query was taken from). ``query_entities``: the
+    query's entities when the caller has linked them (:func:`entities.query_entities`)."""
     from ..config import Settings
     from ..queries import _iso_day
 
@@ -193,7 +194,8 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         for rowid in ranked:
             matched.setdefault(rowid, {})["words"] = kept   # narrowed to the words each hit has below
     if "entities" in methods:
-        found_entities = entity_search.query_entities(store, query, langs, cfg.entity_max_ngram)
+        found_entities = (query_entities if query_entities is not None
+                          else entity_search.query_entities(store, query, langs, cfg.entity_max_ngram))
         ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles)
         if filters.active:
             kept_rows = _keep(store, [r for r, _, _ in ranked_e], filters)
@@ -207,8 +209,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
             vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
         if query_vector is None:
             query_vector = query_embedder(settings, embedder).embed([query])[0]
-        qlang = query_lang if query_lang is not None else _query_language(query, settings)
-        qvec = vectors.query_vector(query_vector, qlang)
+        qvec = vectors.query_vector(query_vector, query_lang)
         ranked_m = _meaning(vectors, qvec, store, filters, cfg)
         rankings["meaning"] = [r for r, _ in ranked_m]
         for rowid, cosine in ranked_m:
@@ -234,13 +235,6 @@ def query_embedder(settings, embedder=None):
     if embedder is not None and embedder.cfg.prefix == "query":
         return embedder
     return Embedder(replace(EmbeddingSettings.from_dict(settings.section("embedding")), prefix="query"))
-
-
-def _query_language(query: str, settings) -> str | None:
-    from ..language import detect
-
-    lang, confidence = detect(query, settings=settings.section("language"))
-    return lang if confidence >= 0.5 and lang != "und" else None
 
 
 def _with_stories(store: Store, fused: list[tuple[int, float]], rankings: dict, weights: dict,
