@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 from .config import Settings
-from .errors import ConfigError, InputError, ProcessingError, TidingsError
+from .errors import ConfigError, InputError, ProcessingError, StoreError, TidingsError
 from .models import Article, Document, StoryFeatures
 from .store import Store, utcnow
 
@@ -517,6 +517,9 @@ class Monitor:
             # nothing of the batch was committed: neither is it in the report
             added, duplicates, warnings, report.already_stored, report.fixes, report.stories_touched = before
             del report.added[added:], report.duplicates[duplicates:], report.warnings[warnings:]
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreError(f"writing to the store failed ({exc})", source=self.store.path,
+                                 hint="nothing of this batch was written; rerun to resume") from exc
             if not isinstance(exc, Exception) or isinstance(exc, _NOT_ONE_DOCUMENTS_FAULT):
                 raise
             if len(batch) > 1:
