@@ -65,10 +65,17 @@ class IngestReport:
             "duplicates": len(self.duplicates),
             "already_stored": self.already_stored,
             "stories_touched": len(self.stories_touched),
-            "errors": [{"code": e.code, "source": e.source, "message": e.reason} for e in self.errors],
+            "errors": [{"code": e.code, "source": _printable(e.source), "message": _printable(e.reason)}
+                       for e in self.errors],
             "fixes": dict(sorted(self.fixes.items())),
-            "warnings": list(self.warnings),
+            "warnings": [{k: _printable(v) for k, v in w.items()} for w in self.warnings],
         }
+
+
+def _printable(text: str | None) -> str | None:
+    """``text`` encodable as UTF-8: a file name with bytes that are not UTF-8 reaches Python with
+    lone surrogates, which no UTF-8 output (JSON on stdout) can write; they become \\udcXX."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if text else text
 
 
 def article_id_for(doc: Document, content_hash: str) -> str:
