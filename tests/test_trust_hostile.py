@@ -168,6 +168,9 @@ def hostile_run(tmp_path_factory):
                                                   _rec("dup-1", title="Second, different story",
                                                        text="Completely different text about a football match " * 20),
                                                   _rec("same-twice"), _rec("same-twice")))
+    # a file name that is not UTF-8 (Python sees a lone surrogate): stored, its source cleaned
+    Path(os.fsdecode(os.fsencode(corpus) + b"/bad\xffname.txt")).write_text(GOOD.replace("Hamburg", "Kiel"),
+                                                                           encoding="utf-8")
     good = tmp / "good"
     good.mkdir()
     (good / "a_good.txt").write_text(GOOD, encoding="utf-8")
@@ -237,7 +240,8 @@ def _articles_of(db: Path, source: str) -> list[dict]:
 
 
 def test_corpus_has_at_least_fifty_kinds():
-    assert len(HOSTILE) + 8 >= 50   # + loop, dangling, fifo, /dev/zero, dir.txt, duplicate ids, 2 poisons
+    assert len(HOSTILE) + 9 >= 50   # + loop, dangling, fifo, /dev/zero, dir.txt, duplicate ids, 2 poisons,
+    #                                  a file name that is not UTF-8
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -296,6 +300,11 @@ def test_non_files_are_reported_not_read(hostile_run):
     assert "regular file" in by_source["/dev/zero"].reason
     assert by_source[str(corpus / "dangling.txt")].code == "T107"
     assert _articles_of(hostile_run["db"], str(corpus / "dir.txt" / "good_inside.txt"))
+
+
+def test_a_file_name_that_is_not_utf8(hostile_run):
+    assert _articles_of(hostile_run["db"], str(hostile_run["corpus"] / "badname.txt"))
+    json.dumps(hostile_run["report"].as_dict(), ensure_ascii=False).encode("utf-8")   # printable as JSON
 
 
 def test_records_beside_are_stored_and_earlier_data_intact(hostile_run):
