@@ -115,6 +115,8 @@ HOSTILE: dict[str, tuple[bytes, tuple]] = {
     "before_1900.jsonl": (_jsonl(_rec("hastings", published_at="1066-10-14")), ("stored", {"date_out_of_range"})),
     "malformed_date.jsonl": (_jsonl(_rec("baddate", published_at="2023-13-45")), ("error", "T104")),
     "year_zero.jsonl": (_jsonl(_rec("year0", published_at="0000-01-01")), ("error", "T104")),
+    # found by bench/fuzz.py: valid ISO 8601, but before year 1 once in UTC (OverflowError, not ValueError)
+    "year_one_offset.jsonl": (_jsonl(_rec("year1", published_at="0001-01-01T00:03:00+02:00")), ("error", "T104")),
     "numeric_date.jsonl": (_jsonl(_rec("numdate", published_at=1700000000)), ("error", "T104")),
     "bad_offset.jsonl": (_jsonl(_rec("offset", published_at="2024-01-01T00:00:00+25:00")), ("error", "T104")),
     # ---- JSON structure

@@ -179,3 +179,13 @@ def test_the_two_million_character_article_is_stored_cut_and_flagged(tmp_path):
         assert report.fixes == {"analysis_cut": 1, "text_cut": 1}
         article = monitor.article(report.added[0])
         assert article["flags"] == ["analysis_cut", "text_cut"] and len(article["text"]) <= 200_000
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:03:00+02:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+0200"])
+def test_dates_past_the_ends_of_the_calendar_are_a_value_error(value):
+    """bench/fuzz.py found "0001-01-01 00:03:00+02:00": OverflowError in the conversion to UTC,
+    which ended the reading of the whole JSONL file instead of that record."""
+    from tidings.ingest import parse_datetime
+
+    with pytest.raises(ValueError, match="out of range"):
+        parse_datetime(value)
