@@ -115,6 +115,8 @@ HOSTILE: dict[str, tuple[bytes, tuple]] = {
     "before_1900.jsonl": (_jsonl(_rec("hastings", published_at="1066-10-14")), ("stored", {"date_out_of_range"})),
     "malformed_date.jsonl": (_jsonl(_rec("baddate", published_at="2023-13-45")), ("error", "T104")),
     "year_zero.jsonl": (_jsonl(_rec("year0", published_at="0000-01-01")), ("error", "T104")),
+    # found by bench/fuzz.py: valid ISO 8601, but before year 1 once in UTC (OverflowError, not ValueError)
+    "year_one_offset.jsonl": (_jsonl(_rec("year1", published_at="0001-01-01T00:03:00+02:00")), ("error", "T104")),
     "numeric_date.jsonl": (_jsonl(_rec("numdate", published_at=1700000000)), ("error", "T104")),
     "bad_offset.jsonl": (_jsonl(_rec("offset", published_at="2024-01-01T00:00:00+25:00")), ("error", "T104")),
     # ---- JSON structure
@@ -168,6 +170,9 @@ def hostile_run(tmp_path_factory):
                                                   _rec("dup-1", title="Second, different story",
                                                        text="Completely different text about a football match " * 20),
                                                   _rec("same-twice"), _rec("same-twice")))
+    # a file name that is not UTF-8 (Python sees a lone surrogate): stored, its source cleaned
+    Path(os.fsdecode(os.fsencode(corpus) + b"/bad\xffname.txt")).write_text(GOOD.replace("Hamburg", "Kiel"),
+                                                                           encoding="utf-8")
     good = tmp / "good"
     good.mkdir()
     (good / "a_good.txt").write_text(GOOD, encoding="utf-8")
@@ -175,17 +180,47 @@ def hostile_run(tmp_path_factory):
 
     settings = Settings.load(env={}, overrides={"ingest": {"max_bytes": 3_000_000, "max_text_chars": 50_000,
                                                             "max_analysis_chars": 5_000}})
+    # two documents that break a stage unexpectedly (a bug's stand-in): the analysis of one, the
+    # storing of the other; each must be that document's T110 error only
+    (corpus / "poison_analysis.txt").write_text("Poisoned analysis\n\nPOISON " + LONG_PARA, encoding="utf-8")
+    (corpus / "poison_store.txt").write_text("Poisoned store\n\nSTOREPOISON " + LONG_PARA, encoding="utf-8")
+    from tidings import entities
+    from tidings.store import Store
+
+    real_analyse, real_add = entities.analyse, Store.add_article
+
+    def analyse(text, *args, **kwargs):
+        if "POISON" in text and "STOREPOISON" not in text:
+            raise ValueError("[E088] Text of length 2005226 exceeds maximum of 1000000")
+        return real_analyse(text, *args, **kwargs)
+
+    def add_article(self, article, raw_id):
+        if "STOREPOISON" in article.text:
+            raise KeyError("boom")
+        return real_add(self, article, raw_id)
+
     db = tmp / "store.db"
     with tidings.open(db, settings=settings) as monitor:
         first = monitor.ingest([good])
         assert len(first.added) == 1
     before = _rows(db)
-    with tidings.open(db, settings=settings) as monitor:
-        # a directory walk reads known extensions only: the others are named explicitly
-        named = [corpus / n for n in HOSTILE if Path(n).suffix not in (".txt", ".html", ".jsonl", ".xml", ".rss")]
-        report = monitor.ingest([corpus, *named, corpus / "fifo.txt", "/dev/zero"])
-        again = monitor.ingest([corpus])
-    return {"corpus": corpus, "db": db, "report": report, "again": again, "before": before}
+    mp = pytest.MonkeyPatch()
+    mp.setattr(entities, "analyse", analyse)
+    mp.setattr(Store, "add_article", add_article)
+    try:
+        with tidings.open(db, settings=settings) as monitor:
+            # a directory walk reads known extensions only: the others are named explicitly
+            named = [corpus / n for n in HOSTILE if Path(n).suffix not in (".txt", ".html", ".jsonl", ".xml", ".rss")]
+            report = monitor.ingest([corpus, *named, corpus / "fifo.txt", "/dev/zero"])
+            mp.undo()
+            # a rerun skips every stored input before analysing it
+            prepared: list[str] = []
+            real_prepare = monitor.pipeline.prepare
+            monitor.pipeline.prepare = lambda doc, *a, **k: prepared.append(doc.source) or real_prepare(doc, *a, **k)
+            again = monitor.ingest([corpus])
+    finally:
+        mp.undo()
+    return {"corpus": corpus, "db": db, "report": report, "again": again, "before": before, "prepared": prepared}
 
 
 def _rows(db: Path) -> list[tuple]:
@@ -207,7 +242,8 @@ def _articles_of(db: Path, source: str) -> list[dict]:
 
 
 def test_corpus_has_at_least_fifty_kinds():
-    assert len(HOSTILE) + 6 >= 50   # + loop, dangling, fifo, /dev/zero, dir.txt, duplicate ids
+    assert len(HOSTILE) + 9 >= 50   # + loop, dangling, fifo, /dev/zero, dir.txt, duplicate ids, 2 poisons,
+    #                                  a file name that is not UTF-8
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -268,6 +304,11 @@ def test_non_files_are_reported_not_read(hostile_run):
     assert _articles_of(hostile_run["db"], str(corpus / "dir.txt" / "good_inside.txt"))
 
 
+def test_a_file_name_that_is_not_utf8(hostile_run):
+    assert _articles_of(hostile_run["db"], str(hostile_run["corpus"] / "badname.txt"))
+    json.dumps(hostile_run["report"].as_dict(), ensure_ascii=False).encode("utf-8")   # printable as JSON
+
+
 def test_records_beside_are_stored_and_earlier_data_intact(hostile_run):
     db = hostile_run["db"]
     assert _articles_of(db, str(hostile_run["corpus"] / "zz_good_beside.txt"))
@@ -281,7 +322,21 @@ def test_records_beside_are_stored_and_earlier_data_intact(hostile_run):
         assert result.ok, [(f.name, f.count, f.examples[:3]) for f in result.findings if not f.ok]
 
 
-def test_rerun_stores_nothing_twice(hostile_run):
-    again = hostile_run["again"]
-    assert again.added == [] and again.duplicates == []
+def test_rerun_stores_nothing_twice_and_analyses_only_what_was_not_stored(hostile_run):
+    again, corpus = hostile_run["again"], hostile_run["corpus"]
     assert again.already_stored >= len(hostile_run["report"].added)
+    # analysed again: only the inputs that were not stored (the two poisoned ones), nothing stored
+    assert sorted(hostile_run["prepared"]) == [str(corpus / "poison_analysis.txt"), str(corpus / "poison_store.txt")]
+    # the poison is gone this time: both are stored now (as near copies of the LONG_PARA articles)
+    assert len(again.added) + len(again.duplicates) == 2
+
+
+def test_unexpected_failures_are_one_documents_error(hostile_run):
+    corpus, report, db = hostile_run["corpus"], hostile_run["report"], hostile_run["db"]
+    by_source = {e.source: e for e in report.errors}
+    analysis = by_source[str(corpus / "poison_analysis.txt")]
+    assert analysis.code == "T110" and "ValueError" in analysis.reason and "E088" in analysis.reason
+    storing = by_source[str(corpus / "poison_store.txt")]
+    assert storing.code == "T110" and "could not be stored (KeyError" in storing.reason
+    # the documents of the same batch as the poisoned one are stored
+    assert _articles_of(db, str(corpus / "zero_width.txt")) and _articles_of(db, str(corpus / "rtl_arabic.txt"))

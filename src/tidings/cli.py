@@ -499,9 +499,11 @@ def serve(
     mode = "read-write (POST /api/articles needs the token)" if server["token"] else "read-only"
     if watch_sources:
         mode += ", watching its sources"
+    if server.get("read_token"):
+        mode += ", pages and API need the read token"
     err.print(f"serving {state.db} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
               highlight=False, soft_wrap=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in ("127.0.0.1", "localhost", "::1") and not server.get("read_token"):
         err.print(f"[yellow]warning[/yellow] listening on {host}: anyone who can reach it can read the store",
                   highlight=False)
     uvicorn.run(application, host=host, port=port, log_level="debug" if state.debug else "warning")

@@ -90,11 +90,15 @@ def parse_datetime(value: Any) -> datetime | None:
         return _utc(datetime.fromisoformat(text))
     except ValueError:
         pass
+    except OverflowError:  # 0001-01-01T00:00:00+02:00 is before year 1 in UTC (found by bench/fuzz.py)
+        raise ValueError(f"date out of range: {value!r}") from None
     # htmldate/trafilatura style offsets without a colon: 2016-10-20T10:00:00+0200
     try:
         return _utc(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z"))
     except ValueError:
         raise ValueError(f"not an ISO 8601 date: {value!r}") from None
+    except OverflowError:
+        raise ValueError(f"date out of range: {value!r}") from None
 
 
 def first_sentence(text: str, limit: int) -> str:
@@ -409,6 +413,10 @@ def _read_jsonl(path: Path, section: dict[str, Any]) -> Iterator[Document | Inpu
                 doc = _record_document(record, raw, source, section)
             except InputError as exc:
                 yield exc
+                continue
+            except Exception as exc:  # one record's problem: the rest of the file is read
+                yield MalformedRecord(f"cannot read the record ({type(exc).__name__}: {str(exc)[:200]})",
+                                      source=source)
                 continue
             _note_bad_utf8(doc, bad, column=True)
             yield doc

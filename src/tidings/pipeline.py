@@ -12,12 +12,12 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
 from .config import Settings
-from .errors import InputError, ProcessingError, TidingsError
+from .errors import InputError, ProcessingError, StoreError, TidingsError
 from .models import Article, Document, StoryFeatures
 from .store import Store, utcnow
 
@@ -60,10 +60,17 @@ class IngestReport:
             "duplicates": len(self.duplicates),
             "already_stored": self.already_stored,
             "stories_touched": len(self.stories_touched),
-            "errors": [{"code": e.code, "source": e.source, "message": e.reason} for e in self.errors],
+            "errors": [{"code": e.code, "source": _printable(e.source), "message": _printable(e.reason)}
+                       for e in self.errors],
             "fixes": dict(sorted(self.fixes.items())),
-            "warnings": list(self.warnings),
+            "warnings": [{k: _printable(v) for k, v in w.items()} for w in self.warnings],
         }
+
+
+def _printable(text: str | None) -> str | None:
+    """``text`` encodable as UTF-8: a file name with bytes that are not UTF-8 reaches Python with
+    lone surrogates, which no UTF-8 output (JSON on stdout) can write; they become \\udcXX."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if text else text
 
 
 def article_id_for(doc: Document, content_hash: str) -> str:
@@ -475,6 +482,9 @@ class Monitor:
             # nothing of the batch was committed: neither is it in the report
             added, duplicates, warnings, report.already_stored, report.fixes, report.stories_touched = before
             del report.added[added:], report.duplicates[duplicates:], report.warnings[warnings:]
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreError(f"writing to the store failed ({exc})", source=self.store.path,
+                                 hint="nothing of this batch was written; rerun to resume") from exc
             if not isinstance(exc, Exception) or isinstance(exc, _NOT_ONE_DOCUMENTS_FAULT):
                 raise
             if len(batch) > 1:
