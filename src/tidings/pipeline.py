@@ -17,6 +17,7 @@ from pathlib import Path
 
 
 from .config import Settings
+from .engine import Engine
 from .errors import InputError, ProcessingError, StoreError, TidingsError
 from .models import Article, Document, StoryFeatures
 from .store import Store, utcnow
@@ -289,7 +290,7 @@ class Monitor:
         self.settings = settings or Settings.load()
         self.store = Store.open(db, read_only=read_only)
         self.pipeline = Pipeline(self.settings)
-        self._engine = None
+        self._engine: Engine | None = None
         self._assigner = None
         self._dedup = None
         self._state_mark: int | None = None  # the store's data_version at the last refresh_if_changed
@@ -330,7 +331,7 @@ class Monitor:
 
     # ---- lazily loaded state ---------------------------------------------------------------
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         """Where documents are prepared (``ingest.engine``: local processes or Ray), kept open
         for the monitor's life so that a second run reuses its workers."""
         if self._engine is None:
