@@ -19,7 +19,7 @@ from .config import Settings
 from .cliconv import as_user_error, plural, print_error, shorten
 from .cliconv import progress as progress_display
 from .cliconv import run as run_cli
-from .errors import FileAccessError, TidingsError, UsageError
+from .errors import FileAccessError, UsageError
 
 app = typer.Typer(
     name="tidings",

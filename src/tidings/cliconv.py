@@ -20,7 +20,6 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import typer
 import typer.core
@@ -265,8 +264,3 @@ def as_user_error(exc: OSError, what: str) -> TidingsError:
     reason = exc.strerror or str(exc)
     return FileAccessError(f"cannot {what}: {reason.lower() if reason[:1].isupper() else reason}",
                            source=str(exc.filename) if exc.filename else None)
-
-
-def console_text(value: Any) -> str:
-    """A value as text for Rich without markup: ``[abc]`` in a title is shown as written."""
-    return escape(str(value))

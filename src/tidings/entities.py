@@ -663,7 +663,7 @@ def analyse(text: str, lang: str, published_at: datetime | None = None, title: s
     items = _spans_to_items(text, _recognise(text, lang), lang, False) if text.strip() else []
     if title and title.strip() and not _title_in_text(title, text):
         items += _spans_to_items(title, _recognise(title, lang), lang, True)
-    _link_items(items, lang)
+    _link_items(items, lang, {False: text, True: title or ""})
     _drop_common_words(text, items, lang)
     if text.strip():
         items += _propagate(text, items, lang)
@@ -762,12 +762,72 @@ def _city_read_from_a_name(item: _Item, linked: Linked) -> bool:
     return place is not None and place.kind == "city"
 
 
-def _link_items(items: list[_Item], lang: str) -> None:
-    """Link every item, then repair labels and merge keys with what the article itself says."""
+def _link_items(items: list[_Item], lang: str, texts: dict[bool, str] | None = None) -> None:
+    """Link every item, then repair labels and merge keys with what the article itself says
+    (``texts``: the text and the title, by ``in_title``, for the words around a mention)."""
     for it in items:
         it.linked = link(it.text, it.label, lang)
     surnames = _surnames_of_full_names(items, lang)
     _towns_of_named_countries(items, lang, surnames)
+    _one_label_per_name(items, lang, surnames, texts or {})
+
+
+#: Words before a name that say it is a place ("in Keflavík", "aus Wörgl", "u Splitu"), per
+#: language; a town the gazetteer knows, written after one of them, is that town everywhere in
+#: the article (a person is rarely "in" or "from" a one-word name: "a letter from Johnson" needs
+#: the name to be a town too, and people named in full in the article are excluded).
+_LOCATIVES = {
+    "en": ("in", "near", "outside", "from", "to"), "de": ("in", "aus", "bei", "nach", "nahe", "von"),
+    "fr": ("à", "près de", "de", "vers"), "es": ("en", "desde", "cerca de"), "it": ("a", "in", "da", "vicino a"),
+    "pt": ("em", "perto de"), "hr": ("u", "iz", "kod", "blizu"), "sr": ("u", "iz", "kod", "blizu"),
+    "bs": ("u", "iz", "kod", "blizu"), "sl": ("v", "iz", "pri"), "sk": ("v", "vo", "z", "zo", "pri"),
+    "ru": ("в", "во", "из", "под"), "is": ("í", "frá"), "nl": ("in", "uit", "bij"),
+}
+_LABEL_ORDER = {"LOC": 0, "ORG": 1, "PER": 2}
+
+
+def _after_locative(text: str, start: int, lang: str) -> bool:
+    words = _LOCATIVES.get(lang, ())
+    if not words:
+        return False
+    before = text[max(0, start - 12):start].lower()
+    return any(before.endswith(w + " ") and (len(before) == len(w) + 1 or not before[-len(w) - 2].isalnum())
+               for w in words)
+
+
+def _one_label_per_name(items: list[_Item], lang: str, surnames: dict[str, Linked],
+                        texts: dict[bool, str]) -> None:
+    """One name, one entity in an article: mentions of the same name (as written) that were linked
+    to different entities ("Grindavík" as a person and as a place) take one of them. A gazetteer
+    place wins when a mention was tagged a place or follows a locative word ("from Keflavík");
+    otherwise the label most mentions got (ties: place, organisation, person). A single word that
+    is the surname of a person named in full in the article is left alone ("Washington" after
+    "George Washington")."""
+    groups: dict[str, list[_Item]] = defaultdict(list)
+    for it in items:
+        if it.linked is not None and not it.linked.curated:
+            groups[fold(it.text)].append(it)
+    rules = _rules()
+    for group in groups.values():
+        if len(group[0].text.split()) == 1 and _surname_key([group[0].text], rules) in surnames \
+                and any(it.linked.label == "PER" for it in group):
+            continue
+        place = next((it.linked for it in group if it.linked.place), None)
+        if place is None:
+            town = places.gazetteer().get_exact(group[0].text)
+            if town is not None and town.kind == "city" and any(
+                    it.label == "LOC" or _after_locative(texts.get(it.in_title, ""), it.start, lang) for it in group):
+                place = _place_link(town)
+        if place is None and len({it.linked.id for it in group}) < 2:
+            continue
+        if place is not None:
+            chosen = place
+        else:
+            votes = Counter(it.linked.id for it in group)
+            by_id = {it.linked.id: it.linked for it in group}
+            chosen = by_id[min(votes, key=lambda i: (-votes[i], _LABEL_ORDER.get(by_id[i].label, 3), i))]
+        for it in group:
+            it.linked = chosen
 
 
 def _towns_of_named_countries(items: list[_Item], lang: str, surnames: dict[str, Linked]) -> None:
