@@ -261,3 +261,27 @@ def test_min_languages_and_entity_filters(tmp_path):
             alerts.evaluate(store, ["s-2"], SETTINGS)
         events = store.conn.execute("SELECT alert_id, kind, story_id FROM alert_events ORDER BY id").fetchall()
     assert [tuple(e) for e in events] == [(two.id, "new", "s-1"), (izmir.id, "new", "s-2")]
+
+
+def test_each_watcher_pass_retries_the_deliveries_that_are_due(tmp_path, failing, receiver):
+    """A delivery that failed is retried by the next watcher pass whose clock has passed its
+    retry time (the watcher calls deliver_pending once per pass, with its own clock)."""
+    import tidings
+    from tidings.watch import Watcher
+
+    with tidings.open(tmp_path / "w.db", settings=SETTINGS) as monitor:
+        alerts.add_alert(monitor.store, "retry", min_size=1, notify=[failing.url])
+        put(monitor.store, "s-1", "a1", "en", 0)
+        assert alerts.deliver_pending(monitor.store, SETTINGS, T0)["failed"] == 1
+        now = [T0 + timedelta(seconds=30)]
+        watcher = Watcher(monitor, clock=lambda: now[0])
+        try:
+            watcher.run_once()                       # before the retry time: nothing sent
+            assert len(failing.posts) == 1
+            failing.status = 200
+            now[0] = T0 + timedelta(seconds=61)
+            watcher.run_once()                       # due now: retried, and it goes through
+        finally:
+            watcher.close()
+        assert len(failing.posts) == 2
+        assert alerts.list_alerts(monitor.store)[0]["deliveries"] == {"sent": 1, "pending": 0, "failed": 0}

@@ -287,7 +287,19 @@ class Watcher:
                     if poll.pending == 0:
                         with self.lock:
                             self._finish(poll, report)
+        self._retry_alert_deliveries()
         return report
+
+    def _retry_alert_deliveries(self) -> None:
+        """Send the alert notifications whose retry time has come (new ones already went out with
+        the batch that raised them): a failing target is its alert's problem, never the pass's."""
+        from .alerts import deliver_pending
+
+        try:
+            with self.lock:
+                deliver_pending(self.store, self.monitor.settings, now=self.clock())
+        except Exception:  # noqa: BLE001 - logged; the watcher goes on
+            log.exception("alert deliveries")
 
     # ---- steps (worker threads: _fetch_listing, _fetch_page, _read_folder; the rest here) ----
     def _fetch_listing(self, poll: _Poll) -> None:
