@@ -34,9 +34,18 @@ if TYPE_CHECKING:
     from ..models import Article, Document
     from ..pipeline import Pipeline
 
-__all__ = ["Engine", "ENGINES", "open_engine", "worker_count"]
+__all__ = ["Engine", "ENGINES", "for_worker", "open_engine", "worker_count"]
 
 Prepared = tuple["Document | InputError", "Article | InputError"]
+
+
+def for_worker(doc: "Document") -> "Document":
+    """The document as sent to another process: without its raw bytes (they stay with the caller
+    and can be large), except an HTML page's, whose markup the publication-date stage reads
+    (tidings.pubdate: htmldate, and the full timestamp of the page's own metadata)."""
+    from dataclasses import replace
+
+    return doc if doc.content_type == "html" else replace(doc, raw=b"")
 
 
 class Engine(Protocol):

@@ -13,14 +13,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from datetime import datetime
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, TidingsError
 from ..models import Article, Document
-from . import Prepared, error_from, error_parts, worker_count
+from . import Prepared, error_from, error_parts, for_worker, worker_count
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -82,7 +81,7 @@ class LocalEngine:
             for item in items:
                 # the raw bytes stay here: prepare() does not read them, and they can be large
                 window.append((item, None if isinstance(item, InputError)
-                               else pool.submit(_worker_prepare, replace(item, raw=b""), default_date)))
+                               else pool.submit(_worker_prepare, for_worker(item), default_date)))
                 while len(window) > limit:
                     yield _collect(*window.popleft())
             while window:

@@ -20,14 +20,13 @@ import os
 import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError, TidingsError
 from ..models import Article, Document
-from . import Prepared, error_from, error_parts, worker_count
+from . import Prepared, error_from, error_parts, for_worker, worker_count
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -148,7 +147,7 @@ class RayEngine:
             while True:
                 chunk = list(islice(items, self.batch_size))
                 if chunk:
-                    docs = [replace(d, raw=b"") for d in chunk if isinstance(d, Document)]
+                    docs = [for_worker(d) for d in chunk if isinstance(d, Document)]
                     ref = None
                     if docs:
                         index = load.index(min(load))
