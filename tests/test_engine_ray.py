@@ -111,7 +111,9 @@ def test_the_ray_engine_gives_the_same_stories_entities_and_dates_as_the_local_e
     assert not differing, [(got["articles"][i], expected["articles"][i]) for i in differing[:1]]
     assert sum(len(a["mentions"]) for a in got["articles"].values()) > 100
     assert sum(len(a["dates"]) for a in got["articles"].values()) > 20
-    assert all(np.array_equal(a, b) for a, b in zip(got["vectors"], expected["vectors"]))
+    # the same model on each side; ONNX Runtime's sums may run in another order with another thread
+    # count (an actor has one CPU), so equal up to float rounding, not bit for bit
+    assert all(np.allclose(a, b, atol=1e-4) for a, b in zip(got["vectors"], expected["vectors"]))
     assert len(got["vectors"]) == len(expected["vectors"]) == len(report.added)
 
 
