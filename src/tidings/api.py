@@ -426,6 +426,8 @@ class Backend:
 
         with self._search_lock:
             store, embedder, vectors = self._search_parts()
+            from .search.index import ensure_synced
+            ensure_synced(store, self.settings)   # a store written by an older tidings
             vectors.ready(save=False)
             return search(store, query, settings=self.settings, embedder=embedder, vectors=vectors,
                           **options).as_dict()

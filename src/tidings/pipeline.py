@@ -688,10 +688,10 @@ class Monitor:
         """Search across languages and word forms (:func:`tidings.search.search`): words,
         entities and meaning fused, with the filters of :meth:`stories` (lang, since, until,
         entity, place). Returns ``{"query", "hits", "stories", "entities", "methods"}``."""
-        from .search import search, sync
+        from .search import search
+        from .search.index import ensure_synced
 
-        if not self.store.read_only:
-            sync(self.store, self.settings)
+        ensure_synced(self.store, self.settings)   # before the vector index reads article_vectors
         vectors = self.update_vector_index() if "meaning" in options.get("methods", ("meaning",)) else None
         return search(self.store, query, settings=self.settings, embedder=self.pipeline.embedder, vectors=vectors,
                       limit=limit, **options).as_dict()

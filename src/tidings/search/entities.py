@@ -231,7 +231,7 @@ def entity_profile(store: Store, entity_id: str, *, recent_articles: int = 2000,
                GROUP BY day, a.lang ORDER BY day""", (entity_id,)):
         timeline.setdefault(r["day"], {})[r["lang"]] = r["n"]
     rows = store.conn.execute(
-        f"""SELECT m2.entity_id, e.name, e.label, COUNT(DISTINCT m2.article_id) AS articles
+        """SELECT m2.entity_id, e.name, e.label, COUNT(DISTINCT m2.article_id) AS articles
             FROM (SELECT DISTINCT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) x
             JOIN mentions m2 ON m2.article_id = x.article_id JOIN entities e ON e.id = m2.entity_id
             WHERE m2.entity_id != ? GROUP BY m2.entity_id ORDER BY articles DESC, m2.entity_id LIMIT ?""",

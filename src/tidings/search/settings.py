@@ -14,10 +14,10 @@ METHODS = ("words", "entities", "meaning")
 
 @dataclass(frozen=True)
 class SearchSettings:
-    rrf_k: float = 60.0
+    rrf_k: float = 20.0
     words_weight: float = 1.0
-    entities_weight: float = 1.0
-    meaning_weight: float = 1.0
+    entities_weight: float = 0.5
+    meaning_weight: float = 4.0
     story_weight: float = 1.0
     story_hits: int = 5
     candidates: int = 100

@@ -10,7 +10,6 @@ are dropped from the query (they would also make a million-article search slow).
 
 from __future__ import annotations
 
-import math
 import re
 import sqlite3
 from functools import lru_cache
@@ -106,6 +105,3 @@ def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], tot
         return None, []
     return " OR ".join(parts), kept
 
-
-def idf(total: int, df: int) -> float:
-    return math.log(1 + (total - df + 0.5) / (df + 0.5))
