@@ -560,6 +560,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def _guard_responses() -> dict[int | str, dict[str, Any]]:
+    """What any route may answer because of the request guards (tidings.web.guard), in OpenAPI."""
+    return {401: {"model": ErrorResponse, "description": "Read token missing or wrong (server.read_token set)"},
+            414: {"model": ErrorResponse, "description": "Query string over the [server] limits"},
+            429: {"model": ErrorResponse, "description": "Too many requests from this client (Retry-After)"},
+            503: {"model": ErrorResponse, "description": "Store unavailable, or the request ran over "
+                                                         "server.request_timeout"}}
+
+
 # ---- the app -------------------------------------------------------------------------------------
 def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAPI:
     """The API and web pages over the store at ``db``.
@@ -583,6 +592,7 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True) -> FastAP
                     "entities, places and dates; search; score similarity; ingest articles (with a token). "
                     "Every error is `{\"error\": {\"code\", \"message\", \"detail\"}}`.",
         openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}],
+        responses=_guard_responses(),
     )
     app.state.backend = backend
     app.state.settings = settings
