@@ -27,7 +27,10 @@ from tidings.config import Settings
 _DIR = Path(tempfile.mkdtemp(prefix="tidings-schema-"))
 atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 build_api_store(_DIR / "api.db")
-APP = create_app(str(_DIR / "api.db"), Settings.load(env={}))
+# the request guards off (rate limit, query-string limits: tests/test_trust_server.py covers them):
+# the generated requests are to exercise the routes and their own schema limits
+APP = create_app(str(_DIR / "api.db"), Settings.load(env={}, overrides={"server": {
+    "rate_limit_per_minute": 0, "max_query_string_bytes": 10**8, "max_params": 10**6, "max_param_chars": 10**8}}))
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(method="POST", path="/api/articles")
 

@@ -451,11 +451,7 @@ def _errors(*statuses: int, by_ref: bool = False) -> dict[int | str, dict[str, A
     under the route's media type, but errors are always application/json.
     """
     text = {400: "Bad filter, cursor, sort or date", 401: "Missing token", 403: "Wrong token or writes disabled",
-            404: "Unknown id", 413: "Body too large", 414: "Query string over the server's limits",
-            422: "Validation error", 429: "Too many requests from this client (Retry-After says when to retry)",
-            503: "Store unavailable, or the request ran over its time budget"}
-    # every route can answer these: the guards in front of all of them (tidings.web.guard)
-    statuses = tuple(dict.fromkeys((*statuses, 414, 429, 503)))
+            404: "Unknown id", 413: "Body too large", 422: "Validation error", 503: "Store unavailable"}
     if by_ref:
         schema = {"$ref": "#/components/schemas/ErrorResponse"}
         return {s: {"description": text[s], "content": {"application/json": {"schema": schema}}} for s in statuses}
@@ -669,6 +665,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def _guard_responses() -> dict[int | str, dict[str, Any]]:
+    """What any route may answer because of the request guards (tidings.web.guard), in OpenAPI."""
+    return {401: {"model": ErrorResponse, "description": "Read token missing or wrong (server.read_token set)"},
+            414: {"model": ErrorResponse, "description": "Query string over the [server] limits"},
+            429: {"model": ErrorResponse, "description": "Too many requests from this client (Retry-After)"},
+            503: {"model": ErrorResponse, "description": "Store unavailable, or the request ran over "
+                                                         "server.request_timeout"}}
+
+
 # ---- the app -------------------------------------------------------------------------------------
 def _start_watcher(backend: Backend):
     """``tidings serve --watch``: the watcher shares the writing monitor (and its lock) when the
@@ -710,6 +715,7 @@ def create_app(db: str, settings: Settings, *, read_only: bool = True, watch: bo
                     "entities, places and dates; search; score similarity; ingest articles (with a token). "
                     "Every error is `{\"error\": {\"code\", \"message\", \"detail\"}}`.",
         openapi_tags=[{"name": "stories"}, {"name": "articles"}, {"name": "entities"}, {"name": "sources"}],
+        responses=_guard_responses(),
     )
     app.state.backend = backend
     app.state.settings = settings
