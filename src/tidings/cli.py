@@ -87,7 +87,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=0, help="Processes that analyse documents (0: one per CPU core) "
-                                 "[default: ingest.workers setting, 1]. Pays off for thousands of articles.")] = None,
+                                 "[default: ingest.workers setting, 0]. Pays off for thousands of articles.")] = None,
 ) -> None:
     """Read articles, clean them, find entities and dates, and group them into stories.
 
