@@ -101,7 +101,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=0, help="Processes that analyse documents (0: one per CPU core) "
-                                 "[default: ingest.workers setting, 0]. Pays off for thousands of articles.")] = None,
+                                 "[default: ingest.workers setting, 1]. Pays off for thousands of articles.")] = None,
     engine: Annotated[Optional[str], typer.Option(
         "--engine", metavar="local|ray", help="Where documents are analysed and embedded: local (this machine) or "
                                               "ray (an actor pool on Ray, --workers actors; needs pip install "
