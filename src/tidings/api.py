@@ -666,12 +666,14 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _guard_responses() -> dict[int | str, dict[str, Any]]:
-    """What any route may answer because of the request guards (tidings.web.guard), in OpenAPI."""
-    return {401: {"model": ErrorResponse, "description": "Read token missing or wrong (server.read_token set)"},
-            414: {"model": ErrorResponse, "description": "Query string over the [server] limits"},
-            429: {"model": ErrorResponse, "description": "Too many requests from this client (Retry-After)"},
-            503: {"model": ErrorResponse, "description": "Store unavailable, or the request ran over "
-                                                         "server.request_timeout"}}
+    """What any route may answer because of the request guards (tidings.web.guard), in OpenAPI
+    (by reference: errors are application/json whatever the route's own media type)."""
+    schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    text = {401: "Read token missing or wrong (server.read_token set)",
+            414: "Query string over the [server] limits",
+            429: "Too many requests from this client (Retry-After)",
+            503: "Store unavailable, or the request ran over server.request_timeout"}
+    return {code: {"description": t, "content": {"application/json": {"schema": schema}}} for code, t in text.items()}
 
 
 # ---- the app -------------------------------------------------------------------------------------
