@@ -208,7 +208,9 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         if vectors is None:
             vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
         if query_vector is None:
-            query_vector = query_embedder(settings, embedder).embed([query])[0]
+            # e5 reads 512 tokens at a time: a longer query would cost one more pass per window
+            # and say nothing more (docs/reliability.md, bounded requests)
+            query_vector = query_embedder(settings, embedder).embed([query[:cfg.meaning_max_chars]])[0]
         qvec = vectors.query_vector(query_vector, query_lang)
         ranked_m = _meaning(vectors, qvec, store, filters, cfg)
         rankings["meaning"] = [r for r, _ in ranked_m]
@@ -270,7 +272,7 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
         f"""SELECT rowid, id, title, text, lang, published_at, story_id, url, outlet FROM articles
             WHERE rowid IN ({marks})""", [r for r, _ in top])}
     surface = _surface_query(query)
-    groups = dict(zip(words.tokens(query), words.query_terms(query, langs)))
+    groups = dict(zip(words.unique_tokens(query), words.query_terms(query, langs)))
     hits = []
     for rowid, score in top:
         r = rows[rowid]
@@ -296,7 +298,9 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
 
 
 def _surface_query(query: str) -> str | None:
-    found = words.tokens(query)
+    # each word once: FTS5 highlights every phrase against every other at each position, so
+    # repeats cost the square of their number (docs/reliability.md)
+    found = words.unique_tokens(query)
     return " OR ".join('"' + w.replace('"', "") + '"' for w in found) if found else None
 
 

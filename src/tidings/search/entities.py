@@ -109,12 +109,21 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
     lower = query == query.lower()
     used = [False] * len(words)
     found: dict[str, QueryEntity] = {}
+    # each distinct run of words is linked once: a name repeated 5,000 times costs what it costs
+    # once (docs/reliability.md, bounded requests)
+    linked_before: dict[str, bool] = {}
     for start, end, text in _ngrams(words, max_ngram):
         if any(used[start:end]):
             continue
         text = text.strip(".-'’")
         if not text or len(text) > MAX_NAME_CHARS or not any(c.isalpha() for c in text):
             continue
+        if text in linked_before:
+            if linked_before[text]:
+                for i in range(start, end):
+                    used[i] = True
+            continue
+        linked_before[text] = False
         probe = text.title() if lower else text
         candidates: set[str] = set(_forms(store, text))
         weak: set[str] = set()
@@ -131,6 +140,7 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
             continue
         for entity_id, (name, label, articles) in known.items():
             found.setdefault(entity_id, QueryEntity(entity_id, name, label, text, articles))
+        linked_before[text] = True
         for i in range(start, end):
             used[i] = True
     return list(found.values())

@@ -35,6 +35,7 @@ class SearchSettings:
     index_expansion_search: int = 64
     meaning_min_raw: float = 0.80
     meaning_min_centred: float = 0.0
+    meaning_max_chars: int = 2000
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "SearchSettings":

@@ -53,9 +53,15 @@ def stem_text(text: str, lang: str | None) -> str:
     return " ".join(stem_words(tokens(text), lang))
 
 
+def unique_tokens(query: str) -> list[str]:
+    """The query's words, each once in order of first use: a word repeated 5,000 times costs what
+    it costs once (the MATCH expression, its highlighting), not 5,000 times (docs/reliability.md)."""
+    return list(dict.fromkeys(tokens(query)))
+
+
 def query_terms(query: str, langs: list[str]) -> list[set[str]]:
     """For each query word, the stems it may have in any of ``langs`` (and the word itself)."""
-    words = tokens(query)
+    words = unique_tokens(query)
     out: list[set[str]] = [{w} for w in words]
     for lang in langs:
         for i, stem in enumerate(stem_words(words, lang)):
@@ -95,7 +101,7 @@ def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], tot
     counts = term_counts(conn, {_fold(t) for g in groups for t in g})
     limit = max(MIN_COMMON_ARTICLES, max_term_share * total)
     parts, kept = [], []
-    for word, group in zip(tokens(query), groups):
+    for word, group in zip(unique_tokens(query), groups):
         known = {t for t in group if counts.get(_fold(t), 0) > 0}
         if not known or any(counts.get(_fold(t), 0) > limit for t in known):
             continue
