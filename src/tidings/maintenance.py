@@ -90,6 +90,8 @@ def _findings(store: Store) -> list[Finding]:
     fts = store.fts_problem()
     found.append(Finding("fts_in_step", "the full-text index matches the articles", int(fts is not None),
                          [fts] if fts else []))
+    from . import search  # noqa: F401 - registers its check of the vector index
+
     for extra in _EXTRA_CHECKS.values():
         count, examples = extra.status(store)
         found.append(Finding(extra.name, extra.description, count, examples[:20], repairable=extra.repair is not None))

@@ -331,3 +331,35 @@ def vector_index_status(store: Store, settings=None) -> dict:
     status["pending_articles"] = index.pending(store)
     status["in_step"] = status["in_step"] and status["pending_articles"] == 0
     return status
+
+
+# ---- tidings check: the vector index in step with the articles ----------------------------------
+def _vector_index_problems(store: Store) -> tuple[int, list[str]]:
+    """``tidings check``: articles with a vector that the index lacks (or holds in excess). A store
+    with no vectors at all has nothing to index (articles written without the pipeline)."""
+    from ..config import Settings
+
+    status = StoreVectors(store, SearchSettings.from_dict(Settings.load().section("search"))).status()
+    if status["articles_with_vectors"] == 0 or status["in_step"]:
+        return 0, []
+    off = abs(status["articles_with_vectors"] - status["indexed"]) or 1
+    return off, [f"{status['indexed']} vectors indexed for {status['articles_with_vectors']} articles with one"
+                 f" (index up to article {status['last_rowid']}, store up to {status['store_last_rowid']})"]
+
+
+def _rebuild_vector_index(store: Store) -> None:
+    from ..config import Settings
+
+    vectors = StoreVectors(store, SearchSettings.from_dict(Settings.load().section("search")))
+    vectors.build()
+    vectors._save()
+
+
+def _register_check() -> None:
+    from ..maintenance import ExtraCheck, register_check
+
+    register_check(ExtraCheck("vector_index", "the search vector index holds the vectors of exactly the "
+                              "stored articles", _vector_index_problems, _rebuild_vector_index))
+
+
+_register_check()
