@@ -15,7 +15,7 @@ import time
 from collections import deque
 from itertools import chain, islice
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -305,8 +305,8 @@ class Monitor:
     def refresh_if_changed(self) -> bool:
         """Drop the in-memory story and duplicate state if another connection (another process
         ingesting) has committed to the store since the last call, so that it is reloaded on next
-        use. True if dropped. Costs one ``PRAGMA data_version``, whatever the store's size."""
-        mark = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        use. True if dropped. Costs one small query (``store.data_version()``), whatever the store's size."""
+        mark = self.store.data_version()
         changed = self._state_mark is not None and mark != self._state_mark
         if changed:
             self._assigner = self._dedup = None
@@ -409,12 +409,29 @@ class Monitor:
 
     def _commit_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
                       ahead: Future | None = None) -> None:
+        if ahead is not None:
+            wait([ahead])   # the costly embeddings are computed before, not while, holding the lock
         try:
-            self._process_batch(batch, report, ahead)
+            # the ordered step: one assigner at a time per store (PostgreSQL: an advisory lock held
+            # until this batch commits), on the state the last committed batch left
+            with self.store.assignment_lock():
+                self._sync_state()
+                self._process_batch(batch, report, ahead)
         except BaseException:
             # the in-memory story and dedup state ran ahead of the store: reload them from there
             self._assigner = self._dedup = None
+            self._state_mark = None
             raise
+
+    def _sync_state(self) -> None:
+        """Under the assignment lock: reload the story and duplicate state if another process has
+        committed since this one last wrote or read it (a stale state would overwrite theirs)."""
+        mark = self.store.data_version()
+        if self._state_mark is None or mark != self._state_mark:
+            if self._state_mark is not None:
+                log.info("another process wrote the store: reloading the story state")
+            self._assigner = self._dedup = None
+        self._state_mark = mark
 
     def _process_batch(self, batch: list[tuple[Document, Article]], report: IngestReport,
                        ahead: Future | None = None) -> None:
@@ -476,6 +493,7 @@ class Monitor:
             self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
                                           dropped=changes.dropped, aliases=changes.aliases,
                                           df_items=changes.df_items, df_keep_from=changes.df_keep_from)
+            self._state_mark = self.store.data_version()   # this batch's own write is no news
         report.stories_touched |= touched
 
     # ---- similarity ------------------------------------------------------------------------

@@ -40,12 +40,18 @@ def _decode_cursor(cursor: str) -> tuple[object, str]:
     return key, story_id
 
 
-def fts_query(text: str) -> str:
-    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
+def search_words(text: str) -> list[str]:
+    """The words of a free-text query (all of them are required), or BadQuery if it has none."""
     words = re.findall(r"\w+", text, flags=re.UNICODE)
     if not words:
         raise BadQuery("the search query has no words", source="q")
-    return " ".join('"' + w.replace('"', "") + '"' for w in words)
+    return words
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
+    from .store.sqlite import fts5_query
+    return fts5_query(search_words(text))
 
 
 def _iso_day(value: str | date | None, name: str) -> str | None:
@@ -90,12 +96,14 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
                          "WHERE m.entity_id = ?)")
             params.append(value)
     if q:
-        where.append("s.id IN (SELECT a.story_id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "
-                     "WHERE articles_fts MATCH ?)")
-        params.append(fts_query(q))
+        matching, match_params = store.story_ids_matching_sql(search_words(q))
+        where.append(f"s.id IN ({matching})")
+        params += match_params
     column, order = SORTS[sort]
     if cursor:
         key, after_id = _decode_cursor(cursor)
+        if (column == "size") != (isinstance(key, (int, float))):   # a server database compares no text to numbers
+            raise BadQuery("invalid cursor", source="cursor", hint="use next_cursor from the previous page")
         where.append(f"(s.{column} < ? OR (s.{column} = ? AND s.id < ?))")
         params += [key, key, after_id]
     rows = store.conn.execute(
@@ -122,7 +130,7 @@ def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None
                    e.name, e.label, e.geonames_id, e.lat, e.lon
             FROM articles a JOIN mentions m ON m.article_id = a.id JOIN entities e ON e.id = m.entity_id
             WHERE a.story_id = ? {label_sql}
-            GROUP BY m.entity_id ORDER BY articles DESC, mentions DESC, m.entity_id LIMIT ?""",
+            GROUP BY m.entity_id, e.id ORDER BY articles DESC, mentions DESC, m.entity_id LIMIT ?""",
         [story_id, *([label] if label else []), limit]).fetchall()
     return [{"id": r["entity_id"], "name": r["name"], "label": r["label"], "articles": r["articles"],
              "mentions": r["mentions"], "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]}
@@ -203,7 +211,7 @@ def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
     for m in data["mentions"]:
         m["in_title"] = bool(m["in_title"])
     data["dates"] = [dict(d) for d in store.conn.execute(
-        "SELECT text, start_char, end_char, start, end, granularity FROM date_mentions WHERE article_id = ? "
+        'SELECT text, start_char, end_char, start, "end", granularity FROM date_mentions WHERE article_id = ? '
         "ORDER BY start_char", (article_id,))]
     data["quotes"] = [dict(q) for q in store.conn.execute(
         "SELECT text, speaker, speaker_entity_id FROM quotes WHERE article_id = ? ORDER BY start_char",
@@ -244,11 +252,6 @@ def languages(store: Store) -> list[tuple[str, int]]:
 
 
 def search(store: Store, query: str, limit: int = 20) -> list[dict]:
-    """Full-text search over titles and texts (FTS5, diacritics-insensitive), best match first."""
-    rows = store.conn.execute(
-        """SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
-                  snippet(articles_fts, 1, '[', ']', '…', 12) AS snippet
-           FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
-           WHERE articles_fts MATCH ? AND a.duplicate_of IS NULL ORDER BY rank LIMIT ?""",
-        (fts_query(query), limit)).fetchall()
-    return [dict(r) for r in rows]
+    """Full-text search over titles and texts (diacritics-insensitive, every word required), best
+    match first: SQLite's FTS5 or PostgreSQL's text search, by the store's backend."""
+    return store.search_articles(search_words(query), limit)
