@@ -67,7 +67,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLite store to use [default: store.path setting, tidings.db].",
+    db: Annotated[Optional[str], typer.Option("--db", help="Store to use: a SQLite file, or postgresql://user@host:port/db "
+                                                   "[default: store.path setting, tidings.db].",
                                               envvar="TIDINGS_DB")] = None,
     config: Annotated[Optional[str], typer.Option("--config", help="Settings file (TOML) overlaying the defaults.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
@@ -400,6 +401,30 @@ def evaluate_entities(
         _print_json(result)
     else:
         out.print(format_entities(result), highlight=False)
+
+
+# ---- status --------------------------------------------------------------------------------
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the store: backend, address, schema revision, counts, and which search runs where.
+
+    Example:  tidings --db postgresql://tidings@db.example.org:5432/news status
+    """
+    with _monitor(read_only=True) as monitor:
+        data = monitor.store.status()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in data.items():
+        if key == "counts":
+            value = ", ".join(f"{n:,} {name}" for name, n in value.items())
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
 
 
 def main() -> None:
