@@ -115,7 +115,7 @@ def test_the_rest_api_and_pages_over_postgresql(pg_url):
         detail = client.get("/api/stories/s-old").json()
         assert detail["id"] == "s-aleppo" and "s-old" in detail["aliases"]
         assert client.get("/api/search", params={"q": "Ženeva OR aleppo"}).status_code == 200
-        assert client.get("/api/stories/nope").json()["error"]["code"] == "T201"
+        assert client.get("/api/stories/nope").json()["error"]["code"] == "T200"
         assert client.get("/api/stories", params={"cursor": "WyJ4IiwgIngiXQ==", "sort": "size"}).status_code == 400
         page = client.get("/stories/s-aleppo")
         assert page.status_code == 200 and "Aleppo" in page.text

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 from sqlalchemy import (BigInteger, CheckConstraint, Column, Float, ForeignKey, Identity, Index, Integer, LargeBinary,
                         MetaData, PrimaryKeyConstraint, Table, Text, text)
+from sqlalchemy.dialects.sqlite import REAL
 
 metadata = MetaData()
 
 # An INTEGER PRIMARY KEY on SQLite (the row id itself), a BIGINT identity on PostgreSQL.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+# A double: DOUBLE PRECISION on PostgreSQL, REAL (SQLite's 8-byte float) as the released stores say.
+Double = Float().with_variant(REAL(), "sqlite")
 
 # Columns that exist only on PostgreSQL, where SQLite has them implicitly: (table, column).
 POSTGRES_ONLY = {("dedup_signatures", "rowid"), ("cluster_aliases", "rowid")}
@@ -53,7 +57,7 @@ articles = Table(
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("lang", Text, nullable=False),
-    Column("lang_confidence", Float, nullable=False),
+    Column("lang_confidence", Double, nullable=False),
     Column("published_at", Text, nullable=False),
     Column("ingested_at", Text, nullable=False),
     Column("content_hash", Text, nullable=False),
@@ -81,8 +85,8 @@ entities = Table(
     Column("name", Text, nullable=False),
     Column("geonames_id", Integer),
     Column("country", Text),
-    Column("lat", Float),
-    Column("lon", Float),
+    Column("lat", Double),
+    Column("lon", Double),
 )
 
 mentions = Table(
@@ -152,7 +156,7 @@ memberships = Table(
     "memberships", metadata,
     Column("article_id", Text, primary_key=True),
     Column("story_id", Text, nullable=False),
-    Column("score", Float, nullable=False),
+    Column("score", Double, nullable=False),
     Index("memberships_story", "story_id"),
 )
 
@@ -182,7 +186,7 @@ cluster_df = Table(
     "cluster_df", metadata,
     Column("kind", Text, nullable=False),
     Column("seq", Integer, nullable=False),
-    Column("t", Float, nullable=False),
+    Column("t", Double, nullable=False),
     Column("ids", Text, nullable=False),
     PrimaryKeyConstraint("kind", "seq"),
     sqlite_with_rowid=False,

@@ -191,6 +191,7 @@ def _postgresql() -> None:
     op.create_index('articles_lang_story', 'articles', ['lang', 'story_id'], unique=False)
     op.create_index('articles_published', 'articles', ['published_at'], unique=False)
     op.create_index('articles_story', 'articles', ['story_id'], unique=False)
+    op.create_index('articles_story_id', 'articles', ['story_id', 'id'], unique=False)
     # full-text search: any language (simple), accents ignored (unaccent), one GIN index
     op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     op.execute("CREATE TEXT SEARCH CONFIGURATION tidings (COPY = simple)")
