@@ -36,6 +36,7 @@ snippets. Vector search: see :meth:`PostgresStore.vector_search_mode`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -184,7 +185,9 @@ class PostgresStore(Store):
         try:
             if not read_only:
                 cls._migrate(path)
-            raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, application_name="tidings",
+            # the process id in the session's name: pg_stat_activity / pg_locks tell who holds the lock
+            raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory,
+                                  application_name=f"tidings:{os.getpid()}",
                                   connect_timeout=10, **_KEEPALIVES)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the store: {str(exc).strip().splitlines()[0]}", source=redact(path),
