@@ -34,6 +34,7 @@ class PgServer:
     """``start()`` it, use :attr:`url` (a superuser ``tidings`` without password), ``stop()`` it."""
 
     user = "tidings"
+    durable = False   # True: fsync and synchronous_commit on, as a production server (benchmarks)
 
     def __init__(self) -> None:
         bindir = pg_bindir()
@@ -66,8 +67,9 @@ class PgServer:
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
         # fsync off: a test server's data is thrown away anyway (never do this in production)
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=60"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
                   "-w", "-t", "60", "start")
         return self

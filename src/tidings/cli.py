@@ -55,6 +55,12 @@ def _monitor(read_only: bool = False, overrides: dict[str, dict[str, Any]] | Non
     return open_monitor(state.db, settings=settings, read_only=read_only)
 
 
+def _shown_db() -> str:
+    """The store address as it may be printed (a PostgreSQL password hidden)."""
+    from .store import redact
+    return redact(state.db or "")
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -124,7 +130,7 @@ def ingest(
             err.print(f"[red]error[/red] {error.code} {error}", highlight=False, soft_wrap=True)
         out.print(f"{len(report.added)} added, {len(report.duplicates)} duplicates, "
                   f"{report.already_stored} already stored, {len(report.errors)} failed; "
-                  f"{len(report.stories_touched)} stories updated in {state.db}")
+                  f"{len(report.stories_touched)} stories updated in {_shown_db()}")
     if report.errors:
         raise typer.Exit(1)
 
@@ -330,7 +336,7 @@ def serve(
     port = port if port is not None else int(server["port"])
     application = create_app(state.db, settings, read_only=not server["token"])
     mode = "read-write (POST /api/articles needs the token)" if server["token"] else "read-only"
-    err.print(f"serving {state.db} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
+    err.print(f"serving {_shown_db()} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
               highlight=False, soft_wrap=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning[/yellow] listening on {host}: anyone who can reach it can read the store",

@@ -13,7 +13,7 @@ backend module: ``Store.open(address)`` picks the backend by the address alone.
 
 from __future__ import annotations
 
-from .base import Store, is_postgres_address, parse_iso, utcnow
+from .base import Store, is_postgres_address, parse_iso, redact, utcnow
 from .sqlite import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store", "is_postgres_address", "parse_iso", "utcnow"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store", "is_postgres_address", "parse_iso", "redact", "utcnow"]

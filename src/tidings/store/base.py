@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -38,6 +39,11 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 def is_postgres_address(path: str | Path) -> bool:
     return str(path).startswith(POSTGRES_SCHEMES)
+
+
+def redact(address: str | Path) -> str:
+    """A store address as it can be shown: a PostgreSQL URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(address))
 
 
 def _iso(value: datetime) -> str:

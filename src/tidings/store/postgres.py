@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -46,7 +45,7 @@ from typing import Any
 from ..errors import StoreError
 from ..models import Article
 from . import migrate
-from .base import Store, on_conflict_sql
+from .base import Store, on_conflict_sql, redact
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +154,6 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
-
-
-def redact(url: str) -> str:
-    """The URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 class PostgresStore(Store):
