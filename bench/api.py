@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import re
 import socket
@@ -37,7 +38,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-OG2021 = ROOT.parent / "shared" / "data" / "og2021.dev.jsonl"
+# ../shared beside the checkout, or $TIDINGS_SHARED (a worktree elsewhere)
+OG2021 = Path(os.environ.get("TIDINGS_SHARED", ROOT.parent / "shared")) / "data" / "og2021.dev.jsonl"
 ROUND_DAYS = 70  # OG2021 spans July-August 2021: rounds do not overlap in time
 MERGE_EVERY = 50  # one story in this many is merged into another of its round
 GOAL_P95_MS = 50.0
@@ -105,6 +107,8 @@ def build_store(db: Path, articles: int) -> dict:
                     store.merge_story(old, new)
                 store.refresh_stories(ordered[1::MERGE_EVERY])
             round_no += 1
+        if store.dialect == "postgresql":
+            store.conn.execute("ANALYZE")   # planner statistics, as autovacuum would gather them after a bulk load
         counts = {t: store.count(t) for t in ("articles", "stories", "entities", "mentions")}
     seconds = time.perf_counter() - start
     return {**counts, "rounds": round_no, "build_seconds": round(seconds, 1),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CRISIS = ROOT.parent / "shared" / "data" / "crisis_es_fr_it.jsonl"
+CRISIS = Path(os.environ.get("TIDINGS_SHARED", ROOT.parent / "shared")) / "data" / "crisis_es_fr_it.jsonl"
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))

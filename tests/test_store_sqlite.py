@@ -186,3 +186,16 @@ def test_signatures_since_a_time_and_the_newest_publication(store_url):
         assert store.newest_published() == datetime(2016, 10, 20, tzinfo=timezone.utc)
         assert [a for a, _ in store.signatures()] == ["a2", "a1", "a3"]  # in the order added
         assert [a for a, _ in store.signatures(datetime(2016, 10, 10, tzinfo=timezone.utc))] == ["a2", "a3"]
+
+
+def test_top_entities_of_a_page_equal_those_of_each_story(store_url, api_store_builder):
+    from tidings.queries import top_entities, top_entities_of
+
+    api_store_builder(store_url)
+    with Store.open(store_url, read_only=True) as store:
+        ids = [r[0] for r in store.conn.execute("SELECT id FROM stories ORDER BY id")]
+        assert len(ids) >= 4
+        for limit in (1, 2, 5):
+            batched = top_entities_of(store, ids, limit=limit)
+            assert batched == {sid: top_entities(store, sid, limit=limit) for sid in ids}
+        assert any(len(v) >= 2 for v in top_entities_of(store, ids, limit=5).values())
