@@ -141,10 +141,13 @@ def top_entities_of(store: Store, story_ids: list[str], limit: int = 5) -> dict[
               GROUP BY a.story_id, m.entity_id, e.id) ranked
             WHERE rank <= ? ORDER BY story_id, rank""", [*story_ids, limit]).fetchall()
     for r in rows:
-        found[r["story_id"]].append({"id": r["entity_id"], "name": r["name"], "label": r["label"],
-                                     "articles": r["articles"], "mentions": r["mentions"],
-                                     "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]})
+        found[r["story_id"]].append(_ranked_entity(r))
     return found
+
+
+def _ranked_entity(r) -> dict:
+    return {"id": r["entity_id"], "name": r["name"], "label": r["label"], "articles": r["articles"],
+            "mentions": r["mentions"], "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]}
 
 
 def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None = None) -> list[dict]:
@@ -157,9 +160,7 @@ def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None
             WHERE a.story_id = ? {label_sql}
             GROUP BY m.entity_id, e.id ORDER BY articles DESC, mentions DESC, m.entity_id LIMIT ?""",
         [story_id, *([label] if label else []), limit]).fetchall()
-    return [{"id": r["entity_id"], "name": r["name"], "label": r["label"], "articles": r["articles"],
-             "mentions": r["mentions"], "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]}
-            for r in rows]
+    return [_ranked_entity(r) for r in rows]
 
 
 def story_detail(store: Store, story_id: str) -> dict:
