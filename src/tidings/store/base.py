@@ -66,6 +66,8 @@ class Store:
     manager or call :meth:`close`."""
 
     dialect = "?"
+    # readers should prefer one bigger query to many small ones (a server's round trips count)
+    batch_reads = False
     conn: Any
     path: str
     read_only: bool

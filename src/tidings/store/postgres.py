@@ -144,13 +144,27 @@ class PgConnection:
         return self.raw.transaction()
 
     def __enter__(self) -> "PgConnection":
+        # a transaction runs in pipeline mode: statements whose results nobody reads are sent
+        # without waiting for the server (a batch of writes costs a few round trips, not one
+        # per statement); reading a result waits for what was sent before it
+        pipeline = self.raw.pipeline() if not self._transactions else None
+        if pipeline is not None:
+            pipeline.__enter__()
         tx = self.raw.transaction()
         tx.__enter__()
-        self._transactions.append(tx)
+        self._transactions.append((tx, pipeline))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._transactions.pop().__exit__(*exc)
+        tx, pipeline = self._transactions.pop()
+        try:
+            tx.__exit__(*exc)
+        except BaseException as error:   # the commit failed (a server error surfaces at the sync)
+            if pipeline is not None:
+                pipeline.__exit__(type(error), error, error.__traceback__)
+            raise
+        if pipeline is not None:
+            pipeline.__exit__(*exc)
 
     def close(self) -> None:
         self.raw.close()
@@ -160,6 +174,7 @@ class PostgresStore(Store):
     """PostgreSQL store. Open with :meth:`Store.open` and a ``postgresql://`` address."""
 
     dialect = "postgresql"
+    batch_reads = True
 
     def __init__(self, conn: PgConnection, path: str, read_only: bool = False):
         self.conn = conn
