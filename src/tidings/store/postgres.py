@@ -263,7 +263,7 @@ class PostgresStore(Store):
         with self.conn:
             if not self.conn.execute("SELECT pg_try_advisory_xact_lock(?)", (ASSIGNMENT_LOCK_KEY,)).fetchone()[0]:
                 log.info("waiting for the story assignment lock (another process is assigning)")
-                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (ASSIGNMENT_LOCK_KEY,))
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (ASSIGNMENT_LOCK_KEY,)).fetchone()  # wait here
             yield
 
     def full_text_search_mode(self) -> str:
