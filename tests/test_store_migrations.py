@@ -1,5 +1,5 @@
 """Alembic migrates both backends to the schema described once in tidings/store/schema.py:
-new stores (SQLite, PostgreSQL), SQLite stores of the released versions (legacy user_version 1..4),
+new stores (SQLite, PostgreSQL), SQLite stores of the released and legacy versions (user_version 1..8),
 and a new revision added as one file applies on both."""
 
 from __future__ import annotations
@@ -55,27 +55,28 @@ def test_alembic_baseline_on_sqlite_builds_the_released_schema_exactly(tmp_path)
     assert _sqlite_schema(alembic_made) == _sqlite_schema(fast)
     with Store.open(alembic_made) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert store.schema_revision() == migrate.BASELINE == migrate.head_revision()
+        assert store.schema_revision() == migrate.LEGACY_REVISIONS[SCHEMA_VERSION] == migrate.head_revision()
 
 
-REVISION = '''"""A test revision: one new table and one new column.
+NEXT = f"{int(migrate.head_revision()) + 1:04d}"
+REVISION = f'''"""A test revision: one new table and one new column.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {NEXT}
+Revises: {migrate.head_revision()}
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{migrate.head_revision()}"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("alerts", sa.Column("id", sa.Text(), primary_key=True), sa.Column("query", sa.Text(), nullable=False))
-    op.add_column("articles", sa.Column("flags", sa.Integer(), nullable=False, server_default="0"))
-    op.create_index("articles_flags", "articles", ["flags"])
+    op.create_table("notes", sa.Column("id", sa.Text(), primary_key=True), sa.Column("query", sa.Text(), nullable=False))
+    op.add_column("articles", sa.Column("stars", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("articles_stars", "articles", ["stars"])
 '''
 
 
@@ -84,20 +85,20 @@ def test_one_new_revision_file_migrates_both_backends(tmp_path, monkeypatch, pg_
     stores of both backends pick it up when opened."""
     versions = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
-    (versions / "versions" / "0002_alerts_and_flags.py").write_text(REVISION, encoding="utf-8")
+    (versions / "versions" / f"{NEXT}_notes_and_stars.py").write_text(REVISION, encoding="utf-8")
     sqlite_path = tmp_path / "old.db"
     url = pg_server.create_database("revision")
     for address in (str(sqlite_path), url):
         Store.open(address).close()   # at the baseline
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", versions)
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == NEXT
     for address in (str(sqlite_path), url):
         with Store.open(address) as store:
-            assert store.schema_revision() == "0002"
-            store.conn.execute("SELECT flags FROM articles").fetchall()
+            assert store.schema_revision() == NEXT
+            store.conn.execute("SELECT stars FROM articles").fetchall()
             with store.transaction():
-                store.conn.execute("INSERT INTO alerts(id, query) VALUES (?, ?)", ("a1", "aleppo"))
-            assert store.conn.execute("SELECT query FROM alerts").fetchone()[0] == "aleppo"
+                store.conn.execute("INSERT INTO notes(id, query) VALUES (?, ?)", ("a1", "aleppo"))
+            assert store.conn.execute("SELECT query FROM notes").fetchone()[0] == "aleppo"
     monkeypatch.undo()
     from tidings.errors import StoreError
     for address in (str(sqlite_path), url):   # an older tidings refuses a store from the future

@@ -43,8 +43,33 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
+# The revision whose schema is each legacy SQLite schema version (PRAGMA user_version): a store
+# without alembic_version at version N is brought to the newest legacy version by the legacy
+# MIGRATIONS, then stamped with LEGACY_REVISIONS[SCHEMA_VERSION]. Versions 5-8 (trust, alerts,
+# watch, search) were appended to the legacy list by the branches merged with PostgreSQL, and are
+# revisions 0002-0005 now (on SQLite they run the very same SQL).
+LEGACY_REVISIONS = {4: "0001", 5: "0002", 6: "0003", 7: "0004", 8: "0005"}
 # the key of the PostgreSQL advisory lock held while migrating (two processes starting at once)
 MIGRATION_LOCK_KEY = 0x7469_6469_6E67_0002
+
+
+def run_legacy_sqlite(version: int) -> None:
+    """Inside a revision, on SQLite: the legacy migration that made ``PRAGMA user_version``
+    ``version``, statement by statement (the same SQL as the fast path of a new store runs)."""
+    import sqlite3
+
+    from alembic import op
+
+    from .sqlite import MIGRATIONS
+
+    current = ""
+    for line in MIGRATIONS[version - 1].splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip().strip(";").strip():
+                op.execute(current.strip())
+            current = ""
+    op.execute(f"PRAGMA user_version = {version}")
 
 
 def head_revision() -> str:
@@ -105,10 +130,10 @@ def differences(address: str) -> list:
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    from .schema import POSTGRES_ONLY, metadata
+    from .schema import POSTGRES_ONLY, SQLITE_ONLY_PREFIXES, metadata
 
     def include(obj, name, kind, reflected, compare_to):
-        if kind in ("table", "index") and (name == "alembic_version" or (name or "").startswith("articles_fts")):
+        if kind in ("table", "index") and (name == "alembic_version" or (name or "").startswith(SQLITE_ONLY_PREFIXES)):
             return False
         if kind == "column" and (obj.table.name, name) in POSTGRES_ONLY and engine.dialect.name == "sqlite":
             return False
@@ -131,6 +156,19 @@ def differences(address: str) -> list:
             context = MigrationContext.configure(connection, opts={"include_object": include,
                                                                    "compare_type": True,
                                                                    "compare_server_default": False})
-            return [d for d in compare_metadata(context, metadata) if not quirk(d)]
+            diffs = [d for d in compare_metadata(context, metadata) if not quirk(d)]
+            return _same_foreign_keys_aside(diffs) if engine.dialect.name == "sqlite" else diffs
     finally:
         engine.dispose()
+
+
+def _same_foreign_keys_aside(diffs: list) -> list:
+    """SQLite's reflection does not read a foreign key's ON DELETE clause: a key removed and added
+    again with the same columns and target (the ON DELETE CASCADE of the alert tables) is no change."""
+    def key(fk):
+        return (fk.table.name, tuple(c.name for c in fk.columns), fk.elements[0].target_fullname.split(".")[0])
+
+    removed = {key(d[1]) for d in diffs if isinstance(d, tuple) and d[0] == "remove_fk"}
+    added = {key(d[1]) for d in diffs if isinstance(d, tuple) and d[0] == "add_fk"}
+    same = removed & added
+    return [d for d in diffs if not (isinstance(d, tuple) and d[0] in ("remove_fk", "add_fk") and key(d[1]) in same)]

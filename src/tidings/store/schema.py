@@ -22,7 +22,7 @@ What the two backends do not share is said where it happens:
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, CheckConstraint, Column, Float, ForeignKey, Identity, Index, Integer, LargeBinary,
-                        MetaData, PrimaryKeyConstraint, Table, Text, text)
+                        MetaData, PrimaryKeyConstraint, Table, Text, UniqueConstraint, text)
 from sqlalchemy.dialects.sqlite import REAL
 
 metadata = MetaData()
@@ -191,3 +191,148 @@ cluster_df = Table(
     PrimaryKeyConstraint("kind", "seq"),
     sqlite_with_rowid=False,
 )
+
+# ---- revision 0002 (legacy migration 5, trust: docs/reliability.md) --------------------------------
+# raw_inputs.input_key, articles.flags and articles.external_id's index: see the columns below
+raw_inputs.append_column(Column("input_key", Text))
+Index("raw_inputs_key", raw_inputs.c.input_key)
+articles.append_column(Column("flags", Text, nullable=False, server_default=text("''")))
+Index("articles_external_id", articles.c.external_id, sqlite_where=text("external_id IS NOT NULL"),
+      postgresql_where=text("external_id IS NOT NULL"))
+
+# ---- revision 0003 (legacy migration 6, alerts: docs/alerts.md, docs/dates.md) ----------------------
+articles.append_column(Column("date_source", Text))
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", RowId, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("filters", Text, nullable=False),
+    Column("notify", Text, nullable=False, server_default=text("'[]'")),
+    Column("growth", Integer),
+    Column("created_at", Text, nullable=False),
+)
+
+alert_stories = Table(
+    "alert_stories", metadata,
+    Column("alert_id", RowId, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("story_id", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("langs", Text, nullable=False),
+    PrimaryKeyConstraint("alert_id", "story_id"),
+    sqlite_with_rowid=False,
+)
+
+alert_events = Table(
+    "alert_events", metadata,
+    Column("id", RowId, primary_key=True),
+    Column("alert_id", RowId, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("story_id", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Index("alert_events_alert", "alert_id", "id"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries", metadata,
+    Column("id", RowId, primary_key=True),
+    Column("event_id", RowId, ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Text),
+    Column("last_attempt_at", Text),
+    Column("last_error", Text),
+    UniqueConstraint("event_id", "target"),
+    Index("alert_deliveries_due", "next_attempt_at", sqlite_where=text("status = 'pending'"),
+          postgresql_where=text("status = 'pending'")),
+)
+
+# ---- revision 0004 (legacy migration 7, tidings watch: docs/watch.md) ------------------------------
+sources = Table(
+    "sources", metadata,
+    Column("id", RowId, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("name", Text),
+    Column("lang", Text),
+    Column("tags", Text, nullable=False, server_default=text("'[]'")),
+    Column("every_seconds", Double, nullable=False),
+    Column("added_at", Text, nullable=False),
+    Column("paused", Integer, nullable=False, server_default=text("0")),
+    Column("next_due", Text, nullable=False),
+    Column("last_fetch", Text),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("errors_in_row", Integer, nullable=False, server_default=text("0")),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("feed_url", Text),
+    Column("fetches", Integer, nullable=False, server_default=text("0")),
+    Column("not_modified", Integer, nullable=False, server_default=text("0")),
+)
+
+fetched_urls = Table(
+    "fetched_urls", metadata,
+    Column("url", Text, primary_key=True),
+    Column("final_url", Text),
+    Column("canonical_url", Text),
+    Column("article_id", Text),
+    Column("source_id", RowId),
+    Column("status", Text, nullable=False),
+    Column("fetched_at", Text, nullable=False),
+    Index("fetched_urls_final", "final_url"),
+    Index("fetched_urls_canonical", "canonical_url"),
+    Index("fetched_urls_source", "source_id", "fetched_at"),
+)
+articles.append_column(Column("summary_only", Integer, nullable=False, server_default=text("0")))
+Index("articles_url", articles.c.url)
+
+# ---- revision 0005 (legacy migration 8, search: docs/search.md) ------------------------------------
+# SQLite also gets the FTS5 tables article_stems (+ its fts5vocab article_stems_vocab) and
+# entity_forms_fts, which tidings.search keeps; PostgreSQL has no equivalent yet (its search is the
+# store's own full-text search, store.search_articles), so they are not described here.
+search_state = Table(
+    "search_state", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+article_vectors = Table(
+    "article_vectors", metadata,
+    Column("article_rowid", RowId, primary_key=True, autoincrement=False),
+    Column("key", Text, nullable=False),
+)
+
+entity_forms = Table(
+    "entity_forms", metadata,
+    Column("form", Text, nullable=False),
+    Column("entity_id", Text, nullable=False),
+    Column("mentions", Integer, nullable=False),
+    PrimaryKeyConstraint("form", "entity_id"),
+    Index("entity_forms_entity", "entity_id"),
+    sqlite_with_rowid=False,
+)
+
+entity_stats = Table(
+    "entity_stats", metadata,
+    Column("entity_id", Text, primary_key=True),
+    Column("mentions", Integer, nullable=False),
+    Column("articles", Integer, nullable=False),
+    Column("last_seen", Text, nullable=False),
+    Index("entity_stats_mentions", "mentions"),
+    Index("entity_stats_last_seen", "last_seen"),
+)
+
+story_summaries = Table(
+    "story_summaries", metadata,
+    Column("story_id", Text, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+# SQLite-only objects (FTS5) that revisions create and the comparison with this description skips
+SQLITE_ONLY_PREFIXES = ("articles_fts", "article_stems", "entity_forms_fts")

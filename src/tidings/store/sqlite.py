@@ -26,9 +26,12 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore", "fts5_query", "parse_i
 
 log = logging.getLogger(__name__)
 
-# The migrations of the released versions (PRAGMA user_version 1..4), frozen: a store of an older
-# version is brought to version 4 with them, then stamped with Alembic's baseline revision (the same
-# schema). New schema changes are Alembic revisions (tidings/store/migrate.py says how), not entries here.
+# The legacy migrations (PRAGMA user_version 1..8), frozen: 1..4 are the released versions (Alembic's
+# baseline revision 0001), 5..8 were appended by the trust, alerts, watch and search work and are
+# Alembic revisions 0002..0005 now (running this same SQL on SQLite). A store without
+# alembic_version is brought to version 8 with them, then stamped with revision 0005
+# (migrate.LEGACY_REVISIONS). New schema changes are Alembic revisions (tidings/store/migrate.py
+# says how), never entries here.
 MIGRATIONS: list[str] = [
     # 1: initial schema
     """
@@ -368,7 +371,7 @@ class SQLiteStore(Store):
                              f"understands ({SCHEMA_VERSION})", source=self.path, hint="upgrade tidings")
         revision = self.schema_revision()
         head = migrate.head_revision()
-        if version == SCHEMA_VERSION and revision == head:
+        if revision == head:
             return
         if revision is not None and revision not in migrate.known_revisions():
             raise StoreError(f"the store has schema revision {revision}, newer than this tidings "
@@ -382,20 +385,16 @@ class SQLiteStore(Store):
                                  "cannot be opened for writing", source=self.path,
                                  hint="run any tidings command with write access once") from None
             return
-        if version == 0 and revision is None:
-            # a new store: the baseline is the legacy schema, written here directly (the same SQL as
-            # Alembic's baseline revision runs, without importing Alembic on every new store)
-            self._legacy_migrations(0)
-            self._stamp_baseline()
-        elif revision is None:
+        if revision is None or (revision == migrate.BASELINE and version > 4):
+            # a new store (version 0), a released one (1..4) or one of the legacy versions 5..8: the
+            # legacy migrations bring it to the last legacy version, the same schema as its revision
+            # (a new store is written so, without importing Alembic); stores stamped with the
+            # baseline while versions 5..8 were still legacy entries are caught up the same way
             self._legacy_migrations(version)
-            self._stamp_baseline()
-        elif version < SCHEMA_VERSION:
-            # entries appended to MIGRATIONS after the baseline (not yet ported to Alembic revisions)
-            self._legacy_migrations(version)
-        if head != migrate.BASELINE and self.schema_revision() != head:
+            self._stamp(migrate.LEGACY_REVISIONS[SCHEMA_VERSION])
+        if self.schema_revision() != head:
             if self.path == ":memory:":
-                raise StoreError("an in-memory store cannot be migrated past the baseline", source=self.path)
+                raise StoreError("an in-memory store cannot be migrated by Alembic", source=self.path)
             migrate.upgrade(self.path)
 
     def _legacy_migrations(self, version: int) -> None:
@@ -427,13 +426,13 @@ class SQLiteStore(Store):
         with self.conn:
             yield self.conn
 
-    def _stamp_baseline(self) -> None:
-        """Record Alembic's baseline revision (what ``alembic stamp 0001`` writes)."""
+    def _stamp(self, revision: str) -> None:
+        """Record an Alembic revision (what ``alembic stamp REVISION`` writes)."""
         with self.conn:
             self.conn.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
                               "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
             self.conn.execute("DELETE FROM alembic_version")
-            self.conn.execute("INSERT INTO alembic_version(version_num) VALUES (?)", (migrate.BASELINE,))
+            self.conn.execute("INSERT INTO alembic_version(version_num) VALUES (?)", (revision,))
 
     @contextmanager
     def write_lock(self, timeout: float = 60.0) -> Iterator[sqlite3.Connection]:
