@@ -533,7 +533,7 @@ def check(
 
     settings = _settings()
     state.db = state.db or settings.section("store")["path"]
-    if not Path(state.db).is_file():
+    if not _store_exists():
         raise TidingsError("no such store", source=state.db)
     with Store.open(state.db, read_only=not repair) as store:
         report = run(store, repair=repair)
@@ -567,7 +567,7 @@ def backup(
 
     settings = _settings()
     state.db = state.db or settings.section("store")["path"]
-    if not Path(state.db).is_file():
+    if not _store_exists():
         raise TidingsError("no such store", source=state.db)
     with Store.open(state.db, read_only=True) as store:
         result = run(store, path, overwrite=overwrite)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NotFound, StoreError
+from ..errors import NotAvailable, NotFound, StoreError
 from ..models import Article, Document, Entity
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,32 @@ class Store:
         """Run an INSERT and return the new row's id (None if ``or_none`` and nothing was inserted,
         e.g. ``ON CONFLICT DO NOTHING``)."""
         raise NotImplementedError
+
+    def refuse(self, feature: str, hint: str = "") -> None:
+        """Raise :class:`NotAvailable` when ``feature`` needs SQLite and this store is not one."""
+        if self.dialect != "sqlite":
+            raise NotAvailable(f"{feature} is not available on {self.dialect} yet", source=self.address,
+                               hint=hint or "docs/scaling.md lists what works on each backend")
+
+    def json_key_count_sql(self, column: str) -> str:
+        """SQL counting the keys of the JSON object in ``column`` (a story's ``langs``)."""
+        return f"(SELECT COUNT(*) FROM json_each({column}))"
+
+    def sql_errors(self) -> tuple[type[BaseException], ...]:
+        """The exceptions the backend's driver raises for a statement it refuses."""
+        raise NotImplementedError
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested part of the current transaction, undone alone if the block raises."""
+        self.conn.execute("SAVEPOINT tidings_part")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO tidings_part")
+            self.conn.execute("RELEASE tidings_part")
+            raise
+        self.conn.execute("RELEASE tidings_part")
 
     def is_fault(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the store's failure (locked, connection lost, disk full...), not one

@@ -143,6 +143,10 @@ class PgConnection:
     def transaction(self):
         return self.raw.transaction()
 
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._transactions)
+
     def __enter__(self) -> "PgConnection":
         # a transaction runs in pipeline mode: statements whose results nobody reads are sent
         # without waiting for the server (a batch of writes costs a few round trips, not one
@@ -254,6 +258,20 @@ class PostgresStore(Store):
                               text=article.text.replace("\x00", ""))
         super().add_article(article, raw_id)
 
+    def json_key_count_sql(self, column: str) -> str:
+        return f"(SELECT COUNT(*) FROM json_object_keys(CAST({column} AS json)))"
+
+    def sql_errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        # psycopg's nested transaction: a savepoint, rolled back (also in pipeline mode) on error
+        with self.conn.raw.transaction():
+            yield
+
     def is_fault(self, exc: BaseException) -> bool:
         import psycopg
 
@@ -299,6 +317,17 @@ class PostgresStore(Store):
                 LIMIT ?""",
             (" ".join(words), " ".join(words), " ".join(words), limit)).fetchall()
         return [dict(r) for r in rows]
+
+    def article_rowids_matching(self, words: Sequence[str], where: str, params: Sequence[Any],
+                                limit: int) -> list[int]:
+        """Row ids of the articles matching every word (and the filter ``where``, over ``a``), best first."""
+        q = " ".join(words)
+        rows = self.conn.execute(
+            f"""SELECT a.rowid FROM articles a WHERE {self._FTS} AND {where}
+                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
+                                 plainto_tsquery('tidings', ?)) DESC, a.rowid LIMIT ?""",
+            [q, *params, q, limit]).fetchall()
+        return [int(r[0]) for r in rows]
 
     def story_ids_matching_sql(self, words: Sequence[str]) -> tuple[str, list[Any]]:
         return f"SELECT a.story_id FROM articles a WHERE {self._FTS}", [" ".join(words)]

@@ -484,6 +484,9 @@ class SQLiteStore(Store):
             return None
         return int(cur.lastrowid)
 
+    def sql_errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
+
     def is_fault(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError)
 
