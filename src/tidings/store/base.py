@@ -441,7 +441,10 @@ class Store:
 
     def remove_source(self, source_id: int) -> bool:
         """Forget a source (its articles and fetch records stay). False if there was none."""
-        return self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
+        # asked first: a row count is not known before the end of a PostgreSQL pipelined transaction
+        found = self.conn.execute("SELECT 1 FROM sources WHERE id = ?", (source_id,)).fetchone() is not None
+        self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        return found
 
     def seen_urls(self, urls: Iterable[str]) -> set[str]:
         """Those of ``urls`` fetched before (as an entry URL, a final URL or a canonical URL) or
