@@ -517,6 +517,8 @@ class Monitor:
             if self.refresh_if_changed():
                 log.info("another process wrote the store: reloading the story state")
             self._assign_and_write(batch, report)
+        # after the commit and the lock: notifications go over the network (never under the lock)
+        self._alert_deliveries()
 
     def _assign_and_write(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
         fresh: list[tuple[Document, Article]] = []
@@ -602,7 +604,6 @@ class Monitor:
                                           df_items=changes.df_items, df_keep_from=changes.df_keep_from)
             self._state_mark = self.store.data_version()   # this batch's own write is no news
         report.stories_touched |= touched
-        self._alert_deliveries()
 
     # ---- alerts (tidings.watch.alerts) --------------------------------------------------------
     def _alert_events(self, touched: set[str]) -> None:
