@@ -15,7 +15,7 @@ BIN     = $(VENV)/bin
 DB     ?= tidings.db
 SHARED ?= ../shared
 
-.PHONY: demo test test-one test-oldest test-all pythons setup setup-test browser models encoder-model bench clean-demo assets serve
+.PHONY: demo test test-one test-oldest test-all pythons setup setup-test browser postgres models encoder-model bench clean-demo assets serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,26 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test browser
+setup-test: $(VENV)/.installed-test browser postgres
 
 # Debian's Chromium and its driver, for the browser tests (root on CI and dev machines).
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium chromium-driver"; fi; \
+	fi
+
+# Debian's PostgreSQL server (and pgvector where Debian packages it), for the tests of the PostgreSQL
+# store: the tests start their own server in a temporary directory (tests/pgserver.py).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
+	  else echo "PostgreSQL store tests need Debian's postgresql: sudo apt-get install postgresql"; fi; \
+	fi
+	@if [ "$$(id -u)" = 0 ]; then \
+	  v=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
+	  if [ -n "$$v" ] && [ ! -f /usr/share/postgresql/$$v/extension/vector.control ] && apt-cache show postgresql-$$v-pgvector >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$$v-pgvector >/dev/null; fi; \
 	fi
 
 demo: setup

@@ -15,6 +15,8 @@ are sequential from one httpx client (bounded count, the loop stops by itself).
 
     python bench/api.py                      # builds /tmp/tidings-bench-api.db once, then measures
     python bench/api.py --articles 20000 --requests 100 --json
+    python bench/api.py --postgres           # the same on a throwaway PostgreSQL server (tests/pgserver.py)
+    python bench/api.py --db postgresql://tidings@127.0.0.1:5432/bench   # on an existing database
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import re
 import socket
@@ -35,7 +38,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-OG2021 = ROOT.parent / "shared" / "data" / "og2021.dev.jsonl"
+# ../shared beside the checkout, or $TIDINGS_SHARED (a worktree elsewhere)
+OG2021 = Path(os.environ.get("TIDINGS_SHARED", ROOT.parent / "shared")) / "data" / "og2021.dev.jsonl"
 ROUND_DAYS = 70  # OG2021 spans July-August 2021: rounds do not overlap in time
 MERGE_EVERY = 50  # one story in this many is merged into another of its round
 GOAL_P95_MS = 50.0
@@ -103,8 +107,12 @@ def build_store(db: Path, articles: int) -> dict:
                     store.merge_story(old, new)
                 store.refresh_stories(ordered[1::MERGE_EVERY])
             round_no += 1
+        if store.dialect == "postgresql":
+            store.conn.execute("ANALYZE")   # planner statistics, as autovacuum would gather them after a bulk load
         counts = {t: store.count(t) for t in ("articles", "stories", "entities", "mentions")}
-    return {**counts, "rounds": round_no, "build_seconds": round(time.perf_counter() - start, 1)}
+    seconds = time.perf_counter() - start
+    return {**counts, "rounds": round_no, "build_seconds": round(seconds, 1),
+            "articles_per_second": round(written / seconds, 1)}
 
 
 def _free_port() -> int:
@@ -179,7 +187,9 @@ def measure(db: Path, requests: int, seed: int = 1) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", type=Path, default=Path("/tmp/tidings-bench-api.db"))
+    parser.add_argument("--db", default="/tmp/tidings-bench-api.db", help="SQLite file or postgresql:// URL")
+    parser.add_argument("--postgres", action="store_true",
+                        help="build and measure on a throwaway local PostgreSQL server (Debian's postgresql)")
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300, help="timed requests per endpoint")
     parser.add_argument("--rebuild", action="store_true", help="build the store again even if it exists")
@@ -187,27 +197,52 @@ def main() -> None:
     args = parser.parse_args()
     if not OG2021.is_file():
         sys.exit(f"{OG2021} not found: the benchmark replays OG2021 titles from ../shared/data")
-    build = None
-    if args.rebuild or not args.db.is_file():
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(args.db) + suffix).unlink(missing_ok=True)
-        build = build_store(args.db, args.articles)
-    from tidings.store import Store
-    with Store.open(args.db, read_only=True) as store:
-        counts = {t: store.count(t) for t in ("articles", "stories", "entities", "mentions")}
-    results = measure(args.db, args.requests)
-    report = {"store": str(args.db), "counts": counts, "build": build, "results": results}
+    server = None
+    if args.postgres:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pgserver import PgServer
+        server = PgServer().start()
+        args.db = server.create_database("bench_api")
+    try:
+        report = _run(args)
+    finally:
+        if server is not None:
+            server.stop()
     if args.json:
         print(json.dumps(report, indent=1))
         return
-    print(f"store {args.db}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
-          + (f" (built in {build['build_seconds']} s)" if build else ""))
+    counts, build, results = report["counts"], report["build"], report["results"]
+    print(f"store {report['store']} ({report['backend']}): " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+          + (f" (built in {build['build_seconds']} s, {build['articles_per_second']:,} articles/s written)"
+             if build else ""))
     print(f"{'endpoint':44} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
     for name, r in results.items():
         print(f"{name:44} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {r['mean_ms']:8.2f}")
     for name in ("GET /api/stories", "GET /api/stories/{id}"):
         verdict = "meets" if results[name]["p95_ms"] < GOAL_P95_MS else "MISSES"
         print(f"{name}: p95 {results[name]['p95_ms']:.1f} ms {verdict} the goal of {GOAL_P95_MS:.0f} ms")
+
+
+def _run(args) -> dict:
+    from tidings.store import Store, is_postgres_address
+
+    build = None
+    if is_postgres_address(args.db):
+        with Store.open(args.db) as store:
+            empty = store.count("articles") == 0
+        if args.rebuild and not empty:
+            sys.exit("--rebuild on PostgreSQL: give an empty database")
+        if empty:
+            build = build_store(args.db, args.articles)
+    elif args.rebuild or not Path(args.db).is_file():
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(args.db) + suffix).unlink(missing_ok=True)
+        build = build_store(args.db, args.articles)
+    with Store.open(args.db, read_only=True) as store:
+        counts = {t: store.count(t) for t in ("articles", "stories", "entities", "mentions")}
+        backend, address = store.dialect, store.address
+    results = measure(args.db, args.requests)
+    return {"store": address, "backend": backend, "counts": counts, "build": build, "results": results}
 
 
 if __name__ == "__main__":

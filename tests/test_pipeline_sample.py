@@ -35,11 +35,8 @@ def _duplicate_sources(monitor):
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory):
-    monitor = tidings.open(tmp_path_factory.mktemp("sample") / "sample.db")
-    report = monitor.ingest([EXAMPLES])
-    yield monitor, report
-    monitor.close()
+def sample_store(sample_sqlite):
+    return sample_sqlite   # one ingest of the sample per session (conftest.py), shared with test_store_postgres.py
 
 
 def test_sample_corpus_ingests_without_errors_and_records_duplicates(sample_store):

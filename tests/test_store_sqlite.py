@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, writes in one transaction, FTS5, merged story ids."""
+"""The store on both backends (``store_url``: SQLite, then a real PostgreSQL server): writes in one
+transaction, full-text search, merged story ids, caches; and SQLite's own: legacy migrations, WAL."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
         Store.open(path)
 
 
-def test_failed_batch_leaves_earlier_data_untouched(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_failed_batch_leaves_earlier_data_untouched(store_url):
+    with Store.open(store_url) as store:
         _put(store, _article("a1", "Aleppo truce", "Aleppo humanitarian pause holds"), "s1")
         with pytest.raises(RuntimeError):
             with store.transaction():
@@ -67,16 +68,16 @@ def test_failed_batch_leaves_earlier_data_untouched(tmp_path):
         assert store.has_article("a1") and not store.has_article("a2")
 
 
-def test_full_text_search_ignores_accents(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_full_text_search_ignores_accents(store_url):
+    with Store.open(store_url) as store:
         _put(store, _article("a1", "Ženeva pregovori", "Pregovori u Ženevi o Siriji", lang="hr"), "s1")
         _put(store, _article("a2", "Football", "A football match report"), "s2")
         hits = search(store, "zenevi")
         assert [h["id"] for h in hits] == ["a1"]
 
 
-def test_merged_story_id_still_resolves(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_merged_story_id_still_resolves(store_url):
+    with Store.open(store_url) as store:
         _put(store, _article("a1", "Aleppo truce", "text one", day=1), "s-old")
         _put(store, _article("a2", "Aleppo truce extended", "text two", day=2), "s-new")
         with store.transaction():
@@ -91,8 +92,8 @@ def test_merged_story_id_still_resolves(tmp_path):
             store.resolve_story("s-missing")
 
 
-def test_embedding_cache_round_trip(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_embedding_cache_round_trip(store_url):
+    with Store.open(store_url) as store:
         vector = np.arange(4, dtype=np.float32)
         with store.transaction():
             store.cache_embeddings("m", {"k1": vector})
@@ -100,8 +101,8 @@ def test_embedding_cache_round_trip(tmp_path):
         assert list(found) == ["k1"] and np.array_equal(found["k1"], vector)
 
 
-def test_stored_entity_keeps_its_name_and_gains_missing_coordinates(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_stored_entity_keeps_its_name_and_gains_missing_coordinates(store_url):
+    with Store.open(store_url) as store:
         with store.transaction():
             store.upsert_entities([Entity("geo:163843", "LOC", "Syria", 163843, "SY")])  # stored without a point
         with store.transaction():
@@ -112,9 +113,9 @@ def test_stored_entity_keeps_its_name_and_gains_missing_coordinates(tmp_path):
         assert tuple(row) == ("Syria", 35.0, 38.5)
 
 
-def test_a_title_mention_keeps_its_in_title_mark(tmp_path):
+def test_a_title_mention_keeps_its_in_title_mark(store_url):
     """Offsets of a mention found in the title index the title, not the text: the store says so."""
-    with Store.open(tmp_path / "t.db") as store:
+    with Store.open(store_url) as store:
         article = _article("a1", "Aleppo under fire", "Russian jets struck the city again.")
         article.analysis.mentions = [Mention("geo:170063", "LOC", "Aleppo", 0, 6, in_title=True),
                                      Mention("geo:2017370", "LOC", "Russian", 0, 7)]
@@ -150,8 +151,8 @@ def test_read_only_store_refuses_writes(tmp_path):
         Store.open(tmp_path / "missing.db", read_only=True)
 
 
-def test_story_pagination_with_cursor(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_story_pagination_with_cursor(store_url):
+    with Store.open(store_url) as store:
         for day in range(1, 6):
             _put(store, _article(f"a{day}", f"Story {day}", f"text {day}", day=day), f"s{day}")
         first = list_stories(store, limit=2)
@@ -173,8 +174,8 @@ def test_older_store_is_migrated_even_when_opened_for_reading(tmp_path):
         assert store.count("articles") == 0
 
 
-def test_signatures_since_a_time_and_the_newest_publication(tmp_path):
-    with Store.open(tmp_path / "t.db") as store:
+def test_signatures_since_a_time_and_the_newest_publication(store_url):
+    with Store.open(store_url) as store:
         assert store.newest_published() is None
         _put(store, _article("a1", "Early", "text one", day=1), "s1")
         _put(store, _article("a2", "Late", "text two", day=20), "s2")
@@ -185,3 +186,16 @@ def test_signatures_since_a_time_and_the_newest_publication(tmp_path):
         assert store.newest_published() == datetime(2016, 10, 20, tzinfo=timezone.utc)
         assert [a for a, _ in store.signatures()] == ["a2", "a1", "a3"]  # in the order added
         assert [a for a, _ in store.signatures(datetime(2016, 10, 10, tzinfo=timezone.utc))] == ["a2", "a3"]
+
+
+def test_top_entities_of_a_page_equal_those_of_each_story(store_url, api_store_builder):
+    from tidings.queries import top_entities, top_entities_of
+
+    api_store_builder(store_url)
+    with Store.open(store_url, read_only=True) as store:
+        ids = [r[0] for r in store.conn.execute("SELECT id FROM stories ORDER BY id")]
+        assert len(ids) >= 4
+        for limit in (1, 2, 5):
+            batched = top_entities_of(store, ids, limit=limit)
+            assert batched == {sid: top_entities(store, sid, limit=limit) for sid in ids}
+        assert any(len(v) >= 2 for v in top_entities_of(store, ids, limit=5).values())

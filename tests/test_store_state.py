@@ -52,13 +52,13 @@ def batches(features: list[StoryFeatures], size: int = 16) -> list[list[StoryFea
     return [features[i:i + size] for i in range(0, len(features), size)]
 
 
-def test_a_reopened_store_continues_the_stream_identically(tmp_path):
+def test_a_reopened_store_continues_the_stream_identically(store_url):
     parts = batches(stream())
     never_closed = StoryAssigner(SETTINGS)
     expected = [run_batch(never_closed, b) for b in parts]
     assert any(out[-1] for out in expected), "the stream should exercise merges"
 
-    path = tmp_path / "t.db"
+    path = store_url   # SQLite, then PostgreSQL
     got = []
     for k, batch in enumerate(parts):
         with Store.open(path) as store:   # a new process for every batch: close, reopen, load
@@ -79,10 +79,10 @@ def test_a_reopened_store_continues_the_stream_identically(tmp_path):
     assert run_batch(reloaded, tail) == run_batch(never_closed, tail)
 
 
-def test_each_save_writes_only_what_the_batch_changed(tmp_path):
+def test_each_save_writes_only_what_the_batch_changed(store_url):
     parts = batches(stream(), size=8)
     assigner = StoryAssigner(SETTINGS)
-    with Store.open(tmp_path / "t.db") as store:
+    with Store.open(store_url) as store:
         run_batch(assigner, parts[0])
         assert save(store, assigner).full
         for batch in parts[1:]:
@@ -101,7 +101,7 @@ def test_each_save_writes_only_what_the_batch_changed(tmp_path):
         assert (again.stories, again.dropped, again.aliases, again.df_items) == ([], [], [], [])
 
 
-def test_a_store_holding_a_whole_state_blob_still_loads_and_is_split_on_the_next_save(tmp_path):
+def test_a_store_holding_a_whole_state_blob_still_loads_and_is_split_on_the_next_save(store_url):
     parts = batches(stream(200))
     never_closed = StoryAssigner(SETTINGS)
     expected = [run_batch(never_closed, b) for b in parts]
@@ -109,7 +109,7 @@ def test_a_store_holding_a_whole_state_blob_still_loads_and_is_split_on_the_next
     old_style = StoryAssigner(SETTINGS)
     for batch in parts[:5]:
         run_batch(old_style, batch)
-    path = tmp_path / "t.db"
+    path = store_url
     with Store.open(path) as store:
         with store.transaction():   # how schema-2 stores saved it: one dump_state blob
             store.save_cluster_state(old_style.dump_state())

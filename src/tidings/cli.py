@@ -19,7 +19,7 @@ from .config import Settings
 from .cliconv import as_user_error, plural, print_error, shorten
 from .cliconv import progress as progress_display
 from .cliconv import run as run_cli
-from .errors import FileAccessError, UsageError
+from .errors import FileAccessError, TidingsError, UsageError
 
 app = typer.Typer(
     name="tidings",
@@ -64,8 +64,15 @@ def _monitor(read_only: bool = False, overrides: dict[str, dict[str, Any]] | Non
 
 
 def _store_exists() -> bool:
+    from .store import is_postgres_address
     path = state.db or _settings().section("store")["path"]
-    return path != ":memory:" and Path(path).is_file()
+    return is_postgres_address(path) or (path != ":memory:" and Path(path).is_file())
+
+
+def _shown_db() -> str:
+    """The store address as it may be printed (a PostgreSQL password hidden)."""
+    from .store import redact
+    return redact(state.db or "")
 
 
 def _print_json(data: Any) -> None:
@@ -80,7 +87,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLite store to use [default: store.path setting, tidings.db].",
+    db: Annotated[Optional[str], typer.Option("--db", help="Store to use: a SQLite file, or postgresql://user@host:port/db "
+                                                   "[default: store.path setting, tidings.db].",
                                               envvar="TIDINGS_DB")] = None,
     config: Annotated[Optional[str], typer.Option("--config", help="Settings file (TOML) overlaying the defaults.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
@@ -143,7 +151,7 @@ def ingest(
         _print_ingest_warnings(report)
         out.print(f"{len(report.added)} added, {plural(len(report.duplicates), 'duplicate')}, "
                   f"{report.already_stored} already stored, {len(report.errors)} failed; "
-                  f"{plural(len(report.stories_touched), 'story')} updated in {state.db}", highlight=False)
+                  f"{plural(len(report.stories_touched), 'story')} updated in {_shown_db()}", highlight=False)
     if report.errors:
         raise typer.Exit(1)
 
@@ -501,7 +509,7 @@ def serve(
         mode += ", watching its sources"
     if server.get("read_token"):
         mode += ", pages and API need the read token"
-    err.print(f"serving {state.db} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
+    err.print(f"serving {_shown_db()} {mode} on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)",
               highlight=False, soft_wrap=True)
     if host not in ("127.0.0.1", "localhost", "::1") and not server.get("read_token"):
         err.print(f"[yellow]warning[/yellow] listening on {host}: anyone who can reach it can read the store",
@@ -525,7 +533,7 @@ def check(
 
     settings = _settings()
     state.db = state.db or settings.section("store")["path"]
-    if not Path(state.db).is_file():
+    if not _store_exists():
         raise TidingsError("no such store", source=state.db)
     with Store.open(state.db, read_only=not repair) as store:
         report = run(store, repair=repair)
@@ -559,7 +567,7 @@ def backup(
 
     settings = _settings()
     state.db = state.db or settings.section("store")["path"]
-    if not Path(state.db).is_file():
+    if not _store_exists():
         raise TidingsError("no such store", source=state.db)
     with Store.open(state.db, read_only=True) as store:
         result = run(store, path, overwrite=overwrite)
@@ -893,7 +901,7 @@ def watch(
                 report(watcher.run_once(stop=stop))
             else:
                 if not as_json:
-                    err.print(f"watching the sources of {state.db} (Ctrl+C stops)", highlight=False)
+                    err.print(f"watching the sources of {_shown_db()} (Ctrl+C stops)", highlight=False)
                 watcher.run(stop, on_pass=report)
     finally:
         for sig, handler in previous.items():
@@ -988,6 +996,30 @@ def evaluate_entities(
         _print_json(result)
     else:
         out.print(format_entities(result), highlight=False)
+
+
+# ---- status --------------------------------------------------------------------------------
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the store: backend, address, schema revision, counts, and which search runs where.
+
+    Example:  tidings --db postgresql://tidings@db.example.org:5432/news status
+    """
+    with _monitor(read_only=True) as monitor:
+        data = monitor.store.status()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in data.items():
+        if key == "counts":
+            value = ", ".join(f"{n:,} {name}" for name, n in value.items())
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -100,6 +100,12 @@ class StoreError(TidingsError):
     code = "T300"
 
 
+class NotAvailable(StoreError):
+    """A feature the store's backend does not offer (yet): e.g. on PostgreSQL (docs/scaling.md)."""
+
+    code = "T301"
+
+
 class ConfigError(TidingsError):
     code = "T400"
 

@@ -100,6 +100,7 @@ def _findings(store: Store) -> list[Finding]:
 
 def check(store: Store, *, repair: bool = False) -> CheckReport:
     """Check ``store``; with ``repair`` (a writable store) fix what can be fixed and check again."""
+    store.refuse("tidings check", "PostgreSQL checks its own pages; amcheck and pg_dump are its tools")
     findings = _findings(store)
     if not repair or all(f.ok for f in findings):
         return CheckReport(findings)
@@ -125,6 +126,7 @@ def check(store: Store, *, repair: bool = False) -> CheckReport:
 def backup(store: Store, path: str | Path, *, overwrite: bool = False,
            progress: Callable[[int, int], None] | None = None) -> dict:
     """Copy ``store`` to ``path`` (SQLite online backup, consistent as of one moment)."""
+    store.refuse("tidings backup", "back a PostgreSQL store up with pg_dump")
     target = Path(path)
     if target.exists() and not overwrite:
         raise StoreError("the backup file exists already", source=str(target), hint="remove it, or pass --overwrite")

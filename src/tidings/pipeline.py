@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -266,7 +265,7 @@ class Pipeline:
 
 # A batch failing with one of these stops the run (the store is locked, full or read-only; the disk
 # or memory failed): retrying its documents one by one would fail the same way.
-_NOT_ONE_DOCUMENTS_FAULT = (TidingsError, sqlite3.OperationalError, OSError, MemoryError)
+_NOT_ONE_DOCUMENTS_FAULT = (TidingsError, OSError, MemoryError)  # and the store's own faults (Store.is_fault)
 
 
 def _describe(exc: BaseException) -> str:
@@ -309,8 +308,8 @@ class Monitor:
     def refresh_if_changed(self) -> bool:
         """Drop the in-memory story and duplicate state if another connection (another process
         ingesting) has committed to the store since the last call, so that it is reloaded on next
-        use. True if dropped. Costs one ``PRAGMA data_version``, whatever the store's size."""
-        mark = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        use. True if dropped. Costs one small query (``store.data_version()``), whatever the store's size."""
+        mark = self.store.data_version()
         # the first call after state was loaded cannot know when it was loaded: drop it to be safe
         changed = mark != self._state_mark and (self._assigner is not None or self._dedup is not None)
         if changed:
@@ -480,13 +479,14 @@ class Monitor:
         except BaseException as exc:
             # the in-memory story and dedup state ran ahead of the store: reload them from there
             self._assigner = self._dedup = None
+            self._state_mark = None
             # nothing of the batch was committed: neither is it in the report
             added, duplicates, warnings, report.already_stored, report.fixes, report.stories_touched = before
             del report.added[added:], report.duplicates[duplicates:], report.warnings[warnings:]
-            if isinstance(exc, sqlite3.OperationalError):
+            if self.store.is_fault(exc):
                 raise StoreError(f"writing to the store failed ({exc})", source=self.store.path,
                                  hint="nothing of this batch was written; rerun to resume") from exc
-            if not isinstance(exc, Exception) or isinstance(exc, _NOT_ONE_DOCUMENTS_FAULT):
+            if not isinstance(exc, Exception) or isinstance(exc, _NOT_ONE_DOCUMENTS_FAULT) or self.store.is_fault(exc):
                 raise
             if len(batch) > 1:
                 # one document broke the batch: commit them one by one, so that only it fails
@@ -509,11 +509,16 @@ class Monitor:
             self.pipeline.embed(new, self.store, ahead)
         elif ahead is not None:
             ahead.result()   # surface an error of the background work; nothing to use
-        # Story state is read, changed and written under one write lock: a second process writing
-        # the same store waits, then reloads the state the first one committed (docs/reliability.md)
-        with self.store.write_lock(float(self.settings.section("store").get("lock_timeout", 60.0))):
-            self.refresh_if_changed()
+        # The ordered step: story state is read, changed and written under one lock held until the
+        # batch commits (SQLite: its write lock; PostgreSQL: an advisory lock), one assigner at a
+        # time per store; a second process waits, then reloads the state the first one committed
+        # (docs/reliability.md, docs/scaling.md)
+        with self.store.assignment_lock(float(self.settings.section("store").get("lock_timeout", 60.0))):
+            if self.refresh_if_changed():
+                log.info("another process wrote the store: reloading the story state")
             self._assign_and_write(batch, report)
+        # after the commit and the lock: notifications go over the network (never under the lock)
+        self._alert_deliveries()
 
     def _assign_and_write(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
         fresh: list[tuple[Document, Article]] = []
@@ -597,8 +602,8 @@ class Monitor:
             self.store.save_cluster_state(changes.core, full=changes.full, stories=changes.stories,
                                           dropped=changes.dropped, aliases=changes.aliases,
                                           df_items=changes.df_items, df_keep_from=changes.df_keep_from)
+            self._state_mark = self.store.data_version()   # this batch's own write is no news
         report.stories_touched |= touched
-        self._alert_deliveries()
 
     # ---- alerts (tidings.watch.alerts) --------------------------------------------------------
     def _alert_events(self, touched: set[str]) -> None:

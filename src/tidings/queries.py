@@ -40,15 +40,20 @@ def _decode_cursor(cursor: str) -> tuple[object, str]:
     return key, story_id
 
 
-def fts_query(text: str) -> str:
-    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
+def search_words(text: str) -> list[str]:
+    """The words of a free-text query (all of them are required), or BadQuery if it has none."""
     words = re.findall(r"\w+", text, flags=re.UNICODE)
     if not words:
         raise BadQuery("the search query has no words", source="q")
     # each distinct word once: FTS5 matches and highlights every phrase against every other one
     # at the same position, so 1,600 repeats of one word cost 18 s (docs/reliability.md)
-    words = list(dict.fromkeys(w.casefold() for w in words))
-    return " ".join('"' + w.replace('"', "") + '"' for w in words)
+    return list(dict.fromkeys(w.casefold() for w in words))
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: every word quoted, all words required."""
+    from .store.sqlite import fts5_query
+    return fts5_query(search_words(text))
 
 
 def _iso_day(value: str | date | None, name: str) -> str | None:
@@ -94,9 +99,9 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
                          "WHERE m.entity_id = ?)")
             params.append(value)
     if q:
-        where.append("s.id IN (SELECT a.story_id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "
-                     "WHERE articles_fts MATCH ?)")
-        params.append(fts_query(q))
+        matching, match_params = store.story_ids_matching_sql(search_words(q))
+        where.append(f"s.id IN ({matching})")
+        params += match_params
     if sort == "heat":   # what is moving now: tidings.heat
         from .heat import heat_page
         return heat_page(store, where, params, limit=limit, cursor=_decode_cursor(cursor) if cursor else None,
@@ -104,6 +109,8 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
     column, order = SORTS[sort]
     if cursor:
         key, after_id = _decode_cursor(cursor)
+        if (column == "size") != (isinstance(key, (int, float))):   # a server database compares no text to numbers
+            raise BadQuery("invalid cursor", source="cursor", hint="use next_cursor from the previous page")
         where.append(f"(s.{column} < ? OR (s.{column} = ? AND s.id < ?))")
         params += [key, key, after_id]
     rows = store.conn.execute(
@@ -114,7 +121,10 @@ def list_stories(store: Store, *, lang: str | None = None, since: str | None = N
     from .summary import cached_views
 
     views = cached_views(store, [row["id"] for row in rows])
-    stories = [_story_summary(store, row, langs, views) for row in rows]
+    # a database server: one query for the page's entities (round trips count); SQLite: one small
+    # query per story (its sorts stay small: faster in process, bench/api.py)
+    entities = top_entities_of(store, [row["id"] for row in rows], limit=5) if store.batch_reads else {}
+    stories = [_story_summary(store, row, langs, views, entities.get(row["id"])) for row in rows]
     next_cursor = _encode_cursor(rows[-1][column], rows[-1]["id"]) if more and rows else None
     return {"stories": stories, "next_cursor": next_cursor}
 
@@ -129,12 +139,40 @@ def _reader_title(store: Store, row, langs, views: dict | None = None) -> tuple[
     return picked if picked else (row["title"], None)
 
 
-def _story_summary(store: Store, row, langs=(), views: dict | None = None) -> dict:
+def _story_summary(store: Store, row, langs=(), views: dict | None = None,
+                   entities: list[dict] | None = None) -> dict:
     title, title_lang = _reader_title(store, row, langs, views)
     return {"id": row["id"], "title": title, "title_lang": title_lang, "size": row["size"],
             "first_seen": row["first_seen"],
             "last_seen": row["last_seen"], "langs": json.loads(row["langs"]),
-            "top_entities": top_entities(store, row["id"], limit=5)}
+            "top_entities": top_entities(store, row["id"], limit=5) if entities is None else entities}
+
+
+def top_entities_of(store: Store, story_ids: list[str], limit: int = 5) -> dict[str, list[dict]]:
+    """:func:`top_entities` of several stories in one query (a page of the story list: one round
+    trip instead of one per story, which a database server makes count)."""
+    found: dict[str, list[dict]] = {sid: [] for sid in story_ids}
+    if not story_ids:
+        return found
+    rows = store.conn.execute(
+        f"""SELECT story_id, entity_id, articles, mentions, name, label, geonames_id, lat, lon FROM (
+              SELECT a.story_id AS story_id, m.entity_id AS entity_id, COUNT(DISTINCT m.article_id) AS articles,
+                     COUNT(*) AS mentions, e.name AS name, e.label AS label, e.geonames_id AS geonames_id,
+                     e.lat AS lat, e.lon AS lon,
+                     ROW_NUMBER() OVER (PARTITION BY a.story_id ORDER BY COUNT(DISTINCT m.article_id) DESC,
+                                        COUNT(*) DESC, m.entity_id) AS rank
+              FROM articles a JOIN mentions m ON m.article_id = a.id JOIN entities e ON e.id = m.entity_id
+              WHERE a.story_id IN ({",".join("?" * len(story_ids))})
+              GROUP BY a.story_id, m.entity_id, e.id) ranked
+            WHERE rank <= ? ORDER BY story_id, rank""", [*story_ids, limit]).fetchall()
+    for r in rows:
+        found[r["story_id"]].append(_ranked_entity(r))
+    return found
+
+
+def _ranked_entity(r) -> dict:
+    return {"id": r["entity_id"], "name": r["name"], "label": r["label"], "articles": r["articles"],
+            "mentions": r["mentions"], "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]}
 
 
 def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None = None) -> list[dict]:
@@ -145,11 +183,9 @@ def top_entities(store: Store, story_id: str, limit: int = 10, label: str | None
                    e.name, e.label, e.geonames_id, e.lat, e.lon
             FROM articles a JOIN mentions m ON m.article_id = a.id JOIN entities e ON e.id = m.entity_id
             WHERE a.story_id = ? {label_sql}
-            GROUP BY m.entity_id ORDER BY articles DESC, mentions DESC, m.entity_id LIMIT ?""",
+            GROUP BY m.entity_id, e.id ORDER BY articles DESC, mentions DESC, m.entity_id LIMIT ?""",
         [story_id, *([label] if label else []), limit]).fetchall()
-    return [{"id": r["entity_id"], "name": r["name"], "label": r["label"], "articles": r["articles"],
-             "mentions": r["mentions"], "geonames_id": r["geonames_id"], "lat": r["lat"], "lon": r["lon"]}
-            for r in rows]
+    return [_ranked_entity(r) for r in rows]
 
 
 def story_detail(store: Store, story_id: str, langs: list[str] | tuple[str, ...] = ()) -> dict:
@@ -232,7 +268,7 @@ def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
     if "summary_only" in data:  # tidings watch: the text is the feed's summary, the page was not had
         data["summary_only"] = bool(data["summary_only"])
     data["dates"] = [dict(d) for d in store.conn.execute(
-        "SELECT text, start_char, end_char, start, end, granularity FROM date_mentions WHERE article_id = ? "
+        'SELECT text, start_char, end_char, start, "end", granularity FROM date_mentions WHERE article_id = ? '
         "ORDER BY start_char", (article_id,))]
     data["quotes"] = [dict(q) for q in store.conn.execute(
         "SELECT text, speaker, speaker_entity_id FROM quotes WHERE article_id = ? ORDER BY start_char",
@@ -275,7 +311,10 @@ def languages(store: Store) -> list[tuple[str, int]]:
 def search(store: Store, query: str, limit: int = 20, **options) -> list[dict]:
     """Search across languages and word forms (:func:`tidings.search.search` with the default
     settings): the hits, best first, each with ``snippet`` and ``matched`` (why it matched).
-    Long-running callers keep the encoder and vector index: see ``Monitor.search``."""
+    Long-running callers keep the encoder and vector index: see ``Monitor.search``. On PostgreSQL:
+    its own full-text search (diacritics-insensitive, every word required) through the store."""
+    if store.dialect != "sqlite":
+        return store.search_articles(search_words(query), limit)
     from .search import search as run
 
     return run(store, query, limit=limit, **options).hits

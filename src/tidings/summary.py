@@ -114,7 +114,8 @@ def story_view(store: Store, story_id: str) -> dict:
 
 
 def _save(store: Store, story_id: str, data: dict) -> None:
-    store.conn.execute("INSERT OR REPLACE INTO story_summaries(story_id, size, data) VALUES (?, ?, ?)",
+    store.conn.execute("INSERT INTO story_summaries(story_id, size, data) VALUES (?, ?, ?) ON CONFLICT(story_id) "
+                       "DO UPDATE SET size = excluded.size, data = excluded.data",
                        (story_id, data["size"], json.dumps({k: v for k, v in data.items() if k != "size"},
                                                            ensure_ascii=False)))
 

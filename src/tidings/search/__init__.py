@@ -123,6 +123,12 @@ def _keep(store: Store, rowids: list[int], filters: Filters) -> set[int]:
 # ---- the three methods ------------------------------------------------------------------------
 def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, total: int,
            langs: list[str]) -> tuple[list[int], list[str]]:
+    if store.dialect != "sqlite":
+        # no FTS5 word-stem index: the store's own full-text search (PostgreSQL: every word
+        # required, accents ignored, no stemming), ranked by it; docs/scaling.md
+        kept = list(dict.fromkeys(words.tokens(query)))
+        where, params = filters.sql()
+        return store.article_rowids_matching(kept, where, params, cfg.candidates), kept
     expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share)
     if expression is None:
         return [], []
@@ -284,7 +290,7 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
             matched[rowid]["words"] = [w for w in matched[rowid]["words"]
                                        if {words.fold(t) for t in groups.get(w, {w})} & present]
         snippet = None
-        if surface:
+        if surface and store.dialect == "sqlite":
             got = store.conn.execute(
                 "SELECT snippet(articles_fts, 1, '[', ']', '…', 12) FROM articles_fts "
                 "WHERE articles_fts MATCH ? AND rowid = ?", (surface, rowid)).fetchone()

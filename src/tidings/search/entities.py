@@ -86,9 +86,13 @@ def _forms(store: Store, text: str) -> set[str]:
     words = re.findall(r"\w+", text)
     if not words:
         return set()
-    phrase = '"' + " ".join(w.replace('"', "") for w in words) + '"'
-    rows = store.conn.execute(
-        "SELECT form, entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 200", (phrase,))
+    if store.dialect != "sqlite":   # no FTS5 table of the forms: the forms themselves, accents aside
+        rows = store.conn.execute("SELECT form, entity_id FROM entity_forms WHERE unaccent(lower(form)) = "
+                                  "unaccent(lower(?)) LIMIT 200", (" ".join(words),))
+    else:
+        phrase = '"' + " ".join(w.replace('"', "") for w in words) + '"'
+        rows = store.conn.execute(
+            "SELECT form, entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 200", (phrase,))
     key = " ".join(re.findall(r"\w+", _plain(text)))
     return {r[1] for r in rows if " ".join(re.findall(r"\w+", _plain(r[0]))) == key}
 

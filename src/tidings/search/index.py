@@ -28,7 +28,8 @@ def state(store: Store, key: str, default: str | None = None) -> str | None:
 
 
 def set_state(store: Store, key: str, value: object) -> None:
-    store.conn.execute("INSERT OR REPLACE INTO search_state(key, value) VALUES (?, ?)", (key, str(value)))
+    store.conn.execute("INSERT INTO search_state(key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
 
 
 def synced_rowid(store: Store) -> int:
@@ -82,11 +83,13 @@ def _sync_rows(store: Store, rows, model_id: str, section) -> None:
 
         set_state(store, "store_id", uuid.uuid4().hex)
     live = [r for r in rows if not r["duplicate_of"]]
+    if store.dialect == "sqlite":   # FTS5: the word stems are SQLite's only (docs/scaling.md)
+        store.conn.executemany(
+            "INSERT INTO article_stems(rowid, title, text) VALUES (?, ?, ?)",
+            [(r["rowid"], stem_text(r["title"], r["lang"]), stem_text(r["text"], r["lang"])) for r in live])
     store.conn.executemany(
-        "INSERT INTO article_stems(rowid, title, text) VALUES (?, ?, ?)",
-        [(r["rowid"], stem_text(r["title"], r["lang"]), stem_text(r["text"], r["lang"])) for r in live])
-    store.conn.executemany(
-        "INSERT OR REPLACE INTO article_vectors(article_rowid, key) VALUES (?, ?)",
+        "INSERT INTO article_vectors(article_rowid, key) VALUES (?, ?) "
+        "ON CONFLICT(article_rowid) DO UPDATE SET key = excluded.key",
         [(r["rowid"], embedding_key(model_id, embedding_text(r["title"], r["text"], section))) for r in live])
     _add_entity_forms(store, live)
     set_state(store, "synced_rowid", rows[-1]["rowid"])
@@ -113,20 +116,28 @@ def _add_entity_forms(store: Store, rows) -> None:
             when = published[m["article_id"]]
             if when > last.get(m["entity_id"], ""):
                 last[m["entity_id"]] = when
+    if store.dialect != "sqlite":   # no FTS5 table of the forms to keep: one upsert
+        store.conn.executemany(
+            """INSERT INTO entity_forms(form, entity_id, mentions) VALUES (?, ?, ?) ON CONFLICT(form, entity_id)
+               DO UPDATE SET mentions = entity_forms.mentions + excluded.mentions""",
+            [(form, entity_id, n) for (form, entity_id), n in sorted(forms.items())])
     new_forms = []
-    for (form, entity_id), n in forms.items():
+    for (form, entity_id), n in forms.items() if store.dialect == "sqlite" else ():
         cur = store.conn.execute(
             "UPDATE entity_forms SET mentions = mentions + ? WHERE form = ? AND entity_id = ?", (n, form, entity_id))
         if cur.rowcount == 0:
             new_forms.append((form, entity_id, n))
-    store.conn.executemany("INSERT INTO entity_forms(form, entity_id, mentions) VALUES (?, ?, ?)", new_forms)
-    store.conn.executemany("INSERT INTO entity_forms_fts(form, entity_id) VALUES (?, ?)",
-                           [(f, e) for f, e, _ in new_forms])
+    if new_forms:
+        store.conn.executemany("INSERT INTO entity_forms(form, entity_id, mentions) VALUES (?, ?, ?)", new_forms)
+        store.conn.executemany("INSERT INTO entity_forms_fts(form, entity_id) VALUES (?, ?)",
+                               [(f, e) for f, e, _ in new_forms])
     store.conn.executemany(
         """INSERT INTO entity_stats(entity_id, mentions, articles, last_seen) VALUES (?, ?, ?, ?)
-           ON CONFLICT(entity_id) DO UPDATE SET mentions = mentions + excluded.mentions,
-             articles = articles + excluded.articles, last_seen = MAX(last_seen, excluded.last_seen)""",
-        [(e, mentions[e], len(articles[e]), last[e]) for e in mentions])
+           ON CONFLICT(entity_id) DO UPDATE SET mentions = entity_stats.mentions + excluded.mentions,
+             articles = entity_stats.articles + excluded.articles,
+             last_seen = CASE WHEN excluded.last_seen > entity_stats.last_seen THEN excluded.last_seen
+                              ELSE entity_stats.last_seen END""",
+        [(e, mentions[e], len(articles[e]), last[e]) for e in sorted(mentions)])
 
 
 def ensure_synced(store: Store, settings=None) -> None:
@@ -134,7 +145,7 @@ def ensure_synced(store: Store, settings=None) -> None:
     or straight through :class:`Store`): directly when writable, else through a short writable
     connection (as :meth:`Store._migrate` does); a store that cannot be written is searched as
     it is, with a warning."""
-    if store.path in ("", ":memory:") and store.read_only:
+    if (store.path in ("", ":memory:") and store.read_only) or store.dialect != "sqlite":
         return
     if pending(store) == 0:
         return

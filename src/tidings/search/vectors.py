@@ -122,7 +122,9 @@ class StoreVectors:
         self.index: UsearchIndex | None = None
         self.meta: dict = {}
         self.centres: LanguageCentres | None = None
-        self.path = None if store.path in ("", ":memory:") else Path(store.path + ".vectors.usearch")
+        # beside a SQLite file; in memory for an in-memory or server store (PostgreSQL)
+        self.path = None if store.path in ("", ":memory:") or store.dialect != "sqlite" \
+            else Path(store.path + ".vectors.usearch")
 
     # ---- files ---------------------------------------------------------------------------
     @property

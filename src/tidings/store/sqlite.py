@@ -1,31 +1,37 @@
-"""The embedded store: SQLite in WAL mode, with schema migrations and FTS5 search.
+"""The embedded store: SQLite in WAL mode, with FTS5 search (the default backend).
 
 The store knows tables, not pipeline stages: the pipeline hands it finished
 :class:`~tidings.models.Article` objects and it writes them in one transaction per batch,
 so an interrupted or failed batch never leaves half an article behind and never changes
-what was stored before.
+what was stored before. The SQL shared with PostgreSQL is in :mod:`tidings.store.base`; this
+module holds what is SQLite's own, and the legacy migrations of the released stores.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ..errors import StoreError
+from . import migrate
+from .base import Store, parse_iso, utcnow
 
-from ..errors import NotFound, StoreError
-from ..models import Article, Document, Entity
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore", "fts5_query", "parse_iso", "utcnow"]
 
 log = logging.getLogger(__name__)
 
-# Each migration moves the schema one version up. Never edit a released migration: add one.
+# The legacy migrations (PRAGMA user_version 1..8), frozen: 1..4 are the released versions (Alembic's
+# baseline revision 0001), 5..8 were appended by the trust, alerts, watch and search work and are
+# Alembic revisions 0002..0005 now (running this same SQL on SQLite). A store without
+# alembic_version is brought to version 8 with them, then stamped with revision 0005
+# (migrate.LEGACY_REVISIONS). New schema changes are Alembic revisions (tidings/store/migrate.py
+# says how), never entries here.
 MIGRATIONS: list[str] = [
     # 1: initial schema
     """
@@ -312,25 +318,18 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-SCHEMA_VERSION = len(MIGRATIONS)
+SCHEMA_VERSION = len(MIGRATIONS)   # the legacy version every store carries (PRAGMA user_version)
 
 
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def fts5_query(words: Sequence[str]) -> str:
+    """A safe FTS5 query: every word quoted, all words required."""
+    return " ".join('"' + w.replace('"', "") + '"' for w in words)
 
 
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+class SQLiteStore(Store):
+    """SQLite store. Open with :meth:`Store.open`; use as a context manager or call :meth:`close`."""
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-class Store:
-    """SQLite store. Open with :meth:`open`; use as a context manager or call :meth:`close`."""
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, path: str, read_only: bool = False):
         self.conn = conn
@@ -340,7 +339,7 @@ class Store:
 
     # ---- opening and migrations -------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, *, read_only: bool = False) -> "Store":
+    def open(cls, path: str | Path, *, read_only: bool = False) -> "SQLiteStore":
         path = str(path)
         try:
             if read_only:
@@ -370,17 +369,35 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"the store has schema version {version}, newer than this tidings "
                              f"understands ({SCHEMA_VERSION})", source=self.path, hint="upgrade tidings")
-        if version == SCHEMA_VERSION:
+        revision = self.schema_revision()
+        head = migrate.head_revision()
+        if revision == head:
             return
+        if revision is not None and revision not in migrate.known_revisions():
+            raise StoreError(f"the store has schema revision {revision}, newer than this tidings "
+                             f"understands ({head})", source=self.path, hint="upgrade tidings")
         if self.read_only:
             # an older store opened for reading: migrate it through a short writable connection
             try:
-                Store.open(self.path).close()
+                SQLiteStore.open(self.path).close()
             except StoreError:
                 raise StoreError(f"the store has schema version {version} and needs a migration, but it "
                                  "cannot be opened for writing", source=self.path,
                                  hint="run any tidings command with write access once") from None
             return
+        if revision is None or (revision == migrate.BASELINE and version > 4):
+            # a new store (version 0), a released one (1..4) or one of the legacy versions 5..8: the
+            # legacy migrations bring it to the last legacy version, the same schema as its revision
+            # (a new store is written so, without importing Alembic); stores stamped with the
+            # baseline while versions 5..8 were still legacy entries are caught up the same way
+            self._legacy_migrations(version)
+            self._stamp(migrate.LEGACY_REVISIONS[SCHEMA_VERSION])
+        if self.schema_revision() != head:
+            if self.path == ":memory:":
+                raise StoreError("an in-memory store cannot be migrated by Alembic", source=self.path)
+            migrate.upgrade(self.path)
+
+    def _legacy_migrations(self, version: int) -> None:
         for number in range(version, SCHEMA_VERSION):
             if self._user_version() > number:
                 continue   # another process opening the store migrated it meanwhile
@@ -398,15 +415,6 @@ class Store:
     def _user_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All writes of one batch: committed together or not at all."""
@@ -417,6 +425,14 @@ class Store:
             return
         with self.conn:
             yield self.conn
+
+    def _stamp(self, revision: str) -> None:
+        """Record an Alembic revision (what ``alembic stamp REVISION`` writes)."""
+        with self.conn:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+                              "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+            self.conn.execute("DELETE FROM alembic_version")
+            self.conn.execute("INSERT INTO alembic_version(version_num) VALUES (?)", (revision,))
 
     @contextmanager
     def write_lock(self, timeout: float = 60.0) -> Iterator[sqlite3.Connection]:
@@ -451,205 +467,32 @@ class Store:
         self._locked = False
         self.conn.commit()
 
-    # ---- writes ---------------------------------------------------------------------------
-    def add_raw(self, doc: Document, input_key: str | None = None) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO raw_inputs(source, content_type, raw, received_at, input_key) VALUES (?,?,?,?,?)",
-            (doc.source, doc.content_type, doc.raw, _iso(utcnow()), input_key))
+    def schema_revision(self) -> str | None:
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                             ).fetchone() is None:
+            return None
+        row = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+
+    # ---- what is SQLite's own -------------------------------------------------------------
+    def _upsert_sql(self, table: str, columns: Sequence[str], key: Sequence[str], replace: bool) -> str:
+        return _sqlite_upsert(table, tuple(columns), replace)
+
+    def _insert_returning_id(self, sql: str, params: Sequence[Any], or_none: bool = False) -> int | None:
+        cur = self.conn.execute(sql, params)
+        if or_none and not cur.rowcount:
+            return None
         return int(cur.lastrowid)
 
-    def has_input(self, input_key: str) -> bool:
-        """Whether a raw input with this identity (pipeline.input_key) is stored."""
-        return self.conn.execute("SELECT 1 FROM raw_inputs WHERE input_key = ? LIMIT 1",
-                                 (input_key,)).fetchone() is not None
+    def sql_errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
 
-    def article_with_external_id(self, external_id: str, other_than_hash: str) -> str | None:
-        """An article stored with this external id and a different content hash, if any."""
-        row = self.conn.execute(
-            "SELECT id FROM articles WHERE external_id = ? AND content_hash != ? ORDER BY rowid LIMIT 1",
-            (external_id, other_than_hash)).fetchone()
-        return row[0] if row else None
+    def is_fault(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError)
 
-    def add_article(self, article: Article, raw_id: int | None) -> None:
-        self.conn.execute(
-            """INSERT INTO articles(id, raw_id, source, url, outlet, external_id, title, text, lang,
-                   lang_confidence, published_at, ingested_at, content_hash, duplicate_of, story_id, flags,
-                   date_source)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (article.id, raw_id, article.source, article.url, article.outlet, article.external_id,
-             article.title, article.text, article.lang, article.lang_confidence,
-             _iso(article.published_at), _iso(utcnow()), article.content_hash,
-             article.duplicate_of, article.story_id, ",".join(article.flags), article.date_source))
-        if article.summary_only:
-            self.conn.execute("UPDATE articles SET summary_only = 1 WHERE id = ?", (article.id,))
-        if article.duplicate_of:
-            return
-        analysis = article.analysis
-        self.upsert_entities(analysis.entities.values())
-        self.conn.executemany(
-            "INSERT INTO mentions(article_id, entity_id, label, text, start, end, in_title) VALUES (?,?,?,?,?,?,?)",
-            [(article.id, m.entity_id, m.label, m.text, m.start, m.end, int(m.in_title)) for m in analysis.mentions])
-        self.conn.executemany(
-            "INSERT INTO date_mentions(article_id, text, start_char, end_char, start, end, granularity)"
-            " VALUES (?,?,?,?,?,?,?)",
-            [(article.id, d.text, d.start_char, d.end_char, d.start.isoformat(), d.end.isoformat(),
-              d.granularity) for d in analysis.dates])
-        self.conn.executemany(
-            "INSERT INTO quotes(article_id, text, start_char, end_char, speaker_entity_id, speaker)"
-            " VALUES (?,?,?,?,?,?)",
-            [(article.id, q.text, q.start_char, q.end_char, q.speaker_entity_id, q.speaker)
-             for q in analysis.quotes])
-
-    def upsert_entities(self, entities: Iterable[Entity]) -> None:
-        """Add new entities; an entity already stored keeps its name, and gains coordinates if it
-        had none (countries had none before data/gazetteer/country_points.tsv)."""
-        self.conn.executemany(
-            """INSERT INTO entities(id, label, name, geonames_id, country, lat, lon) VALUES (?,?,?,?,?,?,?)
-               ON CONFLICT(id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon
-               WHERE entities.lat IS NULL AND excluded.lat IS NOT NULL""",
-            [(e.id, e.label, e.name, e.geonames_id, e.country, e.lat, e.lon) for e in entities])
-
-    def add_signature(self, article_id: str, signature: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO dedup_signatures(article_id, signature) VALUES (?,?)",
-                          (article_id, signature))
-
-    def signatures(self, since: datetime | None = None) -> Iterator[tuple[str, bytes]]:
-        """Duplicate signatures in the order they were added; with ``since``, only those of
-        articles published at or after it (the monitor keeps a bounded window in memory)."""
-        if since is None:
-            rows = self.conn.execute("SELECT article_id, signature FROM dedup_signatures ORDER BY rowid")
-        else:
-            rows = self.conn.execute(
-                """SELECT s.article_id, s.signature FROM articles a JOIN dedup_signatures s ON s.article_id = a.id
-                   WHERE a.published_at >= ? ORDER BY s.rowid""", (_iso(since),))
-        for row in rows:
-            yield row[0], row[1]
-
-    def newest_published(self) -> datetime | None:
-        """Publication time of the newest stored article (the stream's clock), if any. Articles
-        dated only by their ingest time do not set it while any other is stored (an archive of
-        undated files ingested today would otherwise put the clock months ahead)."""
-        row = self.conn.execute("SELECT MAX(published_at) FROM articles WHERE date_source IS NOT 'ingest-time'"
-                                ).fetchone()
-        if not row or not row[0]:
-            row = self.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()
-        return parse_iso(row[0]) if row and row[0] else None
-
-    def set_membership(self, article_id: str, story_id: str, score: float) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO memberships(article_id, story_id, score) VALUES (?,?,?)",
-                          (article_id, story_id, score))
-        self.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
-
-    def merge_story(self, old_id: str, new_id: str) -> None:
-        """Move every member of ``old_id`` to ``new_id``; ``old_id`` keeps resolving to ``new_id``."""
-        self.conn.execute("UPDATE memberships SET story_id = ? WHERE story_id = ?", (new_id, old_id))
-        self.conn.execute("UPDATE articles SET story_id = ? WHERE story_id = ?", (new_id, old_id))
-        self.conn.execute("INSERT OR IGNORE INTO stories(id) VALUES (?)", (old_id,))
-        self.conn.execute("UPDATE stories SET merged_into = ?, size = 0 WHERE id = ?", (new_id, old_id))
-        # earlier aliases of old_id now point at the survivor too
-        self.conn.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", (new_id, old_id))
-
-    def refresh_stories(self, story_ids: Iterable[str]) -> None:
-        """Recompute size, languages, time span and title of the given stories from their members."""
-        for story_id in sorted(set(story_ids)):
-            rows = self.conn.execute(
-                """SELECT title, lang, published_at, date_source FROM articles
-                   WHERE story_id = ? AND duplicate_of IS NULL ORDER BY published_at, rowid""",
-                (story_id,)).fetchall()
-            if not rows:
-                continue
-            # an article dated only by its ingest time does not move a story that has dated ones
-            dated = [r for r in rows if r["date_source"] != "ingest-time"] or rows
-            langs: dict[str, int] = {}
-            for row in rows:
-                langs[row["lang"]] = langs.get(row["lang"], 0) + 1
-            title = _story_title(rows)
-            self.conn.execute(
-                """INSERT INTO stories(id, title, size, first_seen, last_seen, langs) VALUES (?,?,?,?,?,?)
-                   ON CONFLICT(id) DO UPDATE SET title=excluded.title, size=excluded.size,
-                     first_seen=excluded.first_seen, last_seen=excluded.last_seen, langs=excluded.langs""",
-                (story_id, title, len(rows), dated[0]["published_at"], dated[-1]["published_at"],
-                 json.dumps(dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))))))
-
-    def save_cluster_state(self, data: bytes, *, full: bool = True,
-                           stories: Iterable[tuple[str, int, bytes, str]] = (), dropped: Iterable[str] = (),
-                           aliases: Iterable[tuple[str, str]] = (),
-                           df_items: Iterable[tuple[str, int, float, str]] = (),
-                           df_keep_from: dict[str, int] | None = None) -> None:
-        """Write the story assigner's state: ``data`` is its blob (a whole ``dump_state`` or the
-        core of ``state_changes``); the other arguments are the rows of ``state_changes``.
-        ``full`` clears the state rows first (a whole blob, or the first save after a blob)."""
-        if full:
-            self.conn.execute("DELETE FROM cluster_stories")
-            self.conn.execute("DELETE FROM cluster_aliases")
-            self.conn.execute("DELETE FROM cluster_df")
-        self.conn.execute("INSERT OR REPLACE INTO cluster_state(id, data) VALUES (1, ?)", (data,))
-        self.conn.executemany("DELETE FROM cluster_stories WHERE id = ?", [(i,) for i in dropped])
-        self.conn.executemany("INSERT OR REPLACE INTO cluster_stories(id, slot, vector, record) VALUES (?,?,?,?)",
-                              stories)
-        self.conn.executemany("INSERT OR REPLACE INTO cluster_aliases(id, target) VALUES (?,?)", aliases)
-        for kind, seq in (df_keep_from or {}).items():
-            self.conn.execute("DELETE FROM cluster_df WHERE kind = ? AND seq < ?", (kind, seq))
-        self.conn.executemany("INSERT OR REPLACE INTO cluster_df(kind, seq, t, ids) VALUES (?,?,?,?)", df_items)
-
-    def cluster_state(self) -> bytes | None:
-        row = self.conn.execute("SELECT data FROM cluster_state WHERE id = 1").fetchone()
-        return bytes(row[0]) if row else None
-
-    def cluster_state_tables(self) -> dict[str, list[tuple]]:
-        """The state rows written by :meth:`save_cluster_state`, in the order the assigner wants
-        them (aliases as inserted, IDF windows by sequence number)."""
-        conn = self.conn
-        return {
-            "stories": [(r[0], r[1], bytes(r[2]), r[3])
-                        for r in conn.execute("SELECT id, slot, vector, record FROM cluster_stories")],
-            "aliases": [(r[0], r[1]) for r in conn.execute("SELECT id, target FROM cluster_aliases ORDER BY rowid")],
-            "df": [tuple(r) for r in conn.execute("SELECT kind, seq, t, ids FROM cluster_df ORDER BY kind, seq")],
-        }
-
-    # ---- embeddings cache -----------------------------------------------------------------
-    def cached_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk):
-                found[row[0]] = np.frombuffer(row[1], dtype=np.float32).copy()
-        return found
-
-    def cache_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
-        self.conn.executemany("INSERT OR IGNORE INTO embeddings(key, model, vector) VALUES (?,?,?)",
-                              [(k, model, np.asarray(v, dtype=np.float32).tobytes()) for k, v in vectors.items()])
-
-    # ---- reads ----------------------------------------------------------------------------
-    def has_article(self, article_id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
-
-    def article_by_hash(self, content_hash: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY rowid LIMIT 1",
-            (content_hash,)).fetchone()
-        return row[0] if row else None
-
-    def resolve_story(self, story_id: str) -> str:
-        seen = set()
-        while True:
-            row = self.conn.execute("SELECT merged_into FROM stories WHERE id = ?", (story_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no story with id {story_id!r}", hint="list them with: tidings stories")
-            if not row[0] or row[0] in seen:
-                return story_id
-            seen.add(story_id)
-            story_id = row[0]
-
-    def article_row(self, article_id: str) -> sqlite3.Row:
-        row = self.conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no article with id {article_id!r}", hint="find one with: tidings search QUERY")
-        return row
-
-    def raw_input(self, raw_id: int) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM raw_inputs WHERE id = ?", (raw_id,)).fetchone()
+    def data_version(self) -> object:
+        """``PRAGMA data_version``: changes when another connection commits (not this one)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # ---- maintenance (tidings check / backup; see tidings.maintenance) -----------------------
     # Each check is a query for the offending ids (at most ``limit`` are listed, all are counted)
@@ -786,99 +629,31 @@ class Store:
         finally:
             target.close()
 
-    def count(self, table: str) -> int:
-        if table not in {"articles", "stories", "entities", "raw_inputs", "mentions"}:
-            raise ValueError(table)
-        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    @contextmanager
+    def assignment_lock(self, timeout: float = 60.0) -> Iterator[None]:
+        """The ordered step under SQLite's write lock (:meth:`write_lock`, BEGIN IMMEDIATE): one
+        writer process at a time per file; the next one waits up to ``timeout`` seconds."""
+        with self.write_lock(timeout):
+            yield
 
-    # ---- sources and fetched URLs (tidings watch) ------------------------------------------
-    SOURCE_FIELDS = ("kind", "name", "lang", "tags", "every_seconds", "paused", "next_due", "last_fetch",
-                     "last_status", "last_error", "errors_in_row", "etag", "last_modified", "feed_url",
-                     "fetches", "not_modified")
+    def full_text_search_mode(self) -> str:
+        return "sqlite-fts5"
 
-    def add_source(self, url: str, kind: str, *, every_seconds: float, name: str | None = None,
-                   lang: str | None = None, tags: Sequence[str] = (), now: datetime | None = None) -> int | None:
-        """Add a source, due at once; return its id, or None if this URL is already a source."""
-        now = now or utcnow()
-        cur = self.conn.execute(
-            """INSERT INTO sources(url, kind, name, lang, tags, every_seconds, added_at, next_due)
-               VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(url) DO NOTHING""",
-            (url, kind, name, lang, json.dumps(list(tags)), float(every_seconds), _iso(now), _iso(now)))
-        return int(cur.lastrowid) if cur.rowcount else None
+    def search_articles(self, words: Sequence[str], limit: int) -> list[dict]:
+        rows = self.conn.execute(
+            """SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
+                      snippet(articles_fts, 1, '[', ']', '…', 12) AS snippet
+               FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
+               WHERE articles_fts MATCH ? AND a.duplicate_of IS NULL ORDER BY rank LIMIT ?""",
+            (fts5_query(words), limit)).fetchall()
+        return [dict(r) for r in rows]
 
-    def sources(self, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-        """Every source (or those of ``ids``) as a dict, by id."""
-        rows = self.conn.execute("SELECT * FROM sources ORDER BY id").fetchall()
-        wanted = None if ids is None else set(ids)
-        return [_source_dict(r) for r in rows if wanted is None or r["id"] in wanted]
-
-    def source(self, source_id: int) -> dict[str, Any]:
-        found = self.sources([source_id])
-        if not found:
-            raise NotFound(f"no source with id {source_id}", hint="list them with: tidings sources list")
-        return found[0]
-
-    def update_source(self, source_id: int, **values: Any) -> None:
-        """Set fields of a source (health, validators, schedule): names from SOURCE_FIELDS."""
-        unknown = set(values) - set(self.SOURCE_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown source fields: {sorted(unknown)}")
-        for key in ("next_due", "last_fetch"):
-            if isinstance(values.get(key), datetime):
-                values[key] = _iso(values[key])
-        if isinstance(values.get("tags"), (list, tuple)):
-            values["tags"] = json.dumps(list(values["tags"]))
-        if not values:
-            return
-        assignments = ", ".join(f"{key} = ?" for key in values)
-        self.conn.execute(f"UPDATE sources SET {assignments} WHERE id = ?", (*values.values(), source_id))
-
-    def remove_source(self, source_id: int) -> bool:
-        """Forget a source (its articles and fetch records stay). False if there was none."""
-        return self.conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
-
-    def seen_urls(self, urls: Iterable[str]) -> set[str]:
-        """Those of ``urls`` fetched before (as an entry URL, a final URL or a canonical URL) or
-        stored as an article's URL."""
-        urls = list(dict.fromkeys(u for u in urls if u))
-        seen: set[str] = set()
-        for start in range(0, len(urls), 300):
-            chunk = urls[start:start + 300]
-            marks = ",".join("?" * len(chunk))
-            for table, column in (("fetched_urls", "url"), ("fetched_urls", "final_url"),
-                                  ("fetched_urls", "canonical_url"), ("articles", "url")):
-                seen.update(row[0] for row in self.conn.execute(
-                    f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk))
-        return seen
-
-    def record_fetched(self, url: str, *, status: str, source_id: int | None = None, final_url: str | None = None,
-                       canonical_url: str | None = None, article_id: str | None = None,
-                       now: datetime | None = None) -> None:
-        """Remember that ``url`` was fetched (and what it gave), so it is not fetched again."""
-        self.conn.execute(
-            """INSERT INTO fetched_urls(url, final_url, canonical_url, article_id, source_id, status, fetched_at)
-               VALUES (?,?,?,?,?,?,?) ON CONFLICT(url) DO UPDATE SET
-                 final_url = excluded.final_url, canonical_url = excluded.canonical_url,
-                 article_id = COALESCE(excluded.article_id, fetched_urls.article_id), status = excluded.status""",
-            (url, final_url, canonical_url, article_id, source_id, status, _iso(now or utcnow())))
-
-    def source_article_counts(self, since: datetime) -> dict[int, int]:
-        """Articles each source gave since ``since`` (by fetch time)."""
-        return {int(r[0]): int(r[1]) for r in self.conn.execute(
-            """SELECT source_id, COUNT(*) FROM fetched_urls WHERE fetched_at >= ? AND article_id IS NOT NULL
-               AND source_id IS NOT NULL GROUP BY source_id""", (_iso(since),))}
+    def story_ids_matching_sql(self, words: Sequence[str]) -> tuple[str, list[Any]]:
+        return ("SELECT a.story_id FROM articles_fts f JOIN articles a ON a.rowid = f.rowid "
+                "WHERE articles_fts MATCH ?", [fts5_query(words)])
 
 
-def _source_dict(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data["tags"] = json.loads(data["tags"] or "[]")
-    data["paused"] = bool(data["paused"])
-    return data
-
-
-def _story_title(rows: Sequence[sqlite3.Row]) -> str:
-    """The earliest English title if any (analysts read English first), else the earliest title."""
-    for row in rows:
-        if row["lang"] == "en" and row["title"]:
-            return str(row["title"])
-    return str(rows[0]["title"])
+@lru_cache(maxsize=None)
+def _sqlite_upsert(table: str, columns: tuple[str, ...], replace: bool) -> str:
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    return f"{verb} INTO {table}({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"

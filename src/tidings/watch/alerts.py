@@ -126,10 +126,10 @@ def add_alert(store: Store, name: str, *, entity: str | None = None, place: str 
     if store.conn.execute("SELECT 1 FROM alerts WHERE name = ?", (name,)).fetchone():
         raise AlertError("an alert of this name exists", source=name, hint="tidings alerts remove NAME first")
     with store.transaction():
-        cur = store.conn.execute("INSERT INTO alerts(name, filters, notify, growth, created_at) VALUES (?,?,?,?,?)",
-                                 (name, json.dumps(filters, ensure_ascii=False), json.dumps(list(notify)), growth,
-                                  _iso(utcnow())))
-        alert = get_alert(store, int(cur.lastrowid))
+        alert_id = store._insert_returning_id(
+            "INSERT INTO alerts(name, filters, notify, growth, created_at) VALUES (?,?,?,?,?)",
+            (name, json.dumps(filters, ensure_ascii=False), json.dumps(list(notify)), growth, _iso(utcnow())))
+        alert = get_alert(store, int(alert_id))
         for row in _matching(store, alert, None):
             store.conn.execute("INSERT INTO alert_stories(alert_id, story_id, size, langs) VALUES (?,?,?,?)",
                                (alert.id, row["id"], row["size"], row["langs"]))
@@ -201,7 +201,7 @@ def _matching(store: Store, alert: Alert, story_ids: Sequence[str] | None) -> li
         where.append(f"s.id IN ({','.join('?' * len(story_ids))})")
         params.extend(story_ids)
     if f.get("min_languages"):
-        where.append("(SELECT COUNT(*) FROM json_each(s.langs)) >= ?")
+        where.append(f"{store.json_key_count_sql('s.langs')} >= ?")
         params.append(int(f["min_languages"]))
     if f.get("lang"):
         where.append(articles_where("a.lang = ? AND a.duplicate_of IS NULL"))
@@ -210,7 +210,12 @@ def _matching(store: Store, alert: Alert, story_ids: Sequence[str] | None) -> li
         if f.get(key):
             where.append(articles_where("m.entity_id = ?", "JOIN mentions m ON m.article_id = a.id"))
             params.append(f[key])
-    if f.get("q"):
+    if f.get("q") and store.dialect != "sqlite":   # the store's own full-text search
+        from ..queries import search_words
+        matching, match_params = store.story_ids_matching_sql(search_words(f["q"]))
+        where.append(f"s.id IN ({matching})")
+        params.extend(match_params)
+    elif f.get("q"):
         from ..queries import fts_query
         where.append(articles_where("articles_fts MATCH ?", "JOIN articles_fts ON articles_fts.rowid = a.rowid"))
         params.append(fts_query(f["q"]))
@@ -251,17 +256,15 @@ def evaluate(store: Store, story_ids: Iterable[str], settings: Any = None, now: 
         step = int(alert.growth or cfg["growth_step"])
         # one alert that cannot be evaluated (a filter SQLite refuses) is skipped, with its
         # writes undone, and never fails the batch: the articles matter more than the alert
-        store.conn.execute("SAVEPOINT tidings_alert")
         try:
-            found: list[Event] = []
-            for start in range(0, len(ids), 500):   # SQLite's limit on bound parameters
-                for row in _matching(store, alert, ids[start:start + 500]):
-                    found.extend(e for e in _events_of(store, alert, row, step) if _record(store, alert, e, stamp))
-        except (TidingsError, sqlite3.Error) as exc:
-            store.conn.execute("ROLLBACK TO tidings_alert")
+            with store.savepoint():
+                found: list[Event] = []
+                for start in range(0, len(ids), 500):   # SQLite's limit on bound parameters
+                    for row in _matching(store, alert, ids[start:start + 500]):
+                        found.extend(e for e in _events_of(store, alert, row, step) if _record(store, alert, e, stamp))
+        except (TidingsError, sqlite3.Error, *store.sql_errors()) as exc:
             log.error("alert %s (%s) not evaluated: %s", alert.id, alert.name, exc)
             found = []
-        store.conn.execute("RELEASE tidings_alert")
         recorded.extend(found)
     return recorded
 
@@ -290,16 +293,17 @@ def _events_of(store: Store, alert: Alert, row: sqlite3.Row, step: int) -> list[
 
 
 def _record(store: Store, alert: Alert, event: Event, stamp: str) -> bool:
-    cur = store.conn.execute(
-        "INSERT OR IGNORE INTO alert_events(alert_id, key, kind, story_id, title, detail, created_at) "
-        "VALUES (?,?,?,?,?,?,?)",
+    event_id = store._insert_returning_id(
+        "INSERT INTO alert_events(alert_id, key, kind, story_id, title, detail, created_at) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
         (alert.id, event.key, event.kind, event.story_id, event.title, json.dumps(event.detail, ensure_ascii=False),
-         stamp))
-    if cur.rowcount == 0:
+         stamp), or_none=True)
+    if event_id is None:
         return False
     store.conn.executemany(
-        "INSERT OR IGNORE INTO alert_deliveries(event_id, target, status, attempts, next_attempt_at) "
-        "VALUES (?,?,'pending',0,?)", [(cur.lastrowid, url, stamp) for url in alert.notify])
+        "INSERT INTO alert_deliveries(event_id, target, status, attempts, next_attempt_at) "
+        "VALUES (?,?,'pending',0,?) ON CONFLICT(event_id, target) DO NOTHING",
+        [(event_id, url, stamp) for url in alert.notify])
     return True
 
 

@@ -188,8 +188,10 @@ class TimeBudget:
         self._local = threading.local()
 
     def attach(self, conn: sqlite3.Connection) -> None:
-        if self.seconds > 0:
+        if self.seconds > 0 and hasattr(conn, "set_progress_handler"):
             conn.set_progress_handler(self._over, 1_000)
+        elif self.seconds > 0:   # PostgreSQL: the server cancels a statement over the budget
+            conn.execute(f"SET statement_timeout = {int(self.seconds * 1000)}")
 
     def start(self) -> None:
         self._local.deadline = time.monotonic() + self.seconds

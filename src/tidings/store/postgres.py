@@ -1,0 +1,356 @@
+"""The PostgreSQL store: one database shared by many ingest, watch and serve processes (psycopg 3).
+
+Open it with ``Store.open("postgresql://user@host:port/db")`` (``--db`` on the command line).
+The schema is created and migrated by Alembic (:mod:`tidings.store.migrate`) under an advisory
+lock, so two processes starting on an empty database do not both create it.
+
+Many processes, one database
+----------------------------
+- An article is stored once: ``articles.id`` is unique (and deterministic: the same input gets
+  the same id), and the pipeline checks for it under the assignment lock below.
+- Story assignment is the pipeline's one ordered step. :meth:`PostgresStore.assignment_lock`
+  opens a transaction and takes the transaction-level advisory lock
+  ``pg_advisory_xact_lock(ASSIGNMENT_LOCK_KEY)``: one assigner at a time per database. Inside it
+  the monitor compares :meth:`PostgresStore.data_version` (the transaction id that last wrote the
+  story state row) with the one it last saw and reloads the story and duplicate state if another
+  process has committed since; it then checks which articles are already stored, assigns the rest
+  and writes articles, memberships, stories and state in that same transaction. The lock is
+  released by the commit. Enrichment (cleaning, language, entities, embeddings: the costly part)
+  runs outside the lock, in parallel in every process.
+- When an assigner dies, its lock goes with its session: a killed process (even ``kill -9``)
+  closes its connection, the server rolls its transaction back (nothing of the batch is stored,
+  no half state) and releases the lock; the next process waiting gets it, sees the state of the
+  last committed batch and goes on. A machine that vanishes without closing the connection holds
+  the lock until the server notices the dead TCP connection (the client asks for keepalives every
+  30 s; ``tcp_keepalives_*`` on the server, or ``idle_in_transaction_session_timeout``, bound it).
+  The dead process's unstored articles are stored by running its ingest again (ids are
+  deterministic, so what was stored is skipped).
+- Readers (``tidings serve``) run in autocommit: every query sees the last committed state and
+  no reader holds a transaction open.
+
+Full-text search uses PostgreSQL's own: the ``tidings`` configuration (``simple``: no stemming,
+any language; ``unaccent``: accents ignored) over title and text, a GIN index, ``ts_headline``
+snippets. Vector search: see :meth:`PostgresStore.vector_search_mode`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from ..errors import StoreError
+from ..models import Article
+from . import migrate
+from .base import Store, on_conflict_sql, redact
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key of the story assignment step ("tiding" + 1)
+ASSIGNMENT_LOCK_KEY = 0x7469_6469_6E67_0001
+# tables with an explicit rowid identity column standing for SQLite's implicit row id: a replaced
+# row takes a new one, as SQLite's INSERT OR REPLACE gives it (the order of reads by rowid)
+_ROWID_TABLES = {"dedup_signatures", "cluster_aliases"}
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+class Row:
+    """A result row like ``sqlite3.Row``: by index, by column name, ``keys()``, ``dict(row)``."""
+
+    __slots__ = ("_values", "_index")
+
+    def __init__(self, values: Sequence[Any], index: dict[str, int]):
+        self._values = values
+        self._index = index
+
+    def __getitem__(self, key: int | str | slice) -> Any:
+        if isinstance(key, str):
+            return self._values[self._index[key]]
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self._values) == (tuple(other) if isinstance(other, (Row, tuple)) else other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values))
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._index, self._values))!r})"
+
+
+def _row_factory(cursor):
+    names = [d.name for d in cursor.description or ()]
+    index = {name: i for i, name in enumerate(names)}
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(values, index)
+    return make
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """SQLite's ``?`` parameters to psycopg's ``%s`` (a literal ``%`` doubled), outside quotes."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote:
+            out.append("%%" if ch == "%" else ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class PgConnection:
+    """The part of the ``sqlite3.Connection`` surface the readers use, over a psycopg connection:
+    ``execute`` / ``executemany`` with ``?`` parameters, rows as :class:`Row`, ``with conn:`` for
+    a transaction (nested: a savepoint). Outside a transaction every statement commits on its own."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self._transactions: list[Any] = []
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None):
+        return self.raw.execute(translate(sql), params)
+
+    def executemany(self, sql: str, seq: Any):
+        rows = list(seq)
+        cur = self.raw.cursor()
+        if rows:
+            cur.executemany(translate(sql), rows)
+        return cur
+
+    def transaction(self):
+        return self.raw.transaction()
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._transactions)
+
+    def __enter__(self) -> "PgConnection":
+        # a transaction runs in pipeline mode: statements whose results nobody reads are sent
+        # without waiting for the server (a batch of writes costs a few round trips, not one
+        # per statement); reading a result waits for what was sent before it
+        pipeline = self.raw.pipeline() if not self._transactions else None
+        if pipeline is not None:
+            pipeline.__enter__()
+        tx = self.raw.transaction()
+        tx.__enter__()
+        self._transactions.append((tx, pipeline))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        tx, pipeline = self._transactions.pop()
+        try:
+            tx.__exit__(*exc)
+        except BaseException as error:   # the commit failed (a server error surfaces at the sync)
+            if pipeline is not None:
+                pipeline.__exit__(type(error), error, error.__traceback__)
+            raise
+        if pipeline is not None:
+            pipeline.__exit__(*exc)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresStore(Store):
+    """PostgreSQL store. Open with :meth:`Store.open` and a ``postgresql://`` address."""
+
+    dialect = "postgresql"
+    batch_reads = True
+
+    def __init__(self, conn: PgConnection, path: str, read_only: bool = False):
+        self.conn = conn
+        self.path = path
+        self.read_only = read_only
+        self._vector_mode: str | None = None
+
+    @property
+    def address(self) -> str:
+        return redact(self.path)
+
+    @classmethod
+    def open(cls, path: str, *, read_only: bool = False) -> "PostgresStore":
+        import psycopg
+
+        url = "postgresql://" + path.split("://", 1)[1]
+        try:
+            if not read_only:
+                cls._migrate(path)
+            # the process id in the session's name: pg_stat_activity / pg_locks tell who holds the lock
+            raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory,
+                                  application_name=f"tidings:{os.getpid()}",
+                                  connect_timeout=10, **_KEEPALIVES)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open the store: {str(exc).strip().splitlines()[0]}", source=redact(path),
+                             hint="is the PostgreSQL server running, and the address "
+                                  "postgresql://user@host:port/database right?") from None
+        except Exception as exc:   # SQLAlchemy / Alembic errors while migrating
+            raise StoreError(f"cannot migrate the store: {str(exc).strip().splitlines()[0]}",
+                             source=redact(path)) from None
+        store = cls(PgConnection(raw), path, read_only)
+        if read_only:
+            raw.execute("SET default_transaction_read_only = on")
+            revision = store.schema_revision()
+            if revision is None:
+                store.close()
+                raise StoreError("no tidings store in this database", source=redact(path),
+                                 hint="ingest something first: tidings --db URL ingest PATH")
+            if revision != migrate.head_revision():
+                store.close()
+                raise StoreError(f"the store is at schema revision {revision} and needs a migration",
+                                 source=redact(path), hint="run any tidings command with write access once")
+        return store
+
+    @staticmethod
+    def _migrate(path: str) -> None:
+        import psycopg
+
+        url = "postgresql://" + path.split("://", 1)[1]
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()[0]
+            current = conn.execute("SELECT version_num FROM alembic_version").fetchone() if exists else None
+        head = migrate.head_revision()
+        if current is not None and current[0] == head:
+            return
+        if current is not None and current[0] not in migrate.known_revisions():
+            raise StoreError(f"the store has schema revision {current[0]}, newer than this tidings "
+                             f"understands ({head})", source=redact(path), hint="upgrade tidings")
+        migrate.upgrade(path)
+
+    # ---- what is PostgreSQL's own -----------------------------------------------------------
+    def _upsert_sql(self, table: str, columns: Sequence[str], key: Sequence[str], replace: bool) -> str:
+        extra = ("rowid = excluded.rowid",) if replace and table in _ROWID_TABLES else ()
+        return on_conflict_sql(table, tuple(columns), tuple(key), replace, extra)
+
+    def _insert_returning_id(self, sql: str, params: Sequence[Any], or_none: bool = False) -> int | None:
+        row = self.conn.execute(sql + " RETURNING id", params).fetchone()
+        if row is None and or_none:
+            return None
+        return int(row[0])
+
+    def add_article(self, article: Article, raw_id: int | None) -> None:
+        # PostgreSQL text cannot hold NUL characters (SQLite's can): drop them, offsets aside
+        if "\x00" in article.title or "\x00" in article.text:
+            from dataclasses import replace
+            article = replace(article, title=article.title.replace("\x00", ""),
+                              text=article.text.replace("\x00", ""))
+        super().add_article(article, raw_id)
+
+    def json_key_count_sql(self, column: str) -> str:
+        return f"(SELECT COUNT(*) FROM json_object_keys(CAST({column} AS json)))"
+
+    def sql_errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        # psycopg's nested transaction: a savepoint, rolled back (also in pipeline mode) on error
+        with self.conn.raw.transaction():
+            yield
+
+    def is_fault(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError)
+
+    def data_version(self) -> object:
+        """The transaction id that last wrote the story state row (every batch writes it)."""
+        row = self.conn.execute("SELECT xmin::text FROM cluster_state WHERE id = 1").fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def assignment_lock(self, timeout: float = 60.0) -> Iterator[None]:
+        import psycopg
+
+        if self.read_only:
+            raise StoreError("the store is open read-only", source=self.address)
+        with self.conn:
+            if not self.conn.execute("SELECT pg_try_advisory_xact_lock(?)", (ASSIGNMENT_LOCK_KEY,)).fetchone()[0]:
+                log.info("waiting for the story assignment lock (another process is assigning)")
+                self.conn.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+                try:
+                    self.conn.execute("SELECT pg_advisory_xact_lock(?)", (ASSIGNMENT_LOCK_KEY,)).fetchone()  # wait here
+                except psycopg.errors.LockNotAvailable:
+                    raise StoreError(f"another process has held the story assignment lock for over {timeout:g} s",
+                                     source=self.address,
+                                     hint="raise store.lock_timeout, or see who holds it in pg_locks") from None
+                self.conn.execute("SET LOCAL lock_timeout = 0")
+            yield
+
+    def full_text_search_mode(self) -> str:
+        return "postgresql-tsvector (simple + unaccent)"
+
+    _FTS = "to_tsvector('tidings', a.title || ' ' || a.text) @@ plainto_tsquery('tidings', ?)"
+
+    def search_articles(self, words: Sequence[str], limit: int) -> list[dict]:
+        rows = self.conn.execute(
+            f"""SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
+                       ts_headline('tidings', a.text, plainto_tsquery('tidings', ?),
+                                   'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1') AS snippet
+                FROM articles a WHERE {self._FTS} AND a.duplicate_of IS NULL
+                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
+                                 plainto_tsquery('tidings', ?)) DESC, a.rowid
+                LIMIT ?""",
+            (" ".join(words), " ".join(words), " ".join(words), limit)).fetchall()
+        return [dict(r) for r in rows]
+
+    def article_rowids_matching(self, words: Sequence[str], where: str, params: Sequence[Any],
+                                limit: int) -> list[int]:
+        """Row ids of the articles matching every word (and the filter ``where``, over ``a``), best first."""
+        q = " ".join(words)
+        rows = self.conn.execute(
+            f"""SELECT a.rowid FROM articles a WHERE {self._FTS} AND {where}
+                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
+                                 plainto_tsquery('tidings', ?)) DESC, a.rowid LIMIT ?""",
+            [q, *params, q, limit]).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def story_ids_matching_sql(self, words: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"SELECT a.story_id FROM articles a WHERE {self._FTS}", [" ".join(words)]
+
+    def vector_search_mode(self) -> str:
+        """``"pgvector"`` when the server has the ``vector`` extension installed in this
+        database, else ``"in-process"``.
+
+        Where pgvector plugs in: a nearest-neighbour query over article vectors goes through
+        the store (``store.vector_search_mode()`` says which); with ``"pgvector"`` it can run in
+        the server (``ORDER BY embedding <=> ?`` on a ``vector(384)`` column with an HNSW
+        index, added by an Alembic revision guarded by this check), otherwise the in-process
+        index of tidings.search is built from the stored vectors as on SQLite.
+        """
+        if self._vector_mode is None:
+            row = self.conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+            self._vector_mode = "pgvector" if row else "in-process"
+            log.info("vector search on %s: %s", self.address, self._vector_mode)
+        return self._vector_mode
+
+    def status(self) -> dict[str, Any]:
+        data = super().status()
+        row = self.conn.execute("SELECT name FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        data["pgvector_available_on_server"] = row is not None
+        data["server_version"] = self.conn.execute("SHOW server_version").fetchone()[0]
+        return data
