@@ -117,3 +117,15 @@ def test_table_has_thirty_rows_in_six_languages():
 
 def test_forward_words_need_a_publication_date():
     assert find_dates("The talks go on until Sunday and resume next week.", "en", None) == []
+
+
+def test_a_language_without_weekday_words_is_no_crash():
+    """Found by schemathesis through POST /api/similarity with lang "0": the forward-word set was
+    built from a name bound only for languages with weekday words."""
+    from datetime import datetime, timezone
+
+    from tidings.dates import find_dates
+
+    when = datetime(2026, 12, 4, 12, tzinfo=timezone.utc)
+    for lang in ("0", "xx", "und"):
+        assert isinstance(find_dates("On 3 December 2026 and 2026-12-01.", lang, when), list)

@@ -218,7 +218,7 @@ def _lang(lang: str) -> _Lang:
     ago = [re.compile(rx, re.IGNORECASE) for rx in cfg.get("ago", []) + cfg.get("ahead", [])]
     anchors = {w for phrase in list(months) + list(weekdays) + list(relative) + list(periods)
                for w in _ANCHOR_WORD.findall(phrase.lower())}
-    forward = frozenset(_norm(w) for w in list(cfg.get("weekday_forward", [])) + list(after))
+    forward = frozenset(_norm(w) for w in list(cfg.get("weekday_forward", [])) + list(cfg.get("weekday_after", [])))
     future = re.compile("|".join(f"(?:{rx})" for rx in cfg["future"])) if cfg.get("future") else None
     return _Lang(code, months, {k.lower(): v for k, v in weekdays.items()}, relative, patterns, ago,
                  cfg.get("year_needs", ""), ordinal_dot, frozenset(s.lower() for s in since), frozenset(anchors),
