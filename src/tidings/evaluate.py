@@ -24,6 +24,13 @@ from .store import parse_iso
 REPLAY_BATCH = 64
 
 
+def _gold_records(gold_path: Path, limit: int | None) -> list:
+    """The records of a clustering gold file in publication-time order (the first ``limit``)."""
+    records = _read_jsonl(gold_path, ("id", "cluster"))
+    records.sort(key=lambda r: (r[2].get("published_at") or "", r[0]))
+    return records[:limit] if limit else records
+
+
 def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, str, dict]]:
     if not path.is_file():
         raise InputError("no such file", source=str(path))
@@ -86,10 +93,7 @@ def evaluate_clustering(gold_path: str | Path, settings: Settings | None = None,
 
     gold_path = Path(gold_path)
     settings = settings or Settings.load()
-    records = _read_jsonl(gold_path, ("id", "cluster"))
-    records.sort(key=lambda r: (r[2].get("published_at") or "", r[0]))
-    if limit:
-        records = records[:limit]
+    records = _gold_records(gold_path, limit)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
         monitor = replay_gold(records, gold_path, Path(tmp) / "eval.db", settings, progress=progress)
@@ -278,10 +282,7 @@ def evaluate_search(gold_path: str | Path, settings: Settings | None = None, *, 
 
     gold_path = Path(gold_path)
     settings = settings or Settings.load()
-    records = _read_jsonl(gold_path, ("id", "cluster"))
-    records.sort(key=lambda r: (r[2].get("published_at") or "", r[0]))
-    if limit:
-        records = records[:limit]
+    records = _gold_records(gold_path, limit)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tidings-eval-") as tmp:
         db = Path(store_path) if store_path else Path(tmp) / "eval.db"
