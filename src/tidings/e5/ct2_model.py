@@ -67,6 +67,9 @@ def ct2_runner(weights: E5Weights, path: Path, threads: int, lock: threading.Loc
     """(token ids, mask) -> mean of the unmasked token states, on a CTranslate2 int8 encoder."""
     import ctranslate2
 
+    from .heap import keep_large_buffers
+
+    keep_large_buffers()   # its per-batch buffers: heap, not fresh mmap pages (e5/heap.py)
     with lock:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
