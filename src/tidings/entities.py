@@ -463,7 +463,7 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
         if whole is None:
             return _link_cached(words[1], label, lang)  # "la Tunisie", "il Cairo"
     if label == "LOC":
-        place = places.gazetteer().get_exact(name)
+        place = places.gazetteer().get_exact(name, towns=False)  # towns after case forms: lookup
         if place is not None:
             return _place_link(place)
         curated = table.organisation(name)
