@@ -36,6 +36,7 @@ from pathlib import Path
 from threading import Lock
 
 from . import places
+from .display import nominative
 from .models import Analysis, Entity, Mention, Span
 from .translit import fold, script_of, skeleton, to_latin
 
@@ -383,12 +384,35 @@ def core_span(text: str, start: int, end: int, label: str, lang: str) -> tuple[i
         if len(words) == 2:
             first = words[0].lower()
             if (first in rules.leading_articles and label in ("ORG", "LOC")) or \
-                    (label == "PER" and first in rules.titles):
+                    (label == "PER" and first in rules.titles) or _leading_function_word(words, label):
                 start = text.index(words[1], start + len(words[0]))
                 changed = True
+        number = _TRAILING_NUMBER.search(text, start, end)
+        if number and number.start() > start:
+            end = number.start()
+            changed = True
         while end > start and text[end - 1] in _TRAILING_PUNCT:
             end -= 1
     return start, end
+
+
+#: A number of two digits or more after a name (``Hajduk 51``, a score or a fan club's year): cut,
+#: a name ends in a word. One digit stays: it is part of names of channels and leagues
+#: (Channel 4, France 3, Ligue 1; pt_bosque-dev annotates "France 3" as one ORG).
+_TRAILING_NUMBER = re.compile(r"[ \t]+\d{2,}$")
+
+
+def _leading_function_word(words: list[str], label: str) -> bool:
+    """A name does not start with a lowercase preposition or article (``de France`` ->
+    ``France``): cut it, except before a surname (``de Gaulle``, ``van Gogh`` keep their
+    particle): a person's name loses it only when the rest names a country or a big city."""
+    first, rest = words[0], words[1]
+    if not first.islower() or first not in _function_words() or not rest[:1].isupper():
+        return False
+    if label != "PER":
+        return True
+    place = places.gazetteer().get_exact(rest, towns=False)
+    return place is not None and _is_major(place)
 
 
 # --------------------------------------------------------------------------- linking
@@ -692,9 +716,10 @@ def _curated_id(eid: str) -> bool:
 
 def _best_display(forms: Counter[str], label: str, lang: str) -> str:
     """Display name of an uncurated entity: its fullest form in the article (most words, then
-    most frequent, then shortest, which in inflected languages is usually the nominative)."""
+    most frequent, then shortest), in the nominative where the language inflects
+    (:func:`tidings.display.nominative`: "Ante Bulića" -> "Ante Bulić", "Poljudu" -> "Poljud")."""
     best = sorted(forms.items(), key=lambda kv: (-len(kv[0].split()), -kv[1], len(kv[0]), kv[0]))[0][0]
-    return _display(best, lang)
+    return _display(nominative(best, label, lang, forms), lang)
 
 
 _TOKEN = re.compile(r"(?<![\w’'-])[^\W\d_][\w’'-]*")
