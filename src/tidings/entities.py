@@ -35,6 +35,8 @@ from importlib import resources
 from pathlib import Path
 from threading import Lock
 
+from unidecode import unidecode
+
 from . import places
 from .display import nominative
 from .models import Analysis, Entity, Mention, Span
@@ -43,7 +45,8 @@ from .translit import fold, script_of, skeleton, to_latin
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "configured", "Linked"]
+__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "configured", "Linked", "acronym_key",
+           "legacy_ids"]
 
 _settings_override: dict | None = None
 _settings_cache: dict | None = None
@@ -306,6 +309,36 @@ def _org_key(name: str) -> str:
     return "_".join(skeleton(w) for w in kept if skeleton(w))
 
 
+#: An acronym written in capitals, two to eight letters and digits ("ANSSI", "ÖBB", "ФСБ", "G7").
+_ACRONYM_WORD = re.compile(r"[^\W\d_a-zа-яё][^\W_a-zа-яё]{1,7}")
+
+
+def acronym_key(name: str) -> str:
+    """Readable key of an acronym: its letters in lowercase ASCII (``ANSSI`` -> ``anssi``,
+    ``ÖBB`` -> ``obb``, ``ФСБ`` -> ``fsb``); "" for other names. The phonetic skeleton, which
+    keys other names, reads badly for acronyms (``ans``, ``ob``): it collapses doubled letters and
+    drops final vowels, which spell nothing in an acronym."""
+    name = name.strip()
+    if not _ACRONYM_WORD.fullmatch(name) or not any(ch.isupper() for ch in name):
+        return ""
+    key = _NOT_ASCII_KEY.sub("", unidecode(to_latin(name, "ru")).lower())
+    return key if len(key) >= 2 else ""
+
+
+_NOT_ASCII_KEY = re.compile(r"[^a-z0-9]+")
+
+
+def legacy_ids(name: str, label: str) -> frozenset[str]:
+    """Ids that tidings before issue #15 gave the entity now named ``name``, where they differ
+    from today's: organisations named by an acronym were keyed by its skeleton (``org:ans`` for
+    ANSSI). Stored stores keep such ids; :func:`tidings.queries.resolve_entity_id` maps an old id
+    to the entity a store holds."""
+    if label != "ORG" or not acronym_key(name):
+        return frozenset()
+    old = _org_key(name)
+    return frozenset({f"org:{old}"}) if old and old != acronym_key(name) else frozenset()
+
+
 #: A short all-capital acronym ("HTS", "ЦРУ", "U.N."): curated ones are matched exactly only.
 _ACRONYM = re.compile(r"[^\W\d_a-zа-я]{1,5}|(?:[^\W\d_a-z]\.){2,5}")
 
@@ -468,7 +501,7 @@ def _organisation(name: str, lang: str) -> Linked:
     curated = names_table().organisation(name)
     if curated is not None:
         return _curated_link(curated)
-    key = _org_key(name) or _fallback_key(name)
+    key = acronym_key(name) or _org_key(name) or _fallback_key(name)
     return Linked(f"org:{key}", "ORG", Entity(f"org:{key}", "ORG", _display(name, lang)))
 
 

@@ -1,0 +1,84 @@
+"""Checks on a recogniser's spans against the gazetteer and the language's lexicon (issue #15).
+
+:func:`towns_not_people`: a recogniser that meets a one-word name it has no evidence for tends to
+call it a person: spaCy's English model tags "Grindavík" PER in "residents of Grindavík", the
+German fallback's capitalised-span rule tags "Schwaz" and "Wörgl" PER. When the gazetteer knows
+the word as a town (towns of 1,000 people and more: :mod:`tidings.towns`) and nothing in the
+text says person, the span is a place. "Nothing says person" means all of:
+
+* the word is no given name (:func:`tidings.ner.first_names`) and the names projected from the
+  UNER training data (:func:`tidings.ner.known_names`) do not list it as a person or an
+  organisation;
+* no longer person span in the text ends with it ("George Washington" makes "Washington" the
+  man), and no title or capitalised word stands right before it;
+* for a town under ``entities.relabel_min_population`` people, the word is no ordinary word of
+  the language in lowercase (simplemma): "Mobile", "Split", "Nice", "Bush" and "Police" are
+  words before they are towns, so only big places with those names (Split, Nice) count.
+
+Applied after every recogniser by :func:`tidings.ner.recognise`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .models import Span
+from .translit import fold
+
+__all__ = ["towns_not_people"]
+
+#: The word right before a span, and whether it is capitalised (part of a longer name).
+_PREV_WORD = re.compile(r"([^\W\d_][\w'’.-]*)[ \t]+$")
+_WORD_ONLY = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+
+@lru_cache(maxsize=1)
+def _person_titles() -> frozenset[str]:
+    from .crf import word_list
+
+    return word_list("person_titles.txt")
+
+
+def _relabel_min_population() -> int:
+    from .entities import settings
+
+    return int(settings()["relabel_min_population"])
+
+
+@lru_cache(maxsize=65536)
+def _town(word: str, lang: str) -> bool:
+    """``word`` is exactly the name of a city or town the gazetteer knows, and not one whose name
+    is a common word of ``lang`` unless the place is big."""
+    from .ner import _known_word
+    from .places import gazetteer
+
+    place = gazetteer().get_exact(word)
+    if place is None or place.kind != "city":
+        return False
+    if place.population < _relabel_min_population() and _known_word(word.lower(), lang):
+        return False
+    return True
+
+
+def towns_not_people(text: str, spans: list[Span], lang: str) -> list[Span]:
+    """``spans`` with one-word PER/ORG spans that name a town, with no person evidence, as LOC
+    (see the module docstring)."""
+    from .ner import first_names, known_names
+
+    out: list[Span] = []
+    surnames = {fold(sp.text.split()[-1]) for sp in spans if sp.label == "PER" and len(sp.text.split()) > 1}
+    given, known, titles = first_names(), known_names(), _person_titles()
+    for sp in spans:
+        word = sp.text
+        if sp.label in ("PER", "ORG") and len(word) >= 4 and _WORD_ONLY.fullmatch(word) \
+                and word[0].isupper() and not word.isupper():
+            low = word.lower()
+            prev = _PREV_WORD.search(text, max(0, sp.start - 40), sp.start)
+            person_like = (low in given or known.get(low) in ("PER", "ORG") or fold(word) in surnames
+                           or (prev is not None and (prev.group(1)[0].isupper()
+                                                     or prev.group(1).lower().rstrip(".") in titles)))
+            if not person_like and _town(word, lang):
+                sp = Span(sp.start, sp.end, "LOC", sp.text)
+        out.append(sp)
+    return out
