@@ -651,17 +651,19 @@ def _known_word(word: str, lang: str) -> bool:
         return False
 
 
-def _drop_common_words(text: str, items: list[_Item], lang: str) -> None:
+def _drop_common_words(text: str, items: list[_Item], lang: str, title: str = "") -> None:
     """Unlink single capitalised words that are ordinary words of the language: the word also
     occurs in lowercase in the same text ("Due"/"due"), or it starts a sentence and the
     language's dictionary (simplemma) knows it ("Poco", "Tomó", "Manifestantes"). Weak
     recognisers (the capitalised-span fallback) propose such words; curated names, big places
-    and people named in full elsewhere in the article are kept."""
+    and people named in full elsewhere in the article are kept. Words of the ``title`` are
+    judged by the text too: "Cyberattaque" heading a French article that writes "la
+    cyberattaque" is no name there either."""
     multi = {it.linked.id for it in items if it.linked is not None and len(it.text.split()) > 1}
     lower = None
     for it in items:
         ln = it.linked
-        if ln is None or ln.curated or ln.id in multi or " " in it.text or it.in_title:
+        if ln is None or ln.curated or ln.id in multi or " " in it.text:
             continue
         if ln.place:
             place = _place_of(ln)
@@ -670,7 +672,8 @@ def _drop_common_words(text: str, items: list[_Item], lang: str) -> None:
         if lower is None:
             lower = {w for w in _WORD.findall(text) if w.islower()}
         word = it.text.lower()
-        if word in lower or (_sentence_initial(text, it.start) and _known_word(word, lang)):
+        initial = _sentence_initial(title if it.in_title else text, it.start)
+        if word in lower or (initial and _known_word(word, lang)):
             it.linked = None
 
 
@@ -721,7 +724,7 @@ def analyse(text: str, lang: str, published_at: datetime | None = None, title: s
     if title and title.strip() and not _title_in_text(title, text):
         items += _spans_to_items(title, _recognise(title, lang), lang, True)
     _link_items(items, lang, {False: text, True: title or ""})
-    _drop_common_words(text, items, lang)
+    _drop_common_words(text, items, lang, title or "")
     if text.strip():
         items += _propagate(text, items, lang)
         items.sort(key=lambda it: (it.in_title, it.start))

@@ -10,10 +10,12 @@ text says person, the span is a place. "Nothing says person" means all of:
   UNER training data (:func:`tidings.ner.known_names`) do not list it as a person or an
   organisation;
 * no longer person span in the text ends with it ("George Washington" makes "Washington" the
-  man), and no title or capitalised word stands right before it;
+  man), no title or capitalised word stands right before it, and it is not in a list next to a
+  person ("Peter Saul, Corneille, Tinguely");
 * for a town under ``entities.relabel_min_population`` people, the word is no ordinary word of
   the language in lowercase (simplemma): "Mobile", "Split", "Nice", "Bush" and "Police" are
-  words before they are towns, so only big places with those names (Split, Nice) count.
+  words before they are towns, so only big places with those names (Split, Nice) count; and
+  such a town must be named by its own GeoNames name, not an alternate ("Chung").
 
 Applied after every recogniser by :func:`tidings.ner.recognise`.
 """
@@ -24,12 +26,15 @@ import re
 from functools import lru_cache
 
 from .models import Span
+from .towns import unaccented
 from .translit import fold
 
 __all__ = ["towns_not_people"]
 
 #: The word right before a span, and whether it is capitalised (part of a longer name).
 _PREV_WORD = re.compile(r"([^\W\d_][\w'’.-]*)[ \t]+$")
+#: What separates the names of a list: a comma, "and" in a few languages, an ampersand.
+_LIST_GAP = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\be\b|\by\b|\bi\b|\bи\b)\s*")
 _WORD_ONLY = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 
 
@@ -56,9 +61,22 @@ def _town(word: str, lang: str) -> bool:
     place = gazetteer().get_exact(word)
     if place is None or place.kind != "city":
         return False
-    if place.population < _relabel_min_population() and _known_word(word.lower(), lang):
-        return False
+    if place.population < _relabel_min_population():
+        # A smaller place by its own name only: GeoNames' alternate names of places ("Chung",
+        # a district of Shanghai) are surnames too often; and no common word ("Police").
+        if fold(word) not in (fold(place.name), fold(unaccented(place.name))) or _known_word(word.lower(), lang):
+            return False
     return True
+
+
+def _in_a_list_of_people(text: str, spans: list[Span], i: int) -> bool:
+    """Span ``i`` stands in a list next to a person ("Peter Saul, Corneille, Tinguely")."""
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(spans) and spans[j].label == "PER":
+            a, b = (spans[j], spans[i]) if j < i else (spans[i], spans[j])
+            if _LIST_GAP.fullmatch(text, a.end, b.start):
+                return True
+    return False
 
 
 def towns_not_people(text: str, spans: list[Span], lang: str) -> list[Span]:
@@ -69,13 +87,14 @@ def towns_not_people(text: str, spans: list[Span], lang: str) -> list[Span]:
     out: list[Span] = []
     surnames = {fold(sp.text.split()[-1]) for sp in spans if sp.label == "PER" and len(sp.text.split()) > 1}
     given, known, titles = first_names(), known_names(), _person_titles()
-    for sp in spans:
+    for i, sp in enumerate(spans):
         word = sp.text
         if sp.label in ("PER", "ORG") and len(word) >= 4 and _WORD_ONLY.fullmatch(word) \
                 and word[0].isupper() and not word.isupper():
             low = word.lower()
             prev = _PREV_WORD.search(text, max(0, sp.start - 40), sp.start)
             person_like = (low in given or known.get(low) in ("PER", "ORG") or fold(word) in surnames
+                           or _in_a_list_of_people(text, spans, i)
                            or (prev is not None and (prev.group(1)[0].isupper()
                                                      or prev.group(1).lower().rstrip(".") in titles)))
             if not person_like and _town(word, lang):
