@@ -193,7 +193,7 @@ def _is_state(word: str, lang: str) -> bool:
     from .places import gazetteer
 
     gaz = gazetteer()
-    place = gaz.get_exact(word) or gaz.by_inflection(word, _normalise_lang(lang))
+    place = gaz.get_exact(word, towns=False) or gaz.by_inflection(word, _normalise_lang(lang))
     return place is not None and place.kind in ("country", "continent")
 
 
