@@ -571,6 +571,7 @@ def api_router() -> APIRouter:
         from .search.entities import entity_profile
 
         store = _backend(request).reader()
+        entity_id = queries.resolve_entity_id(store, entity_id)  # an older id answers too (issue #15)
         return {**queries.entity_detail(store, entity_id), **entity_profile(store, entity_id)}
 
     @router.get("/search", response_model=SearchResults, tags=["articles"], responses=_errors(400, 422),

@@ -35,14 +35,20 @@ from importlib import resources
 from pathlib import Path
 from threading import Lock
 
+from unidecode import unidecode
+
 from . import places
+from .display import nominative
 from .models import Analysis, Entity, Mention, Span
+from .name_checks import town_by_name
+from .towns import SMALL_TOWN_POPULATION
 from .translit import fold, script_of, skeleton, to_latin
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "configured", "Linked"]
+__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "configured", "Linked", "acronym_key",
+           "legacy_ids"]
 
 _settings_override: dict | None = None
 _settings_cache: dict | None = None
@@ -305,6 +311,36 @@ def _org_key(name: str) -> str:
     return "_".join(skeleton(w) for w in kept if skeleton(w))
 
 
+#: An acronym written in capitals, two to eight letters and digits ("ANSSI", "ÖBB", "ФСБ", "G7").
+_ACRONYM_WORD = re.compile(r"[^\W\d_a-zа-яё][^\W_a-zа-яё]{1,7}")
+
+
+def acronym_key(name: str) -> str:
+    """Readable key of an acronym: its letters in lowercase ASCII (``ANSSI`` -> ``anssi``,
+    ``ÖBB`` -> ``obb``, ``ФСБ`` -> ``fsb``); "" for other names. The phonetic skeleton, which
+    keys other names, reads badly for acronyms (``ans``, ``ob``): it collapses doubled letters and
+    drops final vowels, which spell nothing in an acronym."""
+    name = name.strip()
+    if not _ACRONYM_WORD.fullmatch(name) or not any(ch.isupper() for ch in name):
+        return ""
+    key = _NOT_ASCII_KEY.sub("", unidecode(to_latin(name, "ru")).lower())
+    return key if len(key) >= 2 else ""
+
+
+_NOT_ASCII_KEY = re.compile(r"[^a-z0-9]+")
+
+
+def legacy_ids(name: str, label: str) -> frozenset[str]:
+    """Ids that tidings before issue #15 gave the entity now named ``name``, where they differ
+    from today's: organisations named by an acronym were keyed by its skeleton (``org:ans`` for
+    ANSSI). Stored stores keep such ids; :func:`tidings.queries.resolve_entity_id` maps an old id
+    to the entity a store holds."""
+    if label != "ORG" or not acronym_key(name):
+        return frozenset()
+    old = _org_key(name)
+    return frozenset({f"org:{old}"}) if old and old != acronym_key(name) else frozenset()
+
+
 #: A short all-capital acronym ("HTS", "ЦРУ", "U.N."): curated ones are matched exactly only.
 _ACRONYM = re.compile(r"[^\W\d_a-zа-я]{1,5}|(?:[^\W\d_a-z]\.){2,5}")
 
@@ -383,12 +419,37 @@ def core_span(text: str, start: int, end: int, label: str, lang: str) -> tuple[i
         if len(words) == 2:
             first = words[0].lower()
             if (first in rules.leading_articles and label in ("ORG", "LOC")) or \
-                    (label == "PER" and first in rules.titles):
+                    (label == "PER" and first in rules.titles) or _leading_function_word(words, label):
                 start = text.index(words[1], start + len(words[0]))
                 changed = True
+        number = _TRAILING_NUMBER.search(text, start, end)
+        if number and number.start() > start:
+            end = number.start()
+            changed = True
         while end > start and text[end - 1] in _TRAILING_PUNCT:
             end -= 1
     return start, end
+
+
+#: A number of two digits or more after a name (``Hajduk 51``, a score or a fan club's year): cut,
+#: a name ends in a word. One digit stays: it is part of names of channels and leagues
+#: (Channel 4, France 3, Ligue 1; pt_bosque-dev annotates "France 3" as one ORG).
+_TRAILING_NUMBER = re.compile(r"[ \t]+\d{2,}$")
+
+
+def _leading_function_word(words: list[str], label: str) -> bool:
+    """A name does not start with a lowercase preposition or article (``de France`` ->
+    ``France``): cut it, except before a surname (``de Gaulle``, ``van Gogh`` keep their
+    particle): a person's name loses it only when the rest names a country or a big city."""
+    first, rest = words[0], words[1]
+    if not first.islower() or first not in _function_words() or not rest[:1].isupper():
+        return False
+    if places.gazetteer().get_exact(" ".join(words), towns=False) is not None:
+        return False  # "la Défense", "le Havre": the article is part of the place's name
+    if label != "PER":
+        return True
+    place = places.gazetteer().get_exact(rest, towns=False)
+    return place is not None and _is_major(place)
 
 
 # --------------------------------------------------------------------------- linking
@@ -444,7 +505,7 @@ def _organisation(name: str, lang: str) -> Linked:
     curated = names_table().organisation(name)
     if curated is not None:
         return _curated_link(curated)
-    key = _org_key(name) or _fallback_key(name)
+    key = acronym_key(name) or _org_key(name) or _fallback_key(name)
     return Linked(f"org:{key}", "ORG", Entity(f"org:{key}", "ORG", _display(name, lang)))
 
 
@@ -463,7 +524,7 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
         if whole is None:
             return _link_cached(words[1], label, lang)  # "la Tunisie", "il Cairo"
     if label == "LOC":
-        place = places.gazetteer().get_exact(name)
+        place = places.gazetteer().get_exact(name, towns=False)  # towns after case forms: lookup
         if place is not None:
             return _place_link(place)
         curated = table.organisation(name)
@@ -594,17 +655,19 @@ def _known_word(word: str, lang: str) -> bool:
         return False
 
 
-def _drop_common_words(text: str, items: list[_Item], lang: str) -> None:
+def _drop_common_words(text: str, items: list[_Item], lang: str, title: str = "") -> None:
     """Unlink single capitalised words that are ordinary words of the language: the word also
     occurs in lowercase in the same text ("Due"/"due"), or it starts a sentence and the
     language's dictionary (simplemma) knows it ("Poco", "Tomó", "Manifestantes"). Weak
     recognisers (the capitalised-span fallback) propose such words; curated names, big places
-    and people named in full elsewhere in the article are kept."""
+    and people named in full elsewhere in the article are kept. Words of the ``title`` are
+    judged by the text too: "Cyberattaque" heading a French article that writes "la
+    cyberattaque" is no name there either."""
     multi = {it.linked.id for it in items if it.linked is not None and len(it.text.split()) > 1}
     lower = None
     for it in items:
         ln = it.linked
-        if ln is None or ln.curated or ln.id in multi or " " in it.text or it.in_title:
+        if ln is None or ln.curated or ln.id in multi or " " in it.text:
             continue
         if ln.place:
             place = _place_of(ln)
@@ -613,7 +676,8 @@ def _drop_common_words(text: str, items: list[_Item], lang: str) -> None:
         if lower is None:
             lower = {w for w in _WORD.findall(text) if w.islower()}
         word = it.text.lower()
-        if word in lower or (_sentence_initial(text, it.start) and _known_word(word, lang)):
+        initial = _sentence_initial(title if it.in_title else text, it.start)
+        if word in lower or (initial and _known_word(word, lang)):
             it.linked = None
 
 
@@ -664,7 +728,7 @@ def analyse(text: str, lang: str, published_at: datetime | None = None, title: s
     if title and title.strip() and not _title_in_text(title, text):
         items += _spans_to_items(title, _recognise(title, lang), lang, True)
     _link_items(items, lang, {False: text, True: title or ""})
-    _drop_common_words(text, items, lang)
+    _drop_common_words(text, items, lang, title or "")
     if text.strip():
         items += _propagate(text, items, lang)
         items.sort(key=lambda it: (it.in_title, it.start))
@@ -692,9 +756,10 @@ def _curated_id(eid: str) -> bool:
 
 def _best_display(forms: Counter[str], label: str, lang: str) -> str:
     """Display name of an uncurated entity: its fullest form in the article (most words, then
-    most frequent, then shortest, which in inflected languages is usually the nominative)."""
+    most frequent, then shortest), in the nominative where the language inflects
+    (:func:`tidings.display.nominative`: "Ante Bulića" -> "Ante Bulić", "Poljudu" -> "Poljud")."""
     best = sorted(forms.items(), key=lambda kv: (-len(kv[0].split()), -kv[1], len(kv[0]), kv[0]))[0][0]
-    return _display(best, lang)
+    return _display(nominative(best, label, lang, forms), lang)
 
 
 _TOKEN = re.compile(r"(?<![\w’'-])[^\W\d_][\w’'-]*")
@@ -815,6 +880,8 @@ def _one_label_per_name(items: list[_Item], lang: str, surnames: dict[str, Linke
         place = next((it.linked for it in group if it.linked.place), None)
         if place is None:
             town = places.gazetteer().get_exact(group[0].text)
+            if town is not None and not _is_major(town) and not town_by_name(group[0].text, lang):
+                town = None  # a small town by its own name, no common word ("Dio", "Corte")
             if town is not None and town.kind == "city" and any(
                     it.label == "LOC" or _after_locative(texts.get(it.in_title, ""), it.start, lang) for it in group):
                 place = _place_link(town)
@@ -863,6 +930,8 @@ def _towns_of_named_countries(items: list[_Item], lang: str, surnames: dict[str,
         town = gaz.get_exact(it.text) or gaz.by_inflection(it.text, lang)
         if town is None or town.kind != "city" or town.country not in countries:
             continue
+        if town.population < SMALL_TOWN_POPULATION and not town_by_name(it.text, lang):
+            continue  # a small town by its own name, no common word (Italian "Corte" in France)
         # The town's own name, as written or declined: not one of GeoNames' many alternate
         # spellings ("Chung" for a district of Shanghai).
         if fold(town.name) in {fold(it.text)} | gaz.base_keys(it.text, lang):

