@@ -28,9 +28,10 @@ Many processes, one database
 - Readers (``tidings serve``) run in autocommit: every query sees the last committed state and
   no reader holds a transaction open.
 
-Full-text search uses PostgreSQL's own: the ``tidings`` configuration (``simple``: no stemming,
-any language; ``unaccent``: accents ignored) over title and text, a GIN index, ``ts_headline``
-snippets. Vector search: see :meth:`PostgresStore.vector_search_mode`.
+Full-text search uses PostgreSQL's own (revision 0006): each article's title and text stemmed
+by the Snowball configuration of its language (``simple`` for a language PostgreSQL has none
+for), accents ignored, one GIN index; a query is parsed by the configuration of each article it
+is matched against; ``ts_headline`` snippets. Vector search: see :meth:`PostgresStore.vector_search_mode`.
 """
 
 from __future__ import annotations
@@ -302,35 +303,57 @@ class PostgresStore(Store):
             yield
 
     def full_text_search_mode(self) -> str:
-        return "postgresql-tsvector (simple + unaccent)"
+        return "postgresql-tsvector (Snowball stemming per article language, accent-insensitive)"
 
-    _FTS = "to_tsvector('tidings', a.title || ' ' || a.text) @@ plainto_tsquery('tidings', ?)"
+    # an article's text as indexed by articles_fts_lang (revision 0006), and the query parsed
+    # with the configuration of that article's language
+    _DOC = "to_tsvector(tidings_tsconfig(a.lang), tidings_unaccent(a.title || ' ' || a.text))"
+    _QUERY = "plainto_tsquery(tidings_tsconfig(a.lang), tidings_unaccent(?))"
+
+    def _any_language_query(self, q: str) -> str:
+        """The query parsed by every language's configuration, OR-ed (as text): the condition
+        the GIN index answers; the exact per-language match is checked on what it finds."""
+        rows = self.conn.execute(
+            """SELECT DISTINCT plainto_tsquery(c.oid::regconfig, tidings_unaccent(?))::text FROM pg_ts_config c
+               WHERE c.cfgname LIKE 'tidings\\_%'""", (q,)).fetchall()
+        parts = sorted(r[0] for r in rows if r[0])
+        return " | ".join(f"({p})" for p in parts)
+
+    def _fts(self, q: str) -> tuple[str, list[Any]]:
+        """SQL condition (over ``a``) and its parameters: the articles matching every word of
+        ``q``, stemmed and unaccented in their own language."""
+        anyq = self._any_language_query(q)
+        if not anyq:   # only stop words in every language
+            return "FALSE", []
+        return f"{self._DOC} @@ CAST(? AS tsquery) AND {self._DOC} @@ {self._QUERY}", [anyq, q]
 
     def search_articles(self, words: Sequence[str], limit: int) -> list[dict]:
+        q = " ".join(words)
+        where, params = self._fts(q)
         rows = self.conn.execute(
             f"""SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
-                       ts_headline('tidings', a.text, plainto_tsquery('tidings', ?),
+                       ts_headline(tidings_tsconfig(a.lang), a.text, {self._QUERY},
                                    'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1') AS snippet
-                FROM articles a WHERE {self._FTS} AND a.duplicate_of IS NULL
-                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
-                                 plainto_tsquery('tidings', ?)) DESC, a.rowid
+                FROM articles a WHERE {where} AND a.duplicate_of IS NULL
+                ORDER BY ts_rank({self._DOC}, {self._QUERY}) DESC, a.rowid
                 LIMIT ?""",
-            (" ".join(words), " ".join(words), " ".join(words), limit)).fetchall()
+            (q, *params, q, limit)).fetchall()
         return [dict(r) for r in rows]
 
     def article_rowids_matching(self, words: Sequence[str], where: str, params: Sequence[Any],
                                 limit: int) -> list[int]:
         """Row ids of the articles matching every word (and the filter ``where``, over ``a``), best first."""
         q = " ".join(words)
+        fts, fts_params = self._fts(q)
         rows = self.conn.execute(
-            f"""SELECT a.rowid FROM articles a WHERE {self._FTS} AND {where}
-                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
-                                 plainto_tsquery('tidings', ?)) DESC, a.rowid LIMIT ?""",
-            [q, *params, q, limit]).fetchall()
+            f"""SELECT a.rowid FROM articles a WHERE {fts} AND {where}
+                ORDER BY ts_rank({self._DOC}, {self._QUERY}) DESC, a.rowid LIMIT ?""",
+            [*fts_params, *params, q, limit]).fetchall()
         return [int(r[0]) for r in rows]
 
     def story_ids_matching_sql(self, words: Sequence[str]) -> tuple[str, list[Any]]:
-        return f"SELECT a.story_id FROM articles a WHERE {self._FTS}", [" ".join(words)]
+        fts, params = self._fts(" ".join(words))
+        return f"SELECT a.story_id FROM articles a WHERE {fts}", params
 
     def vector_search_mode(self) -> str:
         """``"pgvector"`` when the server has the ``vector`` extension installed in this
