@@ -170,6 +170,22 @@ class Store:
         built in memory from the stored vectors) or ``"pgvector"`` (in the PostgreSQL server)."""
         return "in-process"
 
+    # with vector_search_mode() == "pgvector" only (tidings.search.vectors.StoreIndex uses them)
+    def put_vectors(self, rowids: Sequence[int], vectors: Any) -> None:
+        """Store (or replace) the indexed vector of each article row id in the server."""
+        raise NotImplementedError
+
+    def remove_vectors(self, rowids: Sequence[int] | None = None) -> None:
+        """Remove the server's vectors of these article row ids (all when None)."""
+        raise NotImplementedError
+
+    def vector_count(self) -> int:
+        raise NotImplementedError
+
+    def nearest_vectors(self, vector: Any, count: int, ef_search: int = 40) -> list[tuple[int, float]]:
+        """The ``count`` nearest article row ids by cosine, with their similarity, best first."""
+        raise NotImplementedError
+
     def schema_revision(self) -> str | None:
         """The Alembic revision the store is at (None for a store never migrated by Alembic)."""
         try:

@@ -357,19 +357,54 @@ class PostgresStore(Store):
 
     def vector_search_mode(self) -> str:
         """``"pgvector"`` when the server has the ``vector`` extension installed in this
-        database, else ``"in-process"``.
-
-        Where pgvector plugs in: a nearest-neighbour query over article vectors goes through
-        the store (``store.vector_search_mode()`` says which); with ``"pgvector"`` it can run in
-        the server (``ORDER BY embedding <=> ?`` on a ``vector(384)`` column with an HNSW
-        index, added by an Alembic revision guarded by this check), otherwise the in-process
-        index of tidings.search is built from the stored vectors as on SQLite.
-        """
+        database and revision 0006 made the ``article_pgvectors`` table (an HNSW index on cosine
+        distance): tidings.search then keeps its vectors there and asks the server for the
+        nearest ones (:meth:`nearest_vectors`). Otherwise ``"in-process"``: the index of
+        tidings.search is built in memory from the stored vectors, as on SQLite."""
         if self._vector_mode is None:
-            row = self.conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
-            self._vector_mode = "pgvector" if row else "in-process"
+            row = self.conn.execute(
+                "SELECT to_regclass('article_pgvectors') IS NOT NULL FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()
+            self._vector_mode = "pgvector" if row and row[0] else "in-process"
             log.info("vector search on %s: %s", self.address, self._vector_mode)
         return self._vector_mode
+
+    # ---- pgvector (vector_search_mode() == "pgvector") ------------------------------------------
+    @staticmethod
+    def _vector_literal(vector: Any) -> str:
+        return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+    def put_vectors(self, rowids: Sequence[int], vectors: Any) -> None:
+        """Store (or replace) the indexed vector of each article row id."""
+        self.conn.executemany(
+            "INSERT INTO article_pgvectors(article_rowid, embedding) VALUES (?, CAST(? AS vector)) "
+            "ON CONFLICT (article_rowid) DO UPDATE SET embedding = excluded.embedding",
+            [(int(r), self._vector_literal(v)) for r, v in zip(rowids, vectors)])
+
+    def remove_vectors(self, rowids: Sequence[int] | None = None) -> None:
+        """Remove the vectors of these article row ids (of every article when None)."""
+        if rowids is None:
+            self.conn.execute("DELETE FROM article_pgvectors")
+        elif len(rowids):
+            self.conn.execute("DELETE FROM article_pgvectors WHERE article_rowid = ANY(?)",
+                              ([int(r) for r in rowids],))
+
+    def vector_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM article_pgvectors").fetchone()[0])
+
+    def nearest_vectors(self, vector: Any, count: int, ef_search: int = 40) -> list[tuple[int, float]]:
+        """The ``count`` article row ids nearest ``vector`` by cosine, with their cosine
+        similarity, best first: the server's HNSW index, searched with a candidate list of at
+        least ``count`` (``hnsw.ef_search``; pgvector's own default, 40, would cap the results)."""
+        if count <= 0:
+            return []
+        literal = self._vector_literal(vector)
+        with self.conn.raw.transaction():
+            self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), min(int(count), 1000))}")
+            rows = self.conn.execute(
+                "SELECT article_rowid, 1 - (embedding <=> CAST(? AS vector)) FROM article_pgvectors "
+                "ORDER BY embedding <=> CAST(? AS vector) LIMIT ?", (literal, literal, int(count))).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def status(self) -> dict[str, Any]:
         data = super().status()
