@@ -76,10 +76,11 @@ def _text_search(bind) -> None:
                    AS $$ SELECT (CASE lower(split_part(coalesce(lang, ''), '-', 1)) {cases}
                                  ELSE 'tidings_simple' END)::regconfig $$""")
     # the text as the configurations want it: as it is where they unaccent, else decomposed
-    # (NFD) without its combining marks, and a few letters NFD does not split
+    # (NFD), the combining marks over Latin letters removed (Cyrillic й, ё keep theirs, as
+    # unaccent does), recomposed (NFC), and a few Latin letters NFD does not split
     body = "SELECT $1" if unaccent else (
-        "SELECT translate(regexp_replace(normalize($1, NFD), '[\\u0300-\\u036f]', '', 'g'), "
-        "'łŁøØđĐħĦıßæÆœŒ', 'lLoOdDhHisaAoO')")
+        "SELECT translate(normalize(regexp_replace(normalize($1, NFD), '([A-Za-z])[\\u0300-\\u036f]+', "
+        "'\\1', 'g'), NFC), 'łŁøØđĐħĦıßæÆœŒ', 'lLoOdDhHisaAoO')")
     op.execute(f"CREATE OR REPLACE FUNCTION tidings_unaccent(t text) RETURNS text "
                f"LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$ {body} $$")
     op.execute("DROP INDEX IF EXISTS articles_fts")
