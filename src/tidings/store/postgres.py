@@ -38,15 +38,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
 from ..models import Article
 from . import migrate
 from .base import Store, on_conflict_sql, redact
+from .sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,32 @@ ASSIGNMENT_LOCK_KEY = 0x7469_6469_6E67_0001
 # row takes a new one, as SQLite's INSERT OR REPLACE gives it (the order of reads by rowid)
 _ROWID_TABLES = {"dedup_signatures", "cluster_aliases"}
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def _portable(sql: str) -> str:
+    """SQLite's ``a IS NOT b`` between two values as PostgreSQL's ``a IS DISTINCT FROM b``."""
+    return re.sub(r"\bIS NOT (?!NULL\b)", "IS DISTINCT FROM ", sql)
+
+
+def find_pg_tool(name: str, configured: str = "") -> str:
+    """The path of a PostgreSQL client program (``pg_dump``, ``pg_restore``): ``configured`` when
+    given, else the newest of Debian's /usr/lib/postgresql/N/bin, else the one on PATH."""
+    import glob
+    import shutil
+
+    if configured:
+        if not (Path(configured).is_file() and os.access(configured, os.X_OK)):
+            raise StoreError(f"{name} not found", source=configured,
+                             hint="store.pg_dump names a program that is not there")
+        return configured
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    program = found[-1] if found else shutil.which(name)
+    if not program:
+        raise StoreError(f"{name} is not installed", source=name,
+                         hint="install PostgreSQL's client programs (apt-get install postgresql-client), "
+                              "or set store.pg_dump to the pg_dump program's path")
+    return program
 
 
 class Row:
@@ -301,6 +330,74 @@ class PostgresStore(Store):
                                      hint="raise store.lock_timeout, or see who holds it in pg_locks") from None
                 self.conn.execute("SET LOCAL lock_timeout = 0")
             yield
+
+    # ---- maintenance (tidings check / backup; see tidings.maintenance) ------------------------
+    # SQLite's checks, its ``x IS NOT y`` between values spelt as PostgreSQL's IS DISTINCT FROM
+    CHECKS = {name: (description, _portable(query), tuple(_portable(s) for s in statements))
+              for name, (description, query, statements) in SQLiteStore.CHECKS.items()}
+
+    @contextmanager
+    def write_lock(self, timeout: float = 60.0) -> Iterator[PgConnection]:
+        """A repair's transaction, under the story assignment lock (no assigner runs meanwhile)."""
+        with self.assignment_lock(timeout):
+            yield self.conn
+
+    def quick_check(self) -> list[str]:
+        """PostgreSQL checks its own pages (checksums, amcheck): nothing for tidings to add."""
+        return []
+
+    def fts_problem(self) -> str | None:
+        """None when the text-search index (revision 0006, an expression index PostgreSQL keeps in
+        step itself) exists and is valid; else what is wrong."""
+        row = self.conn.execute("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = "
+                                "to_regclass('articles_fts_lang')").fetchone()
+        if row is None:
+            return "the text-search index articles_fts_lang is missing"
+        return None if row[0] else "the text-search index articles_fts_lang is invalid (an interrupted build)"
+
+    def rebuild_fts(self) -> None:
+        if self.conn.execute("SELECT to_regclass('articles_fts_lang')").fetchone()[0] is None:
+            self.conn.execute("CREATE INDEX articles_fts_lang ON articles USING gin "
+                              "(to_tsvector(tidings_tsconfig(lang), tidings_unaccent(title || ' ' || text)))")
+        else:
+            self.conn.execute("REINDEX INDEX articles_fts_lang")
+
+    def backup_to(self, path: str | Path, progress: Any = None, pg_dump: str = "") -> None:
+        """A consistent copy of this database at ``path`` by ``pg_dump`` (its custom format, one
+        snapshot: writers may go on; restore with ``pg_restore -d NEWDB PATH``). ``pg_dump``: the
+        program (``store.pg_dump``; empty: the newest on PATH or in /usr/lib/postgresql)."""
+        import subprocess
+
+        from psycopg.conninfo import conninfo_to_dict
+
+        program = find_pg_tool("pg_dump", pg_dump)
+        params = conninfo_to_dict("postgresql://" + self.path.split("://", 1)[1])
+        env = dict(os.environ)
+        for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("password", "PGPASSWORD"),
+                         ("dbname", "PGDATABASE"), ("sslmode", "PGSSLMODE")):
+            if params.get(key):
+                env[var] = str(params[key])   # the password in the environment, not in ps's listing
+        done = subprocess.run([program, "--format=custom", "--no-password", f"--file={path}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise StoreError(f"pg_dump failed: {first}", source=self.address,
+                             hint="a pg_dump at least as new as the server is needed: set store.pg_dump")
+
+    def verify_backup(self, path: str | Path, pg_dump: str = "") -> int:
+        """The number of archive entries ``pg_restore --list`` reads from a dump (it fails on a
+        truncated or foreign file); the pg_restore beside ``pg_dump`` when that is given."""
+        import subprocess
+
+        program = find_pg_tool("pg_restore", str(Path(pg_dump).with_name("pg_restore")) if pg_dump else "")
+        done = subprocess.run([program, "--list", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise StoreError("the dump cannot be read back by pg_restore: " + done.stderr.strip()[:200],
+                             source=str(path))
+        entries = [line for line in done.stdout.splitlines() if line and not line.startswith(";")]
+        if not any(" TABLE DATA " in line and " articles " in line for line in entries):
+            raise StoreError("the dump holds no data of the articles table", source=str(path))
+        return len(entries)
 
     def full_text_search_mode(self) -> str:
         return "postgresql-tsvector (Snowball stemming per article language, accent-insensitive)"
