@@ -309,6 +309,12 @@ class StoreVectors:
 
     def status(self) -> dict:
         total, last = self._indexable()
+        if self.path is None and not self.in_store and self.index is None:
+            # kept nowhere (PostgreSQL without pgvector, an in-memory store): built from the
+            # stored vectors whenever it is searched, so never out of step
+            return {"path": None, "articles_with_vectors": total, "indexed": 0, "last_rowid": 0,
+                    "store_last_rowid": last, "in_step": True, "in_memory": True, "centred": False,
+                    "built_at_count": 0}
         if self.index is None:
             self._load()
         count = len(self.index) if self.index is not None else 0

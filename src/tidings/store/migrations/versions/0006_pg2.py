@@ -69,12 +69,14 @@ def _text_search(bind) -> None:
             last = "simple" if name == "simple" else f"{name}_stem"
             op.execute(f"ALTER TEXT SEARCH CONFIGURATION tidings_{name} ALTER MAPPING FOR hword, hword_part, word "
                        f"WITH unaccent, {last}")
-    cases = " ".join(f"WHEN '{code}' THEN 'tidings_{name}'" for code, name in sorted(SNOWBALL.items())
+    # names qualified by the schema: pg_restore rebuilds the index with an empty search_path
+    schema = bind.execute(sa.text("SELECT current_schema()")).scalar()
+    cases = " ".join(f"WHEN '{code}' THEN '{schema}.tidings_{name}'" for code, name in sorted(SNOWBALL.items())
                      if name in names)
     op.execute(f"""CREATE OR REPLACE FUNCTION tidings_tsconfig(lang text) RETURNS regconfig
                    LANGUAGE sql IMMUTABLE PARALLEL SAFE
                    AS $$ SELECT (CASE lower(split_part(coalesce(lang, ''), '-', 1)) {cases}
-                                 ELSE 'tidings_simple' END)::regconfig $$""")
+                                 ELSE '{schema}.tidings_simple' END)::regconfig $$""")
     # the text as the configurations want it: as it is where they unaccent, else decomposed
     # (NFD), the combining marks over Latin letters removed (Cyrillic й, ё keep theirs, as
     # unaccent does), recomposed (NFC), and a few Latin letters NFD does not split
