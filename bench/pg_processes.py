@@ -96,7 +96,7 @@ def main() -> None:
     half = args.limit // 2
     server = PgServer()
     server.durable = True   # fsync on, as a production server
-    with tempfile.TemporaryDirectory(prefix="tidings-pgproc-") as tmp, server.start():
+    with tempfile.TemporaryDirectory(prefix="tidings-pgproc-") as tmp, server:
         work = Path(tmp)
         files = {}
         for name, chunk in (("all", lines[:args.limit]), ("first", lines[:half]), ("second", lines[half:args.limit]),
