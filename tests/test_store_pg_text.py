@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-
 from tidings.models import Analysis, Article, Document
 from tidings.store import Store
 
