@@ -73,7 +73,7 @@ def test_the_server_answers_the_nearest_neighbours_by_cosine(sample_pgvector):
         assert len(store.nearest_vectors(target, 1000)) == len(keys)
 
 
-def test_a_read_only_store_whose_pgvector_table_lags_searches_in_process(sample_pgvector, pgvector_server):
+def test_a_read_only_store_without_its_pgvector_table_searches_in_process(sample_pgvector, pgvector_server):
     url = pgvector_server.create_database("lagging", template="sample_vec")
     with Store.open(url) as store:
         # as revision 0006 leaves a store written before it: an empty table, no index state yet
@@ -88,6 +88,14 @@ def test_a_read_only_store_whose_pgvector_table_lags_searches_in_process(sample_
         assert _meaning_ids(monitor, QUERIES[0]) == hits
         assert monitor.update_vector_index().in_store
         assert monitor.store.vector_count() > 0
+        newest = monitor.store.conn.execute("SELECT MAX(article_rowid) FROM article_pgvectors").fetchone()[0]
+        monitor.store.remove_vectors([newest])   # a table one article behind, as while an ingest runs
+    with tidings.open(url, read_only=True) as monitor:   # searched as it is, in the server
+        assert _meaning_ids(monitor, QUERIES[0]) and monitor.update_vector_index().in_store
+    with tidings.open(url) as monitor:
+        monitor.update_vector_index()
+        assert monitor.store.vector_count() == monitor.store.conn.execute(
+            "SELECT COUNT(*) FROM article_vectors").fetchone()[0]
 
 
 def test_status_says_pgvector_or_in_process(sample_pgvector, pg_url):

@@ -279,25 +279,34 @@ class StoreVectors:
 
     def _ready_in_store(self, *, save: bool, progress=None) -> "StoreVectors":
         """:meth:`ready` with pgvector: build or extend the server's table in one transaction
-        (several processes: the last committed wins, each writes the same centred vectors); a
-        read-only store whose table lags behind searches an in-process index instead."""
+        under the store's assignment lock (several processes take turns, each starting from what
+        the last one committed); a read-only store whose table lags behind searches an
+        in-process index instead."""
         total, last = self._indexable()
-        loaded = self.index is not None or self._load_in_store()
-        stale = not loaded or self._stale(total)
-        behind = stale or last > self.meta.get("last_rowid", 0) or len(self.index) != self.meta.get("count")
+        loaded = self._load_in_store()   # what the last writer committed (centres, last row id)
+        behind = not loaded or self._stale(total) or last > self.meta.get("last_rowid", 0) \
+            or len(self.index) != self.meta.get("count")
         if not behind:
             return self
         if self.store.read_only or not save:
-            log.info("the pgvector index of %s lags behind its articles and the store is read-only: "
+            if loaded:   # the writers bring it up to date at the end of their runs: search what is there
+                log.debug("the pgvector index of %s lags behind its articles", self.store.address)
+                return self
+            log.info("the pgvector index of %s is not built and the store is read-only: "
                      "searching an in-process index", self.store.address)
             self.in_store = False
             self.index = None
             return self.ready(save=False, progress=progress)
-        with self.store.transaction():
-            if stale:
+        # one process at a time (the store's assignment lock), from what the last one committed
+        with self.store.assignment_lock():
+            total, last = self._indexable()
+            if not self._load_in_store() or self._stale(total):
                 self.build(progress)
-            else:
+            elif last > self.meta.get("last_rowid", 0) or len(self.index) != self.meta.get("count"):
                 self._extend(self.meta.get("last_rowid", 0), progress)
+            else:
+                return self
+            self.meta["count"] = len(self.index)
             self._save()
         return self
 
