@@ -300,9 +300,9 @@ class StoreVectors:
         # one process at a time (the store's assignment lock), from what the last one committed
         with self.store.assignment_lock():
             total, last = self._indexable()
-            if not self._load_in_store() or self._stale(total):
-                self.build(progress)
-            elif last > self.meta.get("last_rowid", 0) or len(self.index) != self.meta.get("count"):
+            if not self._load_in_store() or self._stale(total) or len(self.index) != self.meta.get("count"):
+                self.build(progress)   # (a count that differs: rows lost or added by hand)
+            elif last > self.meta.get("last_rowid", 0):
                 self._extend(self.meta.get("last_rowid", 0), progress)
             else:
                 return self
