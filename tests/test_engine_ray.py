@@ -74,12 +74,15 @@ def test_the_ray_engine_gives_the_same_stories_entities_and_dates_as_the_local_e
         expected = _contents(local)
     assert len(report.added) > 30 and len(report.duplicates) == 2 and len(report.errors) == 1
 
-    # this process neither analyses nor embeds on the Ray engine: the actors do both
+    # this process neither decodes, analyses nor embeds on the Ray engine: the actors do it all
+    # (text and HTML files travel as their raw bytes; the binary file's error comes from an actor)
     def not_here(*args, **kwargs):
-        raise AssertionError("prepared or embedded in the driver, not on Ray")
+        raise AssertionError("decoded, prepared or embedded in the driver, not on Ray")
 
     monkeypatch.setattr(Pipeline, "prepare", not_here)
     monkeypatch.setattr("tidings.embed.Embedder.embed", not_here)
+    monkeypatch.setattr("tidings.ingest._text_document", not_here)
+    monkeypatch.setattr("tidings.ingest._html_document", not_here)
     # batches of 3 documents: both actors get work, and finish in any order
     settings = Settings.load(env={}, overrides={"ingest": {"engine": "ray", "workers": 2, "ray_batch_size": 3}})
     ray_monitor = tidings.open(tmp_path / "ray.db", settings=settings)

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tidings.errors import NotAvailable
 from tidings.models import Article, Document
 from tidings.store import Store
 from tidings.watch import alerts
@@ -72,12 +71,11 @@ def test_watch_sources_and_fetched_urls(store_url):
         assert store.sources() == []
 
 
-def test_maintenance_is_refused_clearly_on_postgresql(pg_url, tmp_path):
+def test_maintenance_works_on_postgresql(pg_url, tmp_path):
+    # (refused with T301 before check and backup were ported: tests/test_store_pg_ops.py has the rest)
     from tidings.maintenance import backup, check
 
     with Store.open(pg_url) as store:
-        with pytest.raises(NotAvailable, match="not available on postgresql yet") as info:
-            check(store)
-        assert info.value.code == "T301"
-        with pytest.raises(NotAvailable):
-            backup(store, tmp_path / "copy.db")
+        report = check(store)
+        assert report.ok and "sqlite_quick_check" not in {f.name for f in report.findings}
+        assert backup(store, tmp_path / "copy.dump")["format"] == "pg_dump-custom"

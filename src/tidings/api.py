@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -182,8 +183,17 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
                                          detail={"errors": errors}))
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
+def _over_time_budget(exc: Exception) -> bool:
+    """SQLite's interrupted query, or PostgreSQL's statement cancelled by ``statement_timeout``
+    (``QueryCanceled``, SQLSTATE 57014): both are the time budget (web.guard.TimeBudget)."""
     if isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc):
+        return True
+    psycopg = sys.modules.get("psycopg")   # imported by the PostgreSQL store when it is in use
+    return psycopg is not None and isinstance(exc, psycopg.errors.QueryCanceled)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    if _over_time_budget(exc):
         budget = request.app.state.backend.budget.seconds
         return error_response(TooSlow(f"the request took longer than {budget:g} s and was stopped",
                                       detail={"request_timeout": budget},

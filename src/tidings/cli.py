@@ -554,11 +554,13 @@ def check(
 
 @app.command()
 def backup(
-    path: Annotated[Path, typer.Argument(help="File to write the copy to (a SQLite database).")],
+    path: Annotated[Path, typer.Argument(help="File to write the copy to (a SQLite database; "
+                                               "for PostgreSQL a pg_dump archive).")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace PATH if it exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Copy the store, consistent as of one moment, while it is in use (SQLite's online backup).
+    """Copy the store, consistent as of one moment, while it is in use (SQLite's online backup;
+    on PostgreSQL pg_dump's custom format, restored with pg_restore -d NEWDB PATH).
 
     Example:  tidings --db tidings.db backup backups/tidings-2026-12-06.db
     """
@@ -570,7 +572,7 @@ def backup(
     if not _store_exists():
         raise TidingsError("no such store", source=state.db)
     with Store.open(state.db, read_only=True) as store:
-        result = run(store, path, overwrite=overwrite)
+        result = run(store, path, overwrite=overwrite, pg_dump=settings.section("store").get("pg_dump", ""))
     if as_json:
         _print_json(result)
     else:

@@ -552,7 +552,18 @@ def _read_bytes(path: Path, section: dict[str, Any]) -> bytes:
     return path.read_bytes()
 
 
-def _read_file(path: Path, section: dict[str, Any]) -> Iterator[Document | InputError]:
+def decode_document(doc: Document, section: dict[str, Any]) -> Document:
+    """The document a reader would have made of ``doc``'s raw bytes (``doc.decode``: ``"text"`` or
+    ``"html"``): decoded, HTML extracted (trafilatura), title split; an ``InputError`` for a bad
+    one. Run by an engine that decodes where it analyses (``read_sources(..., defer_decoding=True)``)."""
+    section = _section(section)
+    decoded = _html_document(doc.raw, doc.source, section) if doc.decode == "html" else \
+        _text_document(doc.raw, doc.source, section)
+    decoded.decode = doc.decode
+    return decoded
+
+
+def _read_file(path: Path, section: dict[str, Any], defer: bool = False) -> Iterator[Document | InputError]:
     source = str(path)
     suffix = path.suffix.lower()
     try:
@@ -562,7 +573,10 @@ def _read_file(path: Path, section: dict[str, Any]) -> Iterator[Document | Input
         if not path.is_file():  # a FIFO or a device would block or never end
             raise UnsupportedInput("not a regular file", source=source)
         data = _read_bytes(path, section)
-        if suffix in TEXT_EXTENSIONS:
+        kind = "text" if suffix in TEXT_EXTENSIONS else "html" if suffix in HTML_EXTENSIONS else None
+        if defer and kind:   # decoded by the engine, where it analyses (decode_document)
+            yield Document(source=source, raw=data, content_type=kind, text="", decode=kind)
+        elif suffix in TEXT_EXTENSIONS:
             yield _text_document(data, source, section)
         elif suffix in HTML_EXTENSIONS:
             yield _html_document(data, source, section)
@@ -670,14 +684,17 @@ def _feed_pages(items: Iterable[Document | InputError], fetcher: _Fetcher,
 
 
 def read_sources(sources: Iterable[str | Path], settings: dict | None = None, *,
-                 on_progress: Callable[[str], None] | None = None) -> Iterator[Document | InputError]:
+                 on_progress: Callable[[str], None] | None = None,
+                 defer_decoding: bool = False) -> Iterator[Document | InputError]:
     """Yield a Document per article found in ``sources``, or an InputError per bad input.
 
     ``sources`` are file paths, directories (walked recursively in sorted order, hidden files
     and unknown extensions skipped) and ``http(s)://`` URLs. ``settings`` is the ``[ingest]``
     section, the whole settings dict or a Settings (URLs are fetched by the watcher's fetcher,
     which also reads the ``[watch]`` section: robots.txt, per-host delay, concurrency). ``on_progress`` is called with each file or URL name
-    as it is started.
+    as it is started. ``defer_decoding``: text and HTML files come as their raw bytes
+    (``Document.decode`` set, no text), for an engine that decodes them where it analyses them
+    (:func:`decode_document`; the Ray engine).
     """
     section = _section(settings)
     fetcher: _Fetcher | None = None
@@ -699,7 +716,7 @@ def read_sources(sources: Iterable[str | Path], settings: dict | None = None, *,
             for file in paths:
                 if on_progress:
                     on_progress(str(file))
-                yield from _read_file(file, section)
+                yield from _read_file(file, section, defer_decoding)
     finally:
         if fetcher is not None:
             fetcher.close()

@@ -8,7 +8,10 @@ With ``repair`` every repairable problem is fixed in one write transaction, and 
 again to show what is left.
 
 :func:`backup` copies a live store with SQLite's online backup API to ``PATH.part``, checks the
-copy, and renames it into place: a reader of PATH never sees half a copy.
+copy, and renames it into place: a reader of PATH never sees half a copy. A PostgreSQL store is
+copied the same way by ``pg_dump`` (custom format, one snapshot), read back by ``pg_restore
+--list``. On PostgreSQL, :func:`check` runs the same consistency checks (the server checks its own
+pages) and repairs under the story assignment lock.
 """
 
 from __future__ import annotations
@@ -81,9 +84,10 @@ def register_check(extra: ExtraCheck) -> None:
 
 def _findings(store: Store) -> list[Finding]:
     found: list[Finding] = []
-    problems = store.quick_check()
-    found.append(Finding("sqlite_quick_check", "SQLite's page-level check of the file", len(problems),
-                         problems[:20], repairable=False))
+    if store.dialect == "sqlite":   # PostgreSQL checks its own pages (data checksums, amcheck)
+        problems = store.quick_check()
+        found.append(Finding("sqlite_quick_check", "SQLite's page-level check of the file", len(problems),
+                             problems[:20], repairable=False))
     for name, (description, _, _) in store.CHECKS.items():
         count, examples = store.find_issues(name)
         found.append(Finding(name, description, count, examples, repairable=name not in NOT_REPAIRABLE))
@@ -100,7 +104,6 @@ def _findings(store: Store) -> list[Finding]:
 
 def check(store: Store, *, repair: bool = False) -> CheckReport:
     """Check ``store``; with ``repair`` (a writable store) fix what can be fixed and check again."""
-    store.refuse("tidings check", "PostgreSQL checks its own pages; amcheck and pg_dump are its tools")
     findings = _findings(store)
     if not repair or all(f.ok for f in findings):
         return CheckReport(findings)
@@ -124,12 +127,15 @@ def check(store: Store, *, repair: bool = False) -> CheckReport:
 
 
 def backup(store: Store, path: str | Path, *, overwrite: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> dict:
-    """Copy ``store`` to ``path`` (SQLite online backup, consistent as of one moment)."""
-    store.refuse("tidings backup", "back a PostgreSQL store up with pg_dump")
+           progress: Callable[[int, int], None] | None = None, pg_dump: str = "") -> dict:
+    """Copy ``store`` to ``path``, consistent as of one moment: SQLite's online backup (a SQLite
+    file), or for PostgreSQL ``pg_dump``'s custom format (``pg_dump``: the program, setting
+    ``store.pg_dump``; restore with ``pg_restore -d NEWDB PATH``)."""
     target = Path(path)
     if target.exists() and not overwrite:
         raise StoreError("the backup file exists already", source=str(target), hint="remove it, or pass --overwrite")
+    if store.dialect != "sqlite":
+        return _backup_dump(store, target, pg_dump)
     if target.resolve() == Path(store.path).resolve():
         raise StoreError("the backup would overwrite the store itself", source=str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -147,3 +153,20 @@ def backup(store: Store, path: str | Path, *, overwrite: bool = False,
         part.unlink(missing_ok=True)
         raise
     return {"path": str(target), "bytes": target.stat().st_size, "articles": articles}
+
+
+def _backup_dump(store: Store, target: Path, pg_dump: str) -> dict:
+    """PostgreSQL: ``pg_dump`` to ``PATH.part``, read back by ``pg_restore --list``, renamed into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    part.unlink(missing_ok=True)
+    try:
+        articles = store.count("articles")
+        store.backup_to(part, pg_dump=pg_dump)
+        entries = store.verify_backup(part, pg_dump=pg_dump)
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    log.info("pg_dump of %s: %d archive entries in %s", store.address, entries, target)
+    return {"path": str(target), "bytes": target.stat().st_size, "articles": articles, "format": "pg_dump-custom"}

@@ -41,6 +41,9 @@ class Document:
     warnings: list[str] = field(default_factory=list)
     date_source: str | None = None  # where published_at came from: metadata, url, dateline, feed, given, ingest-time
     summary_only: bool = False  # the text is the feed's summary: the page behind the link could not be had
+    # "text" / "html": read but not decoded yet (``text`` empty): an engine that decodes where it
+    # analyses (Ray) calls tidings.ingest.decode_document there; the decoded document keeps the mark
+    decode: str | None = None
 
 
 @dataclass(frozen=True)

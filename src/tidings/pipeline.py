@@ -376,7 +376,9 @@ class Monitor:
         """
         from .ingest import read_sources
 
-        return self._run(read_sources(sources, self.settings), default_date, batch_size,
+        # an engine that decodes where it analyses (Ray) gets text and HTML files undecoded
+        defer = bool(getattr(self.engine, "decodes", False))
+        return self._run(read_sources(sources, self.settings, defer_decoding=defer), default_date, batch_size,
                          progress)
 
     def add_documents(self, docs: Iterable[Document], *, default_date: datetime | None = None,
@@ -406,6 +408,9 @@ class Monitor:
         # in the background (Pipeline.embed_ahead); batches are still committed in input order.
         pending: tuple[list[tuple[Document, Article]], Future] | None = None
         for item, article in self.engine.prepare(items, default_date):
+            if isinstance(item, Document) and item.decode:   # decoded by the engine: its warnings now
+                for warning in item.warnings:
+                    report.warn(item.source, warning)
             if isinstance(article, InputError):
                 if article is item:
                     log.warning("%s", item)

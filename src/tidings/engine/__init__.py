@@ -42,10 +42,11 @@ Prepared = tuple["Document | InputError", "Article | InputError"]
 def for_worker(doc: "Document") -> "Document":
     """The document as sent to another process: without its raw bytes (they stay with the caller
     and can be large), except an HTML page's, whose markup the publication-date stage reads
-    (tidings.pubdate: htmldate, and the full timestamp of the page's own metadata)."""
+    (tidings.pubdate: htmldate, and the full timestamp of the page's own metadata), or a document
+    left undecoded for the engine (``Document.decode``)."""
     from dataclasses import replace
 
-    return doc if doc.content_type == "html" else replace(doc, raw=b"")
+    return doc if doc.content_type == "html" or doc.decode else replace(doc, raw=b"")
 
 
 class Engine(Protocol):

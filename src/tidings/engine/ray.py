@@ -70,6 +70,9 @@ class RayEngine:
     the Ray cluster), started on the first :meth:`prepare` and kept until :meth:`close`."""
 
     name = "ray"
+    # text and HTML files reach the actors as their raw bytes: decoding, HTML extraction,
+    # cleaning and language run there too (tidings.ingest.decode_document)
+    decodes = True
 
     def __init__(self, settings: Settings, pipeline: Pipeline):
         section = settings.section("ingest")
@@ -182,13 +185,19 @@ def check_reachable(address: str, hint: str | None = None, timeout: float = CONN
 
 
 def _collect(batch: list[Document | InputError], results: list) -> Iterator[Prepared]:
-    """Zip a batch's inputs with the actor's results for its documents, in input order."""
+    """Zip a batch's inputs with the actor's results for its documents, in input order. A
+    document the actor decoded comes back decoded (its raw bytes put back: they were not sent
+    back), with its article."""
+    from dataclasses import replace
+
     answers = iter(results)
     for item in batch:
         if isinstance(item, InputError):
             yield item, item
             continue
-        result = next(answers)
+        decoded, result = next(answers)
+        if decoded is not None:
+            item = replace(decoded, raw=item.raw)
         yield item, error_from(result) if isinstance(result, tuple) else result
 
 
@@ -212,12 +221,31 @@ class _Preparer:
         if entity_settings is not None:
             entities.configure(entity_settings)
         self.pipeline = Pipeline(settings)
+        self.ingest_section = settings.section("ingest")
 
-    def prepare(self, docs: list[Document], default_date: datetime | None) -> list[Article | tuple]:
-        results = [self.pipeline._prepare_or_error(doc, default_date) for doc in docs]
+    def _decode(self, doc: Document) -> Document | InputError:
+        from ..ingest import decode_document
+
+        try:
+            return decode_document(doc, self.ingest_section)
+        except InputError as exc:
+            return exc
+        except (Exception, RecursionError) as exc:  # a reader library choking on one input: its error
+            from ..errors import MalformedRecord
+            return MalformedRecord(f"cannot read ({type(exc).__name__}: {str(exc).strip()[:200]})", source=doc.source)
+
+    def prepare(self, docs: list[Document], default_date: datetime | None) -> list[tuple[Document | None, Any]]:
+        """Per document: (the document decoded here, without its raw bytes, or None when it came
+        decoded; its article, or its error as ``error_parts``)."""
+        from dataclasses import replace
+
+        decoded = [self._decode(doc) if doc.decode else None for doc in docs]
+        results = [d if isinstance(d, InputError) else self.pipeline._prepare_or_error(d or doc, default_date)
+                   for doc, d in zip(docs, decoded)]
         articles = [r for r in results if isinstance(r, Article)]
         if articles:
             texts, _ = self.pipeline._keys(articles)
             for article, vector in zip(articles, self.pipeline.embedder.embed(texts)):
                 article.embedding = vector
-        return [error_parts(r) if isinstance(r, InputError) else r for r in results]
+        return [(replace(d, raw=b"") if isinstance(d, Document) else None,
+                 error_parts(r) if isinstance(r, InputError) else r) for d, r in zip(decoded, results)]

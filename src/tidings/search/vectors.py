@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DIM = 384
 FORMAT = 1
+STATE_KEY = "pgvector_index"   # search_state: the pgvector index's meta (centres, last row id)
 
 
 class VectorIndex(Protocol):
@@ -93,6 +94,32 @@ class UsearchIndex:
         return len(self.index)
 
 
+class StoreIndex:
+    """:class:`VectorIndex` kept by the store itself (pgvector in PostgreSQL: a ``vector(384)``
+    table with an HNSW index on cosine distance; ``store.vector_search_mode() == "pgvector"``)."""
+
+    def __init__(self, store: Store, cfg: SearchSettings):
+        self.store = store
+        self.ef_search = cfg.index_expansion_search
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        if len(keys):
+            self.store.put_vectors(keys, np.asarray(vectors, dtype=np.float32))
+
+    def remove(self, keys: np.ndarray) -> None:
+        if len(keys):
+            self.store.remove_vectors(keys)
+
+    def clear(self) -> None:
+        self.store.remove_vectors(None)
+
+    def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
+        return self.store.nearest_vectors(np.asarray(vector, dtype=np.float32), count, self.ef_search)
+
+    def __len__(self) -> int:
+        return self.store.vector_count()
+
+
 def _unit(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -125,6 +152,8 @@ class StoreVectors:
         # beside a SQLite file; in memory for an in-memory or server store (PostgreSQL)
         self.path = None if store.path in ("", ":memory:") or store.dialect != "sqlite" \
             else Path(store.path + ".vectors.usearch")
+        # pgvector: the vectors live in the server (StoreIndex), the centres in search_state
+        self.in_store = store.vector_search_mode() == "pgvector"
 
     # ---- files ---------------------------------------------------------------------------
     @property
@@ -132,6 +161,8 @@ class StoreVectors:
         return self.path.with_suffix(".json") if self.path else None
 
     def _load(self) -> bool:
+        if self.in_store:
+            return self._load_in_store()
         if self.path is None or not self.path.exists() or not self.meta_path.exists():
             return False
         try:
@@ -147,6 +178,12 @@ class StoreVectors:
         return True
 
     def _save(self) -> None:
+        if self.in_store:
+            if not self.store.read_only:
+                from .index import set_state
+
+                set_state(self.store, STATE_KEY, json.dumps(self.meta))
+            return
         if self.path is None or self.index is None:
             return
         try:
@@ -179,7 +216,11 @@ class StoreVectors:
                      "sums": {k: v.tolist() for k, v in sums.items()} if centred else {},
                      "counts": counts if centred else {}}
         self.centres = _centres_from_meta(self.meta, self.cfg)
-        self.index = UsearchIndex(self.cfg)
+        if self.in_store:
+            self.index = StoreIndex(self.store, self.cfg)
+            self.index.clear()
+        else:
+            self.index = UsearchIndex(self.cfg)
         self._extend(0, progress)
 
     def _extend(self, after: int, progress=None) -> int:
@@ -203,6 +244,8 @@ class StoreVectors:
     def ready(self, *, save: bool = True, progress=None) -> "StoreVectors":
         """Load the saved index, add the articles stored since, rebuild it when the store has
         outgrown its centres; save it back when it changed (and the directory is writable)."""
+        if self.in_store:
+            return self._ready_in_store(save=save, progress=progress)
         total, last = self._indexable()
         changed = False
         if self.index is None and not self._load():
@@ -219,6 +262,54 @@ class StoreVectors:
             self._save()
         return self
 
+    # ---- pgvector: the index in the PostgreSQL server -------------------------------------------
+    def _load_in_store(self) -> bool:
+        from .index import state
+
+        try:
+            meta = json.loads(state(self.store, STATE_KEY) or "{}")
+        except ValueError:
+            return False
+        if meta.get("format") != FORMAT or meta.get("store_id") != _store_id(self.store):
+            return False
+        self.meta = meta
+        self.centres = _centres_from_meta(meta, self.cfg)
+        self.index = StoreIndex(self.store, self.cfg)
+        return True
+
+    def _ready_in_store(self, *, save: bool, progress=None) -> "StoreVectors":
+        """:meth:`ready` with pgvector: build or extend the server's table in one transaction
+        under the store's assignment lock (several processes take turns, each starting from what
+        the last one committed); a read-only store whose table lags behind searches an
+        in-process index instead."""
+        total, last = self._indexable()
+        loaded = self._load_in_store()   # what the last writer committed (centres, last row id)
+        behind = not loaded or self._stale(total) or last > self.meta.get("last_rowid", 0) \
+            or len(self.index) != self.meta.get("count")
+        if not behind:
+            return self
+        if self.store.read_only or not save:
+            if loaded:   # the writers bring it up to date at the end of their runs: search what is there
+                log.debug("the pgvector index of %s lags behind its articles", self.store.address)
+                return self
+            log.info("the pgvector index of %s is not built and the store is read-only: "
+                     "searching an in-process index", self.store.address)
+            self.in_store = False
+            self.index = None
+            return self.ready(save=False, progress=progress)
+        # one process at a time (the store's assignment lock), from what the last one committed
+        with self.store.assignment_lock():
+            total, last = self._indexable()
+            if not self._load_in_store() or self._stale(total) or len(self.index) != self.meta.get("count"):
+                self.build(progress)   # (a count that differs: rows lost or added by hand)
+            elif last > self.meta.get("last_rowid", 0):
+                self._extend(self.meta.get("last_rowid", 0), progress)
+            else:
+                return self
+            self.meta["count"] = len(self.index)
+            self._save()
+        return self
+
     def _stale(self, total: int) -> bool:
         built = int(self.meta.get("built_at_count", 0))
         want_centred = self.cfg.centre and total >= self.cfg.centre_min_articles
@@ -227,6 +318,12 @@ class StoreVectors:
 
     def status(self) -> dict:
         total, last = self._indexable()
+        if self.path is None and not self.in_store and self.index is None:
+            # kept nowhere (PostgreSQL without pgvector, an in-memory store): built from the
+            # stored vectors whenever it is searched, so never out of step
+            return {"path": None, "articles_with_vectors": total, "indexed": 0, "last_rowid": 0,
+                    "store_last_rowid": last, "in_step": True, "in_memory": True, "centred": False,
+                    "built_at_count": 0}
         if self.index is None:
             self._load()
         count = len(self.index) if self.index is not None else 0

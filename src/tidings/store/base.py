@@ -170,6 +170,50 @@ class Store:
         built in memory from the stored vectors) or ``"pgvector"`` (in the PostgreSQL server)."""
         return "in-process"
 
+    # ---- maintenance (tidings check; see tidings.maintenance) --------------------------------------
+    # Each check: (description, query for the offending ids, repair statements); the SQL is
+    # SQLite's in sqlite.py, made portable for PostgreSQL in postgres.py.
+    CHECKS: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+
+    def find_issues(self, check: str, limit: int = 20) -> tuple[int, list[str]]:
+        """How many rows a check of :attr:`CHECKS` finds, and the first ``limit`` ids."""
+        _, query, _ = self.CHECKS[check]
+        ids = [str(r[0]) for r in self.conn.execute(query)]
+        return len(ids), ids[:limit]
+
+    def repair_issues(self, check: str) -> None:
+        """Run the repair of one check (inside a transaction of the caller's)."""
+        _, query, statements = self.CHECKS[check]
+        for statement in statements:
+            self.conn.execute(statement)
+        if check == "article_in_merged_story":
+            for (article_id, story_id) in self.conn.execute(
+                    """SELECT a.id, a.story_id FROM articles a JOIN stories s ON s.id = a.story_id
+                       WHERE s.merged_into IS NOT NULL""").fetchall():
+                self.set_membership(article_id, self.resolve_story(story_id), 0.0)
+        if check in ("story_missing", "story_size", "article_in_merged_story"):
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT story_id FROM articles WHERE story_id IS NOT NULL AND duplicate_of IS NULL")]
+            self.refresh_stories(ids)
+            self.conn.execute("""UPDATE stories SET size = 0 WHERE merged_into IS NULL AND id NOT IN
+                                 (SELECT story_id FROM articles WHERE story_id IS NOT NULL AND duplicate_of IS NULL)""")
+
+    # with vector_search_mode() == "pgvector" only (tidings.search.vectors.StoreIndex uses them)
+    def put_vectors(self, rowids: Sequence[int], vectors: Any) -> None:
+        """Store (or replace) the indexed vector of each article row id in the server."""
+        raise NotImplementedError
+
+    def remove_vectors(self, rowids: Sequence[int] | None = None) -> None:
+        """Remove the server's vectors of these article row ids (all when None)."""
+        raise NotImplementedError
+
+    def vector_count(self) -> int:
+        raise NotImplementedError
+
+    def nearest_vectors(self, vector: Any, count: int, ef_search: int = 40) -> list[tuple[int, float]]:
+        """The ``count`` nearest article row ids by cosine, with their similarity, best first."""
+        raise NotImplementedError
+
     def schema_revision(self) -> str | None:
         """The Alembic revision the store is at (None for a store never migrated by Alembic)."""
         try:

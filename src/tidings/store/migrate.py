@@ -79,6 +79,21 @@ def head_revision() -> str:
     return max(numbers)
 
 
+def past_postgresql_only(revision: str) -> str:
+    """The newest revision a SQLite store at ``revision`` reaches through revisions that change
+    nothing on SQLite (a revision file that says ``POSTGRESQL_ONLY = True``: the PostgreSQL
+    text search and pgvector of 0006): the store is stamped with it, without importing Alembic."""
+    files = sorted((m.group(1), p) for p in (MIGRATIONS_DIR / "versions").glob("*.py")
+                   if (m := re.match(r"(\d{4})_", p.name)))
+    for number, path in files:
+        if number <= revision:
+            continue
+        if not re.search(r"^POSTGRESQL_ONLY = True$", path.read_text(encoding="utf-8"), re.M):
+            break
+        revision = number
+    return revision
+
+
 def known_revisions() -> set[str]:
     return {m.group(1) for p in (MIGRATIONS_DIR / "versions").glob("*.py") if (m := re.match(r"(\d{4})_", p.name))}
 
@@ -133,7 +148,8 @@ def differences(address: str) -> list:
     from .schema import POSTGRES_ONLY, SQLITE_ONLY_PREFIXES, metadata
 
     def include(obj, name, kind, reflected, compare_to):
-        if kind in ("table", "index") and (name == "alembic_version" or (name or "").startswith(SQLITE_ONLY_PREFIXES)):
+        if kind in ("table", "index") and (name in ("alembic_version", "article_pgvectors")   # (pgvector's: 0006)
+                                            or (name or "").startswith(SQLITE_ONLY_PREFIXES)):
             return False
         if kind == "column" and (obj.table.name, name) in POSTGRES_ONLY and engine.dialect.name == "sqlite":
             return False

@@ -28,24 +28,28 @@ Many processes, one database
 - Readers (``tidings serve``) run in autocommit: every query sees the last committed state and
   no reader holds a transaction open.
 
-Full-text search uses PostgreSQL's own: the ``tidings`` configuration (``simple``: no stemming,
-any language; ``unaccent``: accents ignored) over title and text, a GIN index, ``ts_headline``
-snippets. Vector search: see :meth:`PostgresStore.vector_search_mode`.
+Full-text search uses PostgreSQL's own (revision 0006): each article's title and text stemmed
+by the Snowball configuration of its language (``simple`` for a language PostgreSQL has none
+for), accents ignored, one GIN index; a query is parsed by the configuration of each article it
+is matched against; ``ts_headline`` snippets. Vector search: see :meth:`PostgresStore.vector_search_mode`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
 from ..models import Article
 from . import migrate
 from .base import Store, on_conflict_sql, redact
+from .sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,32 @@ ASSIGNMENT_LOCK_KEY = 0x7469_6469_6E67_0001
 # row takes a new one, as SQLite's INSERT OR REPLACE gives it (the order of reads by rowid)
 _ROWID_TABLES = {"dedup_signatures", "cluster_aliases"}
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def _portable(sql: str) -> str:
+    """SQLite's ``a IS NOT b`` between two values as PostgreSQL's ``a IS DISTINCT FROM b``."""
+    return re.sub(r"\bIS NOT (?!NULL\b)", "IS DISTINCT FROM ", sql)
+
+
+def find_pg_tool(name: str, configured: str = "") -> str:
+    """The path of a PostgreSQL client program (``pg_dump``, ``pg_restore``): ``configured`` when
+    given, else the newest of Debian's /usr/lib/postgresql/N/bin, else the one on PATH."""
+    import glob
+    import shutil
+
+    if configured:
+        if not (Path(configured).is_file() and os.access(configured, os.X_OK)):
+            raise StoreError(f"{name} not found", source=configured,
+                             hint="store.pg_dump names a program that is not there")
+        return configured
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    program = found[-1] if found else shutil.which(name)
+    if not program:
+        raise StoreError(f"{name} is not installed", source=name,
+                         hint="install PostgreSQL's client programs (apt-get install postgresql-client), "
+                              "or set store.pg_dump to the pg_dump program's path")
+    return program
 
 
 class Row:
@@ -301,52 +331,177 @@ class PostgresStore(Store):
                 self.conn.execute("SET LOCAL lock_timeout = 0")
             yield
 
-    def full_text_search_mode(self) -> str:
-        return "postgresql-tsvector (simple + unaccent)"
+    # ---- maintenance (tidings check / backup; see tidings.maintenance) ------------------------
+    # SQLite's checks, its ``x IS NOT y`` between values spelt as PostgreSQL's IS DISTINCT FROM
+    CHECKS = {name: (description, _portable(query), tuple(_portable(s) for s in statements))
+              for name, (description, query, statements) in SQLiteStore.CHECKS.items()}
 
-    _FTS = "to_tsvector('tidings', a.title || ' ' || a.text) @@ plainto_tsquery('tidings', ?)"
+    @contextmanager
+    def write_lock(self, timeout: float = 60.0) -> Iterator[PgConnection]:
+        """A repair's transaction, under the story assignment lock (no assigner runs meanwhile)."""
+        with self.assignment_lock(timeout):
+            yield self.conn
+
+    def quick_check(self) -> list[str]:
+        """PostgreSQL checks its own pages (checksums, amcheck): nothing for tidings to add."""
+        return []
+
+    def fts_problem(self) -> str | None:
+        """None when the text-search index (revision 0006, an expression index PostgreSQL keeps in
+        step itself) exists and is valid; else what is wrong."""
+        row = self.conn.execute("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = "
+                                "to_regclass('articles_fts_lang')").fetchone()
+        if row is None:
+            return "the text-search index articles_fts_lang is missing"
+        return None if row[0] else "the text-search index articles_fts_lang is invalid (an interrupted build)"
+
+    def rebuild_fts(self) -> None:
+        if self.conn.execute("SELECT to_regclass('articles_fts_lang')").fetchone()[0] is None:
+            self.conn.execute("CREATE INDEX articles_fts_lang ON articles USING gin "
+                              "(to_tsvector(tidings_tsconfig(lang), tidings_unaccent(title || ' ' || text)))")
+        else:
+            self.conn.execute("REINDEX INDEX articles_fts_lang")
+
+    def backup_to(self, path: str | Path, progress: Any = None, pg_dump: str = "") -> None:
+        """A consistent copy of this database at ``path`` by ``pg_dump`` (its custom format, one
+        snapshot: writers may go on; restore with ``pg_restore -d NEWDB PATH``). ``pg_dump``: the
+        program (``store.pg_dump``; empty: the newest on PATH or in /usr/lib/postgresql)."""
+        import subprocess
+
+        from psycopg.conninfo import conninfo_to_dict
+
+        program = find_pg_tool("pg_dump", pg_dump)
+        params = conninfo_to_dict("postgresql://" + self.path.split("://", 1)[1])
+        env = dict(os.environ)
+        for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("password", "PGPASSWORD"),
+                         ("dbname", "PGDATABASE"), ("sslmode", "PGSSLMODE")):
+            if params.get(key):
+                env[var] = str(params[key])   # the password in the environment, not in ps's listing
+        done = subprocess.run([program, "--format=custom", "--no-password", f"--file={path}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise StoreError(f"pg_dump failed: {first}", source=self.address,
+                             hint="a pg_dump at least as new as the server is needed: set store.pg_dump")
+
+    def verify_backup(self, path: str | Path, pg_dump: str = "") -> int:
+        """The number of archive entries ``pg_restore --list`` reads from a dump (it fails on a
+        truncated or foreign file); the pg_restore beside ``pg_dump`` when that is given."""
+        import subprocess
+
+        program = find_pg_tool("pg_restore", str(Path(pg_dump).with_name("pg_restore")) if pg_dump else "")
+        done = subprocess.run([program, "--list", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise StoreError("the dump cannot be read back by pg_restore: " + done.stderr.strip()[:200],
+                             source=str(path))
+        entries = [line for line in done.stdout.splitlines() if line and not line.startswith(";")]
+        if not any(" TABLE DATA " in line and " articles " in line for line in entries):
+            raise StoreError("the dump holds no data of the articles table", source=str(path))
+        return len(entries)
+
+    def full_text_search_mode(self) -> str:
+        return "postgresql-tsvector (Snowball stemming per article language, accent-insensitive)"
+
+    # an article's text as indexed by articles_fts_lang (revision 0006), and the query parsed
+    # with the configuration of that article's language
+    _DOC = "to_tsvector(tidings_tsconfig(a.lang), tidings_unaccent(a.title || ' ' || a.text))"
+    _QUERY = "plainto_tsquery(tidings_tsconfig(a.lang), tidings_unaccent(?))"
+
+    def _any_language_query(self, q: str) -> str:
+        """The query parsed by every language's configuration, OR-ed (as text): the condition
+        the GIN index answers; the exact per-language match is checked on what it finds."""
+        rows = self.conn.execute(
+            """SELECT DISTINCT plainto_tsquery(c.oid::regconfig, tidings_unaccent(?))::text FROM pg_ts_config c
+               WHERE c.cfgname LIKE 'tidings\\_%'""", (q,)).fetchall()
+        parts = sorted(r[0] for r in rows if r[0])
+        return " | ".join(f"({p})" for p in parts)
+
+    def _fts(self, q: str) -> tuple[str, list[Any]]:
+        """SQL condition (over ``a``) and its parameters: the articles matching every word of
+        ``q``, stemmed and unaccented in their own language."""
+        anyq = self._any_language_query(q)
+        if not anyq:   # only stop words in every language
+            return "FALSE", []
+        return f"{self._DOC} @@ CAST(? AS tsquery) AND {self._DOC} @@ {self._QUERY}", [anyq, q]
 
     def search_articles(self, words: Sequence[str], limit: int) -> list[dict]:
+        q = " ".join(words)
+        where, params = self._fts(q)
         rows = self.conn.execute(
             f"""SELECT a.id, a.title, a.lang, a.published_at, a.story_id, a.url,
-                       ts_headline('tidings', a.text, plainto_tsquery('tidings', ?),
+                       ts_headline(tidings_tsconfig(a.lang), a.text, {self._QUERY},
                                    'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1') AS snippet
-                FROM articles a WHERE {self._FTS} AND a.duplicate_of IS NULL
-                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
-                                 plainto_tsquery('tidings', ?)) DESC, a.rowid
+                FROM articles a WHERE {where} AND a.duplicate_of IS NULL
+                ORDER BY ts_rank({self._DOC}, {self._QUERY}) DESC, a.rowid
                 LIMIT ?""",
-            (" ".join(words), " ".join(words), " ".join(words), limit)).fetchall()
+            (q, *params, q, limit)).fetchall()
         return [dict(r) for r in rows]
 
     def article_rowids_matching(self, words: Sequence[str], where: str, params: Sequence[Any],
                                 limit: int) -> list[int]:
         """Row ids of the articles matching every word (and the filter ``where``, over ``a``), best first."""
         q = " ".join(words)
+        fts, fts_params = self._fts(q)
         rows = self.conn.execute(
-            f"""SELECT a.rowid FROM articles a WHERE {self._FTS} AND {where}
-                ORDER BY ts_rank(to_tsvector('tidings', a.title || ' ' || a.text),
-                                 plainto_tsquery('tidings', ?)) DESC, a.rowid LIMIT ?""",
-            [q, *params, q, limit]).fetchall()
+            f"""SELECT a.rowid FROM articles a WHERE {fts} AND {where}
+                ORDER BY ts_rank({self._DOC}, {self._QUERY}) DESC, a.rowid LIMIT ?""",
+            [*fts_params, *params, q, limit]).fetchall()
         return [int(r[0]) for r in rows]
 
     def story_ids_matching_sql(self, words: Sequence[str]) -> tuple[str, list[Any]]:
-        return f"SELECT a.story_id FROM articles a WHERE {self._FTS}", [" ".join(words)]
+        fts, params = self._fts(" ".join(words))
+        return f"SELECT a.story_id FROM articles a WHERE {fts}", params
 
     def vector_search_mode(self) -> str:
         """``"pgvector"`` when the server has the ``vector`` extension installed in this
-        database, else ``"in-process"``.
-
-        Where pgvector plugs in: a nearest-neighbour query over article vectors goes through
-        the store (``store.vector_search_mode()`` says which); with ``"pgvector"`` it can run in
-        the server (``ORDER BY embedding <=> ?`` on a ``vector(384)`` column with an HNSW
-        index, added by an Alembic revision guarded by this check), otherwise the in-process
-        index of tidings.search is built from the stored vectors as on SQLite.
-        """
+        database and revision 0006 made the ``article_pgvectors`` table (an HNSW index on cosine
+        distance): tidings.search then keeps its vectors there and asks the server for the
+        nearest ones (:meth:`nearest_vectors`). Otherwise ``"in-process"``: the index of
+        tidings.search is built in memory from the stored vectors, as on SQLite."""
         if self._vector_mode is None:
-            row = self.conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
-            self._vector_mode = "pgvector" if row else "in-process"
+            row = self.conn.execute(
+                "SELECT to_regclass('article_pgvectors') IS NOT NULL FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()
+            self._vector_mode = "pgvector" if row and row[0] else "in-process"
             log.info("vector search on %s: %s", self.address, self._vector_mode)
         return self._vector_mode
+
+    # ---- pgvector (vector_search_mode() == "pgvector") ------------------------------------------
+    @staticmethod
+    def _vector_literal(vector: Any) -> str:
+        return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+    def put_vectors(self, rowids: Sequence[int], vectors: Any) -> None:
+        """Store (or replace) the indexed vector of each article row id."""
+        self.conn.executemany(
+            "INSERT INTO article_pgvectors(article_rowid, embedding) VALUES (?, CAST(? AS vector)) "
+            "ON CONFLICT (article_rowid) DO UPDATE SET embedding = excluded.embedding",
+            [(int(r), self._vector_literal(v)) for r, v in zip(rowids, vectors)])
+
+    def remove_vectors(self, rowids: Sequence[int] | None = None) -> None:
+        """Remove the vectors of these article row ids (of every article when None)."""
+        if rowids is None:
+            self.conn.execute("DELETE FROM article_pgvectors")
+        elif len(rowids):
+            self.conn.execute("DELETE FROM article_pgvectors WHERE article_rowid = ANY(?)",
+                              ([int(r) for r in rowids],))
+
+    def vector_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM article_pgvectors").fetchone()[0])
+
+    def nearest_vectors(self, vector: Any, count: int, ef_search: int = 40) -> list[tuple[int, float]]:
+        """The ``count`` article row ids nearest ``vector`` by cosine, with their cosine
+        similarity, best first: the server's HNSW index, searched with a candidate list of at
+        least ``count`` (``hnsw.ef_search``; pgvector's own default, 40, would cap the results)."""
+        if count <= 0:
+            return []
+        literal = self._vector_literal(vector)
+        with self.conn.raw.transaction():
+            self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), min(int(count), 1000))}")
+            rows = self.conn.execute(
+                "SELECT article_rowid, 1 - (embedding <=> CAST(? AS vector)) FROM article_pgvectors "
+                "ORDER BY embedding <=> CAST(? AS vector) LIMIT ?", (literal, literal, int(count))).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def status(self) -> dict[str, Any]:
         data = super().status()

@@ -11,10 +11,13 @@ What the two backends do not share is said where it happens:
 - ``rowid``: SQLite has an implicit row id on every ordinary table; the store orders some reads
   by it (signatures and merge aliases in the order they were written). PostgreSQL has no such
   thing, so those tables carry an explicit ``rowid`` identity column there (``POSTGRES_ONLY``).
-- full-text search: an FTS5 virtual table with triggers on SQLite, a GIN index on a
-  ``to_tsvector('tidings', title || ' ' || text)`` expression on PostgreSQL (the ``tidings``
-  text-search configuration is ``simple`` + ``unaccent``: any language, accent-insensitive). Both
-  are created by the baseline revision, not described here (SQLAlchemy has no type for them).
+- full-text search: an FTS5 virtual table with triggers on SQLite (the baseline revision), a GIN
+  index on ``to_tsvector(tidings_tsconfig(lang), tidings_unaccent(title || ' ' || text))`` on
+  PostgreSQL (revision 0006: Snowball stemming per article language, accent-insensitive); not
+  described here (SQLAlchemy has no type for them).
+- pgvector: where the PostgreSQL server has the ``vector`` extension, revision 0006 adds
+  ``article_pgvectors`` (article row id, ``vector(384)``, an HNSW index); not described here
+  either (it exists on some servers only; ``migrate.differences`` leaves it out).
 - ``raw_inputs.id`` and ``articles.rowid`` are 64-bit on PostgreSQL (10 million articles a day
   overflow a 32-bit key in seven months) and SQLite's ``INTEGER PRIMARY KEY`` row ids.
 """

