@@ -168,13 +168,15 @@ def semeval_embedded_texts(path: Path | None, limit: int | None) -> list[str]:
 
 def cached_embed(emb: Embedder, texts: list[str], stores: list, label: str) -> tuple[np.ndarray, int]:
     """L2-normalised vectors of ``texts``: from the embedding caches where this engine (its model id)
-    embedded them before, the rest encoded now (and cached in the first store). Returns (vectors, reused)."""
+    embedded them before, the rest encoded now (and cached in the first store). Returns the vectors
+    and how many texts came from the caches."""
     from tidings.pipeline import embedding_key
 
     keys = [embedding_key(emb.model_id, t) for t in texts]
     found: dict[str, np.ndarray] = {}
     for store in stores:
         found.update(store.cached_embeddings([k for k in keys if k not in found]))
+    reused = sum(k in found for k in keys)
     todo = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
     started = time.perf_counter()
     for start in range(0, len(todo), 256):
@@ -188,7 +190,7 @@ def cached_embed(emb: Embedder, texts: list[str], stores: list, label: str) -> t
               f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     vectors = np.vstack([found[k] for k in keys]).astype(np.float64)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors, len(texts) - len(todo)
+    return vectors, reused
 
 
 def agreement(args) -> None:

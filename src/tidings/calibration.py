@@ -120,9 +120,11 @@ def write_calibration(intercept: float, weights: Mapping[str, float], means: Map
     lines += ["", "[provenance]"] + [f"{k} = {value(v)}" for k, v in provenance.items()]
     if raw is not None:
         lines += ["", "# The same for the raw-cosine text part (a store too small for per-language centres).",
-                  "[raw]"] + [f"{k} = {value(v)}" for k, v in raw.items() if k not in ("weights", "means")]
-        lines += ["", "[raw.weights]"] + [f"{k} = {float(raw['weights'].get(k, 0.0))!r}" for k in FEATURES]
+                  "[raw]", f"intercept = {float(raw['intercept'])!r}", "", "[raw.weights]"]
+        lines += [f"{k} = {float(raw['weights'].get(k, 0.0))!r}" for k in FEATURES]
         lines += ["", "[raw.means]"] + [f"{k} = {float(v)!r}" for k, v in raw.get("means", {}).items()]
+        lines += ["", "[raw.provenance]"] + [f"{k} = {value(v)}" for k, v in raw.items()
+                                             if k not in ("intercept", "weights", "means")]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     load_calibration.cache_clear()
     return path
