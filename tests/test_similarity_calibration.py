@@ -75,3 +75,69 @@ def test_monitor_and_cli_show_one_score_and_only_the_parts_that_count(tmp_path):
     assert f"score {result['score']:.3f}: probability that they report the same story" in shown.output
     for k in zero:
         assert f"{k} " not in shown.output.split("\n")[0]
+
+
+# ---- the refit of issue #15 point 5: all SemEval pairs, two forms of the text part -----------------
+def _calibrations():
+    cal = load_calibration()
+    assert cal.raw is not None, "calibration.toml has no [raw] coefficients"
+    return {"centred": cal, "raw": cal.raw}
+
+
+@pytest.mark.parametrize("form", ["centred", "raw"])
+def test_score_is_a_probability_rising_with_the_text_part(form):
+    cal = _calibrations()[form]
+    grid = np.linspace(0.0, 1.0, 41)
+    for cross in (False, True):
+        for missing in ([], list(OPTIONAL)):
+            others = {"entities": 0.3, "places": 0.5, "time": 0.9}
+            ps = [cal.probability({"text": t, **others}, missing, cross) for t in grid]
+            assert all(0.0 <= p <= 1.0 for p in ps)
+            assert all(b > a for a, b in zip(ps, ps[1:])), (form, cross, missing)
+    # the ends mean something: unrelated text is unlikely the same story, near-identical text likely
+    assert cal.probability({"text": 0.0, "entities": 0, "places": 0, "time": 0}, list(OPTIONAL), False) < 0.1
+    assert cal.probability({"text": 1.0, "entities": 0, "places": 0, "time": 0}, list(OPTIONAL), False) > 0.9
+
+
+def test_each_form_of_the_text_part_gets_its_own_coefficients():
+    from tidings.similarity import SimilarityResult
+
+    cal = load_calibration()
+    parts = {"text": 0.4, "entities": 0.5, "places": 0.0, "time": 0.0, "cosine": 0.9}
+    centred = SimilarityResult(0.4, {**parts, "centred_cosine": 0.45}, ["places", "time"])
+    raw = SimilarityResult(0.4, dict(parts), ["places", "time"])
+    assert cal.for_result(centred) is cal and cal.for_result(raw) is cal.raw
+    assert same_story_probability(centred, "en", "de")[0] == pytest.approx(
+        cal.probability(centred.components, centred.missing, True))
+    assert same_story_probability(raw, "en", "de")[0] == pytest.approx(
+        cal.raw.probability(raw.components, raw.missing, True))
+    assert cal.raw.provenance == {} or "cv_semeval_pearson" in cal.raw.provenance
+    # a calibration without [raw] uses its one set of coefficients for both forms
+    single = Calibration(-1.0, {"text": 3.0})
+    assert single.for_result(raw) is single
+
+
+def test_written_calibration_reads_back_with_its_raw_table(tmp_path):
+    import tomllib
+
+    from tidings.calibration import _calibration, write_calibration
+    path = write_calibration(-2.5, {"text": 7.0, "time": 3.0}, {"time": 0.8}, {"fitted_by": "test", "cv": 'a "b"'},
+                             path=tmp_path / "c.toml",
+                             raw={"intercept": -4.0, "weights": {"text": 9.0, "cross": 0.5}, "means": {},
+                                  "cv_semeval_pearson": 0.7})
+    cal = _calibration(tomllib.loads(path.read_text(encoding="utf-8")))
+    assert (cal.intercept, cal.weights["text"], cal.weights["time"], cal.means) == (-2.5, 7.0, 3.0, {"time": 0.8})
+    assert cal.provenance["cv"] == 'a "b"'
+    assert (cal.raw.intercept, cal.raw.weights["text"], cal.raw.weights["cross"]) == (-4.0, 9.0, 0.5)
+    assert cal.raw.provenance["cv_semeval_pearson"] == 0.7 and cal.raw.raw is None
+    assert cal.shown == ["text", "time"] and cal.raw.shown == ["text"]
+
+
+def test_the_seeds_are_likely_one_story(seeds_monitor):
+    """The issue's example: the Croatian and English seeds, which tidings puts in one story."""
+    ids = [row[0] for row in seeds_monitor.store.conn.execute("SELECT id FROM articles ORDER BY id")]
+    result = seeds_monitor.similarity(*ids)
+    assert result["score"] >= 0.5, result
+    cal = load_calibration()
+    assert set(result["components"]) <= set(cal.shown) | set(cal.raw.shown)
+    assert "cosine" not in result["components"] and "centred_cosine" not in result["components"]

@@ -7,6 +7,11 @@ dev pairs and OG2021 dev cluster pairs (the file says on what, with the command 
 cross-validated figures). An optional part (entities, places, time) enters centred on its mean
 over the training pairs, so a missing one (an article without places) counts as average
 evidence; a part with weight 0 added nothing in cross-validation and is not shown.
+
+The text part has two forms (:func:`tidings.similarity.similarity`): the cosine centred on the
+per-language means, and the raw-cosine mapping a store with too few articles falls back to. They
+are distributed differently, so each has its own coefficients: the file's top level for the
+centred form, its ``[raw]`` table for the other.
 """
 
 from __future__ import annotations
@@ -38,6 +43,13 @@ class Calibration:
     weights: dict[str, float]
     means: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: coefficients for the raw-cosine text part (no per-language centres); None: use these
+    raw: "Calibration | None" = None
+
+    def for_result(self, result) -> "Calibration":
+        """The coefficients for this result's form of the text part (centred or raw cosine)."""
+        centred = "centred_cosine" in result.components
+        return self if centred or self.raw is None else self.raw
 
     @property
     def shown(self) -> list[str]:
@@ -63,14 +75,20 @@ class Calibration:
 def load_calibration() -> Calibration:
     with _path().open("rb") as handle:
         data = tomllib.load(handle)
+    return _calibration(data)
+
+
+def _calibration(data: Mapping[str, Any]) -> Calibration:
+    raw = data.get("raw")
     return Calibration(float(data["intercept"]), {k: float(v) for k, v in data["weights"].items()},
-                       {k: float(v) for k, v in data.get("means", {}).items()}, dict(data.get("provenance", {})))
+                       {k: float(v) for k, v in data.get("means", {}).items()}, dict(data.get("provenance", {})),
+                       _calibration(raw) if raw else None)
 
 
 def same_story_probability(result, a_lang: str | None, b_lang: str | None,
                            calibration: Calibration | None = None) -> tuple[float, dict[str, float]]:
     """(P(same story), the parts that count) for a :class:`~tidings.similarity.SimilarityResult`."""
-    cal = calibration or load_calibration()
+    cal = (calibration or load_calibration()).for_result(result)
     cross = bool(a_lang and b_lang and a_lang != b_lang and "und" not in (a_lang, b_lang))
     p = cal.probability(result.components, set(result.missing), cross)
     shown = {k: result.components[k] for k in cal.shown if k not in result.missing}
@@ -78,8 +96,11 @@ def same_story_probability(result, a_lang: str | None, b_lang: str | None,
 
 
 def write_calibration(intercept: float, weights: Mapping[str, float], means: Mapping[str, float],
-                      provenance: Mapping[str, Any], path: Path | None = None) -> Path:
-    """Write the coefficients (bench/fit_similarity.py); TOML by hand, the standard library reads only."""
+                      provenance: Mapping[str, Any], path: Path | None = None,
+                      raw: Mapping[str, Any] | None = None) -> Path:
+    """Write the coefficients (bench/fit_similarity.py); TOML by hand, the standard library reads only.
+
+    ``raw``: ``intercept``, ``weights``, ``means`` (and any figures) of the raw-cosine text part."""
     path = path or _path()
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -97,6 +118,13 @@ def write_calibration(intercept: float, weights: Mapping[str, float], means: Map
     lines += [f"{k} = {float(weights.get(k, 0.0))!r}" for k in FEATURES]
     lines += ["", "[means]"] + [f"{k} = {float(v)!r}" for k, v in means.items()]
     lines += ["", "[provenance]"] + [f"{k} = {value(v)}" for k, v in provenance.items()]
+    if raw is not None:
+        lines += ["", "# The same for the raw-cosine text part (a store too small for per-language centres).",
+                  "[raw]", f"intercept = {float(raw['intercept'])!r}", "", "[raw.weights]"]
+        lines += [f"{k} = {float(raw['weights'].get(k, 0.0))!r}" for k in FEATURES]
+        lines += ["", "[raw.means]"] + [f"{k} = {float(v)!r}" for k, v in raw.get("means", {}).items()]
+        lines += ["", "[raw.provenance]"] + [f"{k} = {value(v)}" for k, v in raw.items()
+                                             if k not in ("intercept", "weights", "means")]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     load_calibration.cache_clear()
     return path
