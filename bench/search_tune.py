@@ -270,20 +270,30 @@ def main() -> None:
         meaning[name] = base.rankings(prf=(m, beta))
         print(line(name, data, meaning[name]))
     if args.passage:
+        # e5's prefixes: every title (articles' and queries') embedded once more with "passage: ",
+        # then each combination of query prefix and article prefix
         from dataclasses import replace
 
         from tidings.embed import Embedder, EmbeddingSettings
 
         cfg = replace(EmbeddingSettings.from_dict(settings.section("embedding")), prefix="passage")
-        texts = dict(data.monitor.store.conn.execute(
+        titles = dict(data.monitor.store.conn.execute(
             "SELECT rowid, title FROM articles WHERE rowid IN (SELECT article_rowid FROM article_vectors)"))
+        texts = sorted({titles[int(r)] for r in data.rowids} | {t for _, _, t in data.queries})
         started = time.perf_counter()
-        pvecs = Embedder(cfg).embed([texts[int(r)] for r in data.rowids])
-        print(f"  (passage vectors: {time.perf_counter() - started:.0f} s)")
-        for centre in ("none", "lang"):
-            name = f"meaning passage articles, centre {centre}"
-            meaning[name] = Meaning(data, centre=centre, matrix=np.asarray(pvecs, dtype=np.float64)).rankings()
+        got = dict(zip(texts, Embedder(cfg).embed(texts)))
+        print(f"  (passage vectors of {len(texts)} titles: {time.perf_counter() - started:.0f} s)")
+        p_articles = np.asarray([got[titles[int(r)]] for r in data.rowids], dtype=np.float64)
+        p_queries = np.asarray([got[t] for _, _, t in data.queries], dtype=np.float64)
+        q_queries = data.qvecs
+        for qname, qv, aname, av in [("query", q_queries, "passage", p_articles),
+                                     ("passage", p_queries, "query", None),
+                                     ("passage", p_queries, "passage", p_articles)]:
+            data.qvecs = qv
+            name = f"meaning centred, query '{qname}:', articles '{aname}:'"
+            meaning[name] = Meaning(data, matrix=av).rankings()
             print(line(name, data, meaning[name]))
+        data.qvecs = q_queries
     if args.skip_grid:
         return
     lists = dump_rankings(data, settings, Path(str(args.store) + ".rankings.json"))
