@@ -64,3 +64,25 @@ def test_no_hit_and_filters(sample_monitor):
     hits = sample_monitor.search("Alep", lang="fr")["hits"]
     assert hits and {h["lang"] for h in hits} == {"fr"}
     assert sample_monitor.search("Alep", until="2000-01-01")["hits"] == []
+
+
+def test_entity_ranking_reads_only_what_it_returns_yet_ranks_as_the_full_list(sample_monitor):
+    """rank_articles with a limit and a filter (looked up best first, stopping early) gives the
+    head of the full ranking filtered afterwards."""
+    from tidings.search import entities as entity_search
+
+    store = sample_monitor.store
+    langs = entity_search.store_languages(store)
+    named = entity_search.query_entities(store, "Aleppo Assad Damascus Syria", langs)
+    assert "geo:170063" in {e.id for e in named} and len(named) >= 2
+    total = store.count("articles")
+    full = entity_search.rank_articles(store, named, total, 5000)
+    assert len(full) >= 4
+    scores = [s for _, s, _ in full]
+    assert scores == sorted(scores, reverse=True)
+    lang_of = dict(store.conn.execute("SELECT rowid, lang FROM articles"))
+    lang = lang_of[full[0][0]]
+    head = entity_search.rank_articles(store, named, total, 5000, limit=2,
+                                       where="a.duplicate_of IS NULL AND a.lang != ?", params=[lang])
+    assert head == [x for x in full if lang_of[x[0]] != lang][:2]
+    assert entity_search.rank_articles(store, named, total, 5000, limit=3) == full[:3]

@@ -202,11 +202,9 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     if "entities" in methods:
         found_entities = (query_entities if query_entities is not None
                           else entity_search.query_entities(store, query, langs, cfg.entity_max_ngram))
-        ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles)
-        if filters.active:
-            kept_rows = _keep(store, [r for r, _, _ in ranked_e], filters)
-            ranked_e = [x for x in ranked_e if x[0] in kept_rows]
-        ranked_e = ranked_e[:cfg.candidates]
+        where, params = filters.sql()
+        ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles,
+                                               limit=cfg.candidates, where=where, params=params)
         rankings["entities"] = [r for r, _, _ in ranked_e]
         for rowid, _, ids in ranked_e:
             matched.setdefault(rowid, {})["entities"] = ids

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from ..store import Store
@@ -66,9 +65,21 @@ def _strong(entity_id: str) -> bool:
     return entity_id.startswith("geo:") or _curated_id(entity_id)
 
 
+_LANGUAGES: dict[tuple[int, str, int, int], list[str]] = {}
+
+
 def store_languages(store: Store, limit: int = 12) -> list[str]:
-    rows = store.conn.execute("SELECT lang FROM articles GROUP BY lang ORDER BY COUNT(*) DESC LIMIT ?", (limit,))
-    return [r[0] for r in rows if r[0] and r[0] != "und"]
+    """The store's languages, most articles first. Counting them reads every article (~0.2 s at
+    a million), so the answer is kept until an article is added (the newest rowid moves)."""
+    newest = store.conn.execute("SELECT MAX(rowid) FROM articles").fetchone()[0] or 0
+    key = (id(store.conn), str(store.path), int(newest), limit)
+    got = _LANGUAGES.get(key)
+    if got is None:
+        rows = store.conn.execute("SELECT lang FROM articles GROUP BY lang ORDER BY COUNT(*) DESC LIMIT ?", (limit,))
+        got = [r[0] for r in rows if r[0] and r[0] != "und"]
+        _LANGUAGES.clear()   # one store at a time is the common case: keep the cache tiny
+        _LANGUAGES[key] = got
+    return list(got)
 
 
 def _known(store: Store, ids: set[str]) -> dict[str, tuple[str, str, int]]:
@@ -150,31 +161,41 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
     return list(found.values())
 
 
-def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_entity: int) -> list[tuple[int, float, list[str]]]:
+def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_entity: int, *,
+                  limit: int | None = None, where: str = "a.duplicate_of IS NULL",
+                  params: list | tuple = ()) -> list[tuple[int, float, list[str]]]:
     """Articles naming the query's entities: ``(rowid, score, entity ids)``, best first. The
     score adds, per entity named, its rarity (log N/articles) times 1 + log(mentions); the
-    newest ``per_entity`` mentions of each entity are read."""
-    scores: Counter[str] = Counter()
+    newest ``per_entity`` mentions of each entity are read, counted by SQLite. Ties go to the
+    newest article. ``where``/``params``: an SQL condition on ``articles a`` (the search's
+    filters); ``limit``: stop once that many articles pass it (articles are looked up best first,
+    so a search reads the rows of its candidates only, not of every article an entity names)."""
+    scores: dict[str, float] = {}
+    newest: dict[str, int] = {}
     named: dict[str, list[str]] = {}
     for e in entities:
         weight = math.log(1 + total / max(1, e.articles))
-        counts = Counter(r[0] for r in store.conn.execute(
-            "SELECT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?", (e.id, per_entity)))
-        for article_id, n in counts.items():
-            scores[article_id] += weight * (1 + math.log(n))
+        rows = store.conn.execute(
+            """SELECT article_id, COUNT(*), MAX(r) FROM (SELECT article_id, rowid AS r FROM mentions
+               WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) GROUP BY article_id""", (e.id, per_entity))
+        for article_id, n, last in rows:
+            scores[article_id] = scores.get(article_id, 0.0) + weight * (1 + math.log(n))
+            newest[article_id] = max(newest.get(article_id, 0), last)
             named.setdefault(article_id, []).append(e.id)
     if not scores:
         return []
-    ids = list(scores)
-    rowids: dict[str, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    ranked = sorted(scores, key=lambda a: (-scores[a], -newest[a]))
+    found: list[tuple[int, float, list[str]]] = []
+    chunk_size = 500 if limit is None else max(50, min(500, 2 * limit))
+    for start in range(0, len(ranked), chunk_size):
+        chunk = ranked[start:start + chunk_size]
         marks = ",".join("?" * len(chunk))
-        for r in store.conn.execute(f"SELECT id, rowid, published_at FROM articles WHERE id IN ({marks}) "
-                                    "AND duplicate_of IS NULL", chunk):
-            rowids[r[0]] = r[1]
-    ranked = sorted((aid for aid in ids if aid in rowids), key=lambda a: (-scores[a], -rowids[a]))
-    return [(rowids[a], scores[a], named[a]) for a in ranked]
+        rowids = dict(store.conn.execute(
+            f"SELECT a.id, a.rowid FROM articles a WHERE a.id IN ({marks}) AND {where}", [*chunk, *params]))
+        found.extend((rowids[a], scores[a], named[a]) for a in chunk if a in rowids)
+        if limit is not None and len(found) >= limit:
+            return found[:limit]
+    return found
 
 
 # ---- finding entities by name (tidings entities, GET /api/entities, the entity index page) ------

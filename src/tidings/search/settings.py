@@ -14,12 +14,12 @@ METHODS = ("words", "entities", "meaning")
 
 @dataclass(frozen=True)
 class SearchSettings:
-    rrf_k: float = 20.0
-    words_weight: float = 1.0
+    rrf_k: float = 10.0
+    words_weight: float = 0.5
     entities_weight: float = 0.5
-    meaning_weight: float = 4.0
+    meaning_weight: float = 2.0
     story_weight: float = 1.0
-    story_hits: int = 5
+    story_hits: int = 3
     candidates: int = 100
     title_weight: float = 2.0
     max_term_share: float = 0.05
