@@ -124,8 +124,23 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
     # the first ingest reads the corpus in order, 4 articles a batch: at the kill it has not reached
     # the last 8, so those found stored were stored by the second (reading it backwards)
     tail = [r["id"] for r in rows[-8:]]
+    head = [r["id"] for r in rows[:8]]   # likewise stored by the first only, at the kill
     statuses: list[int] = []
     killed_with = None
+    polling = threading.Event()
+
+    def poll_server() -> None:
+        # in a thread of its own: a slow answer under load must not delay the kill below, or the
+        # second ingest may finish before the loop sees it holding the lock
+        while not polling.is_set():
+            try:
+                statuses.append(httpx.get(f"http://127.0.0.1:{port}/api/stories", timeout=10).status_code)
+            except httpx.TransportError:
+                pass   # the server is still starting
+            polling.wait(0.1)
+
+    poller = threading.Thread(target=poll_server, daemon=True)
+    poller.start()
     try:
         with Store.open(pg_url, read_only=True) as store:
             deadline = time.monotonic() + 600
@@ -133,18 +148,18 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
                 assert time.monotonic() < deadline, "the second ingest never held the lock halfway"
                 assert second.poll() is None, f"the second ingest ended before it could be killed: {second.communicate()}"
                 stored = store.count("articles")
-                by_second = store.conn.execute(
-                    f"SELECT COUNT(*) FROM articles WHERE external_id IN ({','.join('?' * len(tail))})", tail
-                ).fetchone()[0]
-                if stored >= 12 and by_second >= 4 and _lock_holder(pg_url) == f"tidings:{second.pid}":
+                by_second, by_first = (store.conn.execute(
+                    f"SELECT COUNT(*) FROM articles WHERE external_id IN ({','.join('?' * len(ids))})", ids
+                ).fetchone()[0] for ids in (tail, head))
+                # both have committed batches (they interleave), and the second holds the lock now
+                if (stored >= 12 and by_second >= 4 and by_first >= 4
+                        and _lock_holder(pg_url) == f"tidings:{second.pid}"):
                     os.kill(second.pid, signal.SIGKILL)   # while it holds the lock, in the middle of a batch
                     killed_with = stored
                     break
-                try:
-                    statuses.append(httpx.get(f"http://127.0.0.1:{port}/api/stories", timeout=10).status_code)
-                except httpx.TransportError:
-                    pass   # the server is still starting
-                time.sleep(0.05)
+                time.sleep(0.02)
+        polling.set()
+        poller.join()
         second.wait()
         out, _ = first.communicate(timeout=600)
         log = (tmp_path / "first.log").read_text()
@@ -161,6 +176,7 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
         assert page.status_code == 200
         statuses.append(page.status_code)
     finally:
+        polling.set()
         for process in (first, second, server):
             process.kill()
             process.wait()
