@@ -124,7 +124,9 @@ def _verify(db: Path, data: Path, records: int, report: dict) -> dict:
     return {"lost": sum(1 for s in expected if s not in counts and s not in reported),
             "duplicated": sum(1 for c in counts.values() if c > 1) + (articles[0] - articles[1]),
             "reported_errors": len(reported),
-            "check_ok": json.loads(check.stdout)["ok"] if check.stdout.strip().startswith("{") else False}
+            "check_ok": json.loads(check.stdout)["ok"] if check.stdout.strip().startswith("{") else False,
+            # what check found (or why it did not run), so a failed round can be understood afterwards
+            "check_output": (check.stdout or check.stderr).strip()[-2000:] if check.returncode else None}
 
 
 def main() -> None:
