@@ -581,8 +581,8 @@ def api_router() -> APIRouter:
         from .search.entities import entity_profile
 
         store = _backend(request).reader()
-        entity_id = queries.resolve_entity_id(store, entity_id)  # an older id answers too (issue #15)
-        return {**queries.entity_detail(store, entity_id), **entity_profile(store, entity_id)}
+        detail = queries.entity_detail(store, entity_id)   # an older id answers too (issue #15)
+        return {**detail, **entity_profile(store, detail["id"])}
 
     @router.get("/search", response_model=SearchResults, tags=["articles"], responses=_errors(400, 422),
                 summary="Search across languages and word forms",
