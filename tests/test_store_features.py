@@ -1,7 +1,7 @@
 """The features merged beside PostgreSQL hold on both backends (``store_url``: SQLite, then a real
 PostgreSQL server): trust's input keys and external ids, dates' date_source, alerts evaluated in the
 batch's transaction and delivered to a real webhook on loopback, watch's sources and fetched URLs,
-the search tables; and what PostgreSQL does not offer yet fails with T301, never a traceback."""
+the search tables, and tidings check and backup."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NotAvailable, NotFound, StoreError
+from ..errors import NotFound, StoreError
 from ..models import Article, Document, Entity
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,6 @@ class Store:
         """Run an INSERT and return the new row's id (None if ``or_none`` and nothing was inserted,
         e.g. ``ON CONFLICT DO NOTHING``)."""
         raise NotImplementedError
-
-    def refuse(self, feature: str, hint: str = "") -> None:
-        """Raise :class:`NotAvailable` when ``feature`` needs SQLite and this store is not one."""
-        if self.dialect != "sqlite":
-            raise NotAvailable(f"{feature} is not available on {self.dialect} yet", source=self.address,
-                               hint=hint or "docs/scaling.md lists what works on each backend")
 
     def json_key_count_sql(self, column: str) -> str:
         """SQL counting the keys of the JSON object in ``column`` (a story's ``langs``)."""
