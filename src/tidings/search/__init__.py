@@ -354,9 +354,7 @@ def _vector_index_problems(store: Store) -> tuple[int, list[str]]:
 def _rebuild_vector_index(store: Store) -> None:
     from ..config import Settings
 
-    vectors = StoreVectors(store, SearchSettings.from_dict(Settings.load().section("search")))
-    vectors.build()
-    vectors._save()
+    StoreVectors(store, SearchSettings.from_dict(Settings.load().section("search"))).rebuild()
 
 
 def _register_check() -> None:

@@ -182,6 +182,7 @@ class StoreVectors:
             if not self.store.read_only:
                 from .index import set_state
 
+                self.meta["count"] = len(self.index)   # a table whose rows differ from this is rebuilt
                 set_state(self.store, STATE_KEY, json.dumps(self.meta))
             return
         if self.path is None or self.index is None:
@@ -200,6 +201,12 @@ class StoreVectors:
             "SELECT COUNT(*), COALESCE(MAX(v.article_rowid), 0) FROM article_vectors v "
             "JOIN embeddings e ON e.key = v.key").fetchone()
         return int(row[0]), int(row[1])
+
+    def rebuild(self, progress=None) -> "StoreVectors":
+        """Build the index from every stored vector and save it (``tidings check --repair``)."""
+        self.build(progress)
+        self._save()
+        return self
 
     def build(self, progress=None) -> None:
         """(Re)build the index from every article vector in the store."""
@@ -306,7 +313,6 @@ class StoreVectors:
                 self._extend(self.meta.get("last_rowid", 0), progress)
             else:
                 return self
-            self.meta["count"] = len(self.index)
             self._save()
         return self
 
