@@ -431,7 +431,7 @@ class Monitor:
             self._commit_batch(pending[0], report, pending[1])
         if batch:
             self._commit_batch(batch, report)
-        if report.added:
+        if report.added or self._vector_index_behind():
             self.update_vector_index()
         return report
 
@@ -459,6 +459,16 @@ class Monitor:
 
         sync(self.store, self.settings)
         update_centres(self.store, touched, self.settings.section("ui").get("languages") or ())
+
+    def _vector_index_behind(self) -> bool:
+        """A run that adds nothing still brings a lagging vector index up to date (a run killed
+        after its last commit and before saving the index); checked cheaply, not loaded."""
+        from .search import SearchSettings, StoreVectors
+
+        if self.store.read_only:
+            return False
+        vectors = self._vectors or StoreVectors(self.store, SearchSettings.from_dict(self.settings.section("search")))
+        return vectors.behind()
 
     def update_vector_index(self):
         """Add the new articles' vectors to the vector index kept beside the store and save it

@@ -169,10 +169,17 @@ class StoreVectors:
             meta = json.loads(self.meta_path.read_text())
             if meta.get("format") != FORMAT or meta.get("store_id") != _store_id(self.store):
                 return False
-            self.index = UsearchIndex.load(self.path, self.cfg)
+            index = UsearchIndex.load(self.path, self.cfg)
         except (OSError, ValueError, RuntimeError) as exc:
             log.warning("vector index %s unreadable (%s): rebuilding it", self.path, exc)
             return False
+        if len(index) != meta.get("count"):
+            # the index file and its meta are replaced one after the other: a kill between
+            # the two leaves an index that the meta does not describe
+            log.warning("vector index %s holds %d vectors, its meta says %s: rebuilding it",
+                        self.path, len(index), meta.get("count"))
+            return False
+        self.index = index
         self.meta = meta
         self.centres = _centres_from_meta(meta, self.cfg)
         return True
@@ -201,6 +208,34 @@ class StoreVectors:
             "SELECT COUNT(*), COALESCE(MAX(v.article_rowid), 0) FROM article_vectors v "
             "JOIN embeddings e ON e.key = v.key").fetchone()
         return int(row[0]), int(row[1])
+
+    def behind(self) -> bool:
+        """Whether the saved index lacks vectors the store holds, cheaply (the meta and one
+        indexed ``MAX``, not the index itself): a run that was killed after its last commit and
+        before saving the index leaves it behind, and the next run that adds nothing brings it up
+        to date (:meth:`ready`)."""
+        row = self.store.conn.execute("SELECT COALESCE(MAX(article_rowid), 0) FROM article_vectors").fetchone()
+        last = int(row[0])
+        if last == 0:
+            return False
+        if self.index is not None and not self.in_store:
+            return last > self.meta.get("last_rowid", 0)
+        if self.in_store:
+            from .index import state
+
+            raw = state(self.store, STATE_KEY)
+        else:
+            try:
+                raw = self.meta_path.read_text() if self.meta_path is not None else None
+            except OSError:
+                raw = None
+            if raw is None:
+                return self.path is not None   # kept nowhere: built when searched
+        try:
+            meta = json.loads(raw or "{}")
+        except ValueError:
+            return True
+        return last > int(meta.get("last_rowid", 0))
 
     def rebuild(self, progress=None) -> "StoreVectors":
         """Build the index from every stored vector and save it (``tidings check --repair``)."""
