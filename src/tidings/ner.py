@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -254,12 +255,19 @@ def _spacy_factory(module: str, label_map: dict[str, str], name: str, lang: str 
             nlp = mod.load(exclude=["parser", "lemmatizer", "tagger", "morphologizer", "senter",
                                     "attribute_ruler"])
         _drop_unused_tok2vec(nlp)
+        blas = _spacy_matmul() == "blas"
+        if blas:
+            from .matmul import use_blas
+
+            use_blas(nlp)
 
         def run(text: str) -> list[Span]:
+            from .matmul import one_thread
+
             # In a memory zone spaCy forgets the strings and lexemes this text added to the shared
             # vocabulary (~24 per news article): a monitor that runs for months would otherwise
             # grow without bound. Costs ~3% (no tokenizer cache for new words).
-            with nlp.memory_zone():
+            with nlp.memory_zone(), (one_thread() if blas else nullcontext()):
                 spans = [Span(e.start_char, e.end_char, label_map[e.label_], e.text)  # type: ignore[arg-type]
                          for e in nlp(text).ents if e.label_ in label_map]
             return uner_rules(text, harmonise(text, spans), lang)
@@ -269,6 +277,18 @@ def _spacy_factory(module: str, label_map: dict[str, str], name: str, lang: str 
 
     factory.recogniser_name = name  # type: ignore[attr-defined]
     return factory
+
+
+def _spacy_matmul() -> str:
+    """``[entities] spacy_matmul``: "blas" (numpy's BLAS, one thread: tidings.matmul) or "blis"
+    (spaCy's own)."""
+    from .entities import settings
+
+    value = str(settings().get("spacy_matmul", "blas"))
+    if value not in ("blas", "blis"):
+        log.warning("[entities] spacy_matmul = %r is neither \"blas\" nor \"blis\": using blis", value)
+        return "blis"
+    return value
 
 
 def _drop_unused_tok2vec(nlp) -> None:
