@@ -80,3 +80,4 @@ def test_the_recogniser_factory_follows_the_setting(monkeypatch):
     assert ner._spacy_matmul() == "blas"
     monkeypatch.setattr(entities, "_settings_override", {**entities.settings(), "spacy_matmul": "mkl"})
     assert ner._spacy_matmul() == "blis"   # an unknown value: spaCy's own, with a warning
+

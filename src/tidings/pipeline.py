@@ -102,12 +102,25 @@ def story_features(article: Article) -> StoryFeatures:
                          title=article.title)
 
 
+def _use_entity_settings(settings: Settings) -> None:
+    """The entity stage keeps its ``[entities]`` settings module-wide (the gazetteer and link
+    caches depend on them): a pipeline whose settings differ from those (a ``--config`` file, a
+    ``Settings`` handed to :func:`tidings.open`) makes them current. One process, one
+    ``[entities]`` section: the last pipeline created wins."""
+    from . import entities
+
+    wanted = settings.section("entities")
+    if wanted != entities.settings():
+        entities.configure(wanted)
+
+
 class Pipeline:
     """The processing stages, loaded lazily, shared by ingest, similarity and evaluation."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._embedder = None
+        _use_entity_settings(settings)
         self._worker: ThreadPoolExecutor | None = None
         from .limits import Limits
         self.limits = Limits.from_settings(settings.section("ingest"))
