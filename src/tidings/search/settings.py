@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import typed_section
 from ..errors import ConfigError
+from .feedback import SCOPES
 
 METHODS = ("words", "entities", "meaning")
 
@@ -51,7 +52,7 @@ class SearchSettings:
                               source="settings")
         if not 0 < cfg.max_term_share <= 1:
             raise ConfigError("search.max_term_share must be in (0, 1]", source="settings")
-        if cfg.feedback_scope not in {"store", "results"}:
+        if cfg.feedback_scope not in SCOPES:
             raise ConfigError(f"search.feedback_scope must be store or results, not {cfg.feedback_scope!r}",
                               source="settings")
         if cfg.feedback_hits < 0 or cfg.time_scale_days < 0 or cfg.time_floor < 0:
