@@ -2,6 +2,7 @@
 
     python bench/search_tune.py --store /tmp/og.db                 # meaning variants + fusion grid
     python bench/search_tune.py --store /tmp/og.db --passage       # also e5 "passage: " article vectors
+    python bench/search_tune.py --store /tmp/og.db --feedback      # time and story feedback, and its grid
 
 ``--store`` is the replay ``tidings evaluate search GOLD --store PATH`` writes (made here when
 missing). The words and entities rankings of every query (both modes: all, cross-lingual) are
@@ -62,6 +63,8 @@ class Data:
         self.canonical = {r["external_id"]: by_id[r["duplicate_of"]]["rowid"] if r["duplicate_of"] else r["rowid"]
                           for r in rows}
         self.lang_of = {r["rowid"]: r["lang"] for r in rows}
+        from tidings.search.feedback import days
+        self.days = {r[0]: days(r[1]) for r in store.conn.execute("SELECT rowid, published_at FROM articles")}
         self.story_of = {r["rowid"]: r["story_id"] for r in rows if r["story_id"] and not r["duplicate_of"]}
         self.members: dict[str, set[int]] = {}
         for _, _, rec in self.records:
@@ -189,7 +192,12 @@ class Meaning:
 
 # ---- fusion as tidings.search.search does it -----------------------------------------------------
 def fuse(data: Data, qid: str, mode: str, lists: dict, weights: dict, k: float, story_weight: float,
-         story_hits: int, candidates: int = 100) -> list[int]:
+         story_hits: int, candidates: int = 100, heads: list[int] | None = None,
+         time: tuple[float, float] = (0.0, 0.0)) -> list[int]:
+    """``heads``: the feedback heads (tidings/search/feedback.py), whose stories are expanded
+    instead of the best fused hits'; ``time``: (scale_days, floor) of the temporal prior they
+    give (scale 0: none)."""
+    from tidings.search.feedback import time_prior
     from tidings.search.fuse import rrf, tied_ranks
 
     rankings = {m: lists[m] for m in ("words", "entities", "meaning") if m in lists}
@@ -198,7 +206,7 @@ def fuse(data: Data, qid: str, mode: str, lists: dict, weights: dict, k: float, 
         own = data.canonical[qid]
         lang = data.lang_of[own]
         groups, seen = [], set()
-        for rowid, _ in fused[:story_hits]:
+        for rowid in heads or [r for r, _ in fused[:story_hits]]:
             story = data.story_of.get(rowid)
             if story is None or story in seen:
                 continue
@@ -206,6 +214,8 @@ def fuse(data: Data, qid: str, mode: str, lists: dict, weights: dict, k: float, 
             groups.append([r for r in data.story_members[story]
                            if r != own and (mode == "all" or data.lang_of[r] != lang)][:candidates])
         fused = rrf({**rankings, "story": tied_ranks(groups)}, {**weights, "story": story_weight}, k)
+    if heads and time[0] > 0:
+        fused = time_prior(fused, data.days, [data.days.get(h) for h in heads], *time)
     return [r for r, _ in fused]
 
 
@@ -236,6 +246,49 @@ def line(name: str, data: Data, ranked: dict) -> str:
     return f"{name:44} " + " | ".join(parts)
 
 
+def feedback_grid(data: Data, base: Meaning, mr: dict, lists: dict, cfg) -> None:
+    """Pseudo-relevance feedback on time and stories (tidings/search/feedback.py), cross-lingual
+    queries: the heads are the best meaning matches among all articles but the query's own
+    (scope "store") or among the other-language ones searched (scope "results"); then a grid
+    chosen on half A."""
+    whole = base.rankings(modes=("all",))
+    weights = {"meaning": cfg.meaning_weight, "entities": cfg.entities_weight, "words": cfg.words_weight}
+
+    def run(qids, scope, hits, story_weight, scale, floor):
+        out = {}
+        for qid in qids:
+            if "cross_lingual" not in mr[qid]:
+                continue
+            source = whole[qid]["all"] if scope == "store" else mr[qid]["cross_lingual"]
+            out[qid] = {"cross_lingual": fuse(data, qid, "cross_lingual", {**lists[qid]["cross_lingual"],
+                        "meaning": mr[qid]["cross_lingual"]}, weights, cfg.rrf_k, story_weight, cfg.story_hits,
+                        heads=source[:hits] or None, time=(scale, floor))}
+        return out
+
+    every = list(mr)
+    print(line("fused, no feedback", data, run(every, "store", 0, cfg.story_weight, 0, 0)))
+    shipped = (cfg.feedback_hits, cfg.story_weight, cfg.time_scale_days, cfg.time_floor)
+    for scope in ("results", "store"):
+        h, sw, scale, floor = shipped
+        print(line(f"scope {scope}: stories of the heads", data, run(every, scope, h, sw, 0, 0)))
+        print(line(f"scope {scope}: stories and time prior", data, run(every, scope, h, sw, scale, floor)))
+    half_a = [q for q, c, _ in data.queries if half_of(c) == "A"]
+    rows = []
+    for scope, h, sw, scale, floor in product(("results", "store"), (1, 3, 5), (0.5, 1, 2), (0, 1, 2, 4),
+                                              (0.05, 0.1, 0.3)):
+        if scale == 0 and floor != 0.1:
+            continue
+        a = score(data, run(half_a, scope, h, sw, scale, floor), "A")["cross_lingual"]
+        rows.append((a[0] + a[1], scope, h, sw, scale, floor))
+    rows.sort(key=lambda r: -r[0])
+    print("feedback grid, chosen on half A's cross-lingual recall@10 + MRR; the best 8, the best of scope "
+          "results, then the shipped:")
+    best_results = next(r for r in rows if r[1] == "results")
+    for _, scope, h, sw, scale, floor in rows[:8] + [best_results, (0, cfg.feedback_scope, *shipped)]:
+        print(line(f"{scope} hits {h} story {sw} scale {scale} floor {floor}", data,
+                   run(every, scope, h, sw, scale, floor)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, required=True)
@@ -243,6 +296,8 @@ def main() -> None:
     parser.add_argument("--passage", action="store_true", help="also embed the articles with e5's 'passage: '")
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--grid-only", action="store_true", help="only the shipped meaning variant, then the grid")
+    parser.add_argument("--feedback", action="store_true",
+                        help="only the shipped meaning variant, then the feedback (time, story) variants and grid")
     parser.add_argument("--dump-only", action="store_true", help="only compute the words/entities rankings")
     parser.add_argument("--grid-meaning", action="append", help="meaning variant(s) the grid fuses (by name)")
     args = parser.parse_args()
@@ -263,12 +318,12 @@ def main() -> None:
     }
     meaning = {}
     for name, variant in variants.items():
-        if args.grid_only and "global mean" not in name:
+        if (args.grid_only or args.feedback) and "global mean" not in name:
             continue
         meaning[name] = variant.rankings()
         print(line(name, data, meaning[name]))
     base = variants["meaning centred, query on global mean"]
-    for m, beta in [] if args.grid_only else [(3, 0.5), (5, 0.5), (5, 1.0), (10, 1.0), (3, 1.0), (10, 2.0)]:
+    for m, beta in [] if args.grid_only or args.feedback else [(3, 0.5), (5, 0.5), (5, 1.0), (10, 1.0), (3, 1.0), (10, 2.0)]:
         name = f"  + PRF top {m} beta {beta}"
         meaning[name] = base.rankings(prf=(m, beta))
         print(line(name, data, meaning[name]))
@@ -300,6 +355,10 @@ def main() -> None:
     if args.skip_grid:
         return
     lists = dump_rankings(data, settings, Path(str(args.store) + ".rankings.json"))
+    if args.feedback:
+        feedback_grid(data, base, meaning["meaning centred, query on global mean"], lists,
+                      SearchSettings.from_dict(settings.section("search")))
+        return
     for method in ("words", "entities"):
         print(line(method, data, {q: {mode: v[method] for mode, v in modes.items()} for q, modes in lists.items()}))
     print("fusion grid: chosen on half A's cross-lingual recall@10 + MRR; the best 12, then the shipped:")

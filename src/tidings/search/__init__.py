@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import TidingsError
 from ..store import Store
 from . import entities as entity_search
-from . import index, words
+from . import feedback, index, words
 from .fuse import rrf, tied_ranks
 from .settings import METHODS, SearchSettings
 from .vectors import StoreVectors, UsearchIndex, VectorIndex
@@ -222,8 +222,14 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
             matched.setdefault(rowid, {})["meaning"] = round(cosine, 4)
     weights = {m: cfg.weight(m) for m in METHODS}
     fused = rrf(rankings, weights, cfg.rrf_k)
-    if story and len(rankings) > 1 and cfg.story_weight > 0 and fused:   # one method asked for: that method only
-        fused = _with_stories(store, fused, rankings, weights, filters, cfg, matched)
+    heads = None
+    if story and len(rankings) > 1 and fused:   # one method asked for: that method only
+        if "meaning" in rankings and cfg.feedback_hits > 0:
+            heads = _feedback_heads(store, vectors, qvec, ranked_m, filters, cfg)
+        if cfg.story_weight > 0:
+            fused = _with_stories(store, fused, rankings, weights, filters, cfg, matched, heads)
+        if heads and cfg.time_scale_days > 0:
+            fused = _with_time(store, fused, heads, cfg)
     top = fused[:limit]
     hits = _hit_rows(store, query, top, matched, langs)
     return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
@@ -244,10 +250,12 @@ def query_embedder(settings, embedder=None):
 
 
 def _with_stories(store: Store, fused: list[tuple[int, float]], rankings: dict, weights: dict,
-                  filters: Filters, cfg: SearchSettings, matched: dict) -> list[tuple[int, float]]:
-    """Add the 'story' ranking: the articles of the stories of the best ``story_hits`` hits, each
-    story's articles sharing the rank of its best hit, and fuse again."""
-    heads = [rowid for rowid, _ in fused[:cfg.story_hits]]
+                  filters: Filters, cfg: SearchSettings, matched: dict,
+                  feedback_heads: list[int] | None = None) -> list[tuple[int, float]]:
+    """Add the 'story' ranking: the articles of the stories of the best ``story_hits`` hits (or
+    of the feedback heads, :mod:`~tidings.search.feedback`), each story's articles sharing the
+    rank of its best hit, and fuse again."""
+    heads = feedback_heads or [rowid for rowid, _ in fused[:cfg.story_hits]]
     marks = ",".join("?" * len(heads))
     story_of = {r[0]: r[1] for r in store.conn.execute(
         f"SELECT rowid, story_id FROM articles WHERE rowid IN ({marks})", heads) if r[1]}
@@ -266,6 +274,34 @@ def _with_stories(store: Store, fused: list[tuple[int, float]], rankings: dict, 
             if member != rowid:
                 matched.setdefault(member, {}).setdefault("story", story_id)
     return rrf({**rankings, "story": tied_ranks(groups)}, {**weights, "story": cfg.story_weight}, cfg.rrf_k)
+
+
+# ---- feedback: the best meaning matches date the query's event (tidings/search/feedback.py) ----
+def _feedback_heads(store: Store, vectors: StoreVectors, qvec: np.ndarray, ranked_m: list[tuple[int, float]],
+                    filters: Filters, cfg: SearchSettings) -> list[int]:
+    """The best ``feedback_hits`` meaning matches: among the search's results (scope "results"),
+    or among all stored articles but those excluded by rowid (scope "store")."""
+    if cfg.feedback_scope == "results" or not filters.active:
+        return [rowid for rowid, _ in ranked_m[:cfg.feedback_hits]]
+    from dataclasses import replace
+
+    unfiltered = Filters(exclude_rowids=filters.exclude_rowids)
+    found = _meaning(vectors, qvec, store, unfiltered, replace(cfg, candidates=cfg.feedback_hits))
+    return [rowid for rowid, _ in found]
+
+
+def _with_time(store: Store, fused: list[tuple[int, float]], heads: list[int],
+               cfg: SearchSettings) -> list[tuple[int, float]]:
+    """Every fused score times the heads' temporal profile at the hit's date."""
+    wanted = list(dict.fromkeys([*heads, *(rowid for rowid, _ in fused)]))
+    published: dict[int, float | None] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        published.update((r[0], feedback.days(r[1])) for r in store.conn.execute(
+            f"SELECT rowid, published_at FROM articles WHERE rowid IN ({marks})", chunk))
+    return feedback.time_prior(fused, published, [published.get(h) for h in heads], cfg.time_scale_days,
+                               cfg.time_floor)
 
 
 def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict, langs: list[str]) -> list[dict]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import typed_section
 from ..errors import ConfigError
+from .feedback import SCOPES
 
 METHODS = ("words", "entities", "meaning")
 
@@ -36,6 +37,10 @@ class SearchSettings:
     meaning_min_raw: float = 0.80
     meaning_min_centred: float = 0.0
     meaning_max_chars: int = 2000
+    feedback_hits: int = 3
+    feedback_scope: str = "store"
+    time_scale_days: float = 2.0
+    time_floor: float = 0.1
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "SearchSettings":
@@ -47,6 +52,12 @@ class SearchSettings:
                               source="settings")
         if not 0 < cfg.max_term_share <= 1:
             raise ConfigError("search.max_term_share must be in (0, 1]", source="settings")
+        if cfg.feedback_scope not in SCOPES:
+            raise ConfigError(f"search.feedback_scope must be store or results, not {cfg.feedback_scope!r}",
+                              source="settings")
+        if cfg.feedback_hits < 0 or cfg.time_scale_days < 0 or cfg.time_floor < 0:
+            raise ConfigError("search.feedback_hits, time_scale_days and time_floor must not be negative",
+                              source="settings")
         return cfg
 
     def weight(self, method: str) -> float:
