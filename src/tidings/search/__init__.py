@@ -362,6 +362,8 @@ def _register_check() -> None:
 
     register_check(ExtraCheck("vector_index", "the search vector index holds the vectors of exactly the "
                               "stored articles", _vector_index_problems, _rebuild_vector_index))
+    register_check(ExtraCheck("stem_counts", "the per-stem article counts match the word-stem index",
+                              index.stem_count_problems, index.rebuild_stem_counts))
 
 
 _register_check()

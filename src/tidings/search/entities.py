@@ -170,32 +170,35 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
     newest article. ``where``/``params``: an SQL condition on ``articles a`` (the search's
     filters); ``limit``: stop once that many articles pass it (articles are looked up best first,
     so a search reads the rows of its candidates only, not of every article an entity names)."""
-    scores: dict[str, float] = {}
-    newest: dict[str, int] = {}
-    named: dict[str, list[str]] = {}
-    for e in entities:
-        weight = math.log(1 + total / max(1, e.articles))
-        rows = store.conn.execute(
-            """SELECT article_id, COUNT(*), MAX(r) FROM (SELECT article_id, rowid AS r FROM mentions
-               WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) GROUP BY article_id""", (e.id, per_entity))
-        for article_id, n, last in rows:
-            scores[article_id] = scores.get(article_id, 0.0) + weight * (1 + math.log(n))
-            newest[article_id] = max(newest.get(article_id, 0), last)
-            named.setdefault(article_id, []).append(e.id)
-    if not scores:
+    if not entities:
         return []
-    ranked = sorted(scores, key=lambda a: (-scores[a], -newest[a]))
+    # scored and sorted by SQLite (C speed: ~20,000 mention rows at 4 entities read the newest
+    # 5,000 each); Python reads the ranked rows best first, only as far as the limit needs
+    parts, args = [], []
+    for k, e in enumerate(entities):
+        parts.append("SELECT ? AS k, ? AS w, article_id, COUNT(*) AS n, MAX(r) AS last FROM (SELECT article_id, "
+                     "rowid AS r FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) GROUP BY article_id")
+        args += [k, math.log(1 + total / max(1, e.articles)), e.id, per_entity]
+    # ties (the same entities named as often) stay exact ties whatever order the sum is taken in
+    named = "group_concat(k)" if store.dialect == "sqlite" else "string_agg(CAST(k AS TEXT), ',')"
+    cursor = store.conn.execute(
+        f"""SELECT article_id, SUM(w * (1 + ln(n))) AS score, MAX(last) AS newest, {named}
+            FROM ({" UNION ALL ".join(parts)}) x GROUP BY article_id
+            ORDER BY round(CAST(SUM(w * (1 + ln(n))) AS NUMERIC), 9) DESC, MAX(last) DESC""", args)
     found: list[tuple[int, float, list[str]]] = []
     chunk_size = 500 if limit is None else max(50, min(500, 2 * limit))
-    for start in range(0, len(ranked), chunk_size):
-        chunk = ranked[start:start + chunk_size]
+    while True:
+        chunk = cursor.fetchmany(chunk_size)
+        if not chunk:
+            return found
         marks = ",".join("?" * len(chunk))
         rowids = dict(store.conn.execute(
-            f"SELECT a.id, a.rowid FROM articles a WHERE a.id IN ({marks}) AND {where}", [*chunk, *params]))
-        found.extend((rowids[a], scores[a], named[a]) for a in chunk if a in rowids)
+            f"SELECT a.id, a.rowid FROM articles a WHERE a.id IN ({marks}) AND {where}",
+            [*(r[0] for r in chunk), *params]))
+        found.extend((rowids[a], float(score), [entities[k].id for k in sorted(int(x) for x in ks.split(","))])
+                     for a, score, _, ks in chunk if a in rowids)
         if limit is not None and len(found) >= limit:
             return found[:limit]
-    return found
 
 
 # ---- finding entities by name (tidings entities, GET /api/entities, the entity index page) ------

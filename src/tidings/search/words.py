@@ -74,11 +74,13 @@ def _quote(term: str) -> str:
 
 
 def term_counts(conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
-    """Number of articles holding each term (FTS5 folds diacritics, so fold-equal terms share one)."""
+    """Number of articles holding each term (FTS5 folds diacritics, so fold-equal terms share one),
+    from ``stem_counts`` (kept by sync: one row per term, where ``fts5vocab`` would scan each
+    term's postings, a cost growing with the store)."""
     if not terms:
         return {}
     marks = ",".join("?" * len(terms))
-    rows = conn.execute(f"SELECT term, doc FROM article_stems_vocab WHERE term IN ({marks})", list(terms))
+    rows = conn.execute(f"SELECT term, articles FROM stem_counts WHERE term IN ({marks})", list(terms))
     return {r[0]: int(r[1]) for r in rows}
 
 
