@@ -50,30 +50,88 @@ def _stats(values: list[float]) -> dict:
     return {"p50": round(_pct(values, 0.5), 1), "p95": round(_pct(values, 0.95), 1), "max": round(max(values), 1)}
 
 
-def vectors_only(count: int, queries: int) -> dict:
+def _exact_top(vecs: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """The exact ``k`` nearest rows (cosine; unit vectors) of each query, by brute force."""
+    sims = queries @ vecs.T
+    top = np.argpartition(-sims, k, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
+    return np.take_along_axis(top, order, axis=1)
+
+
+def _stories(count: int) -> int:
+    return max(1, count // 10)
+
+
+def _vectors(rng, count: int, data: str, stories: int | None = None) -> np.ndarray:
+    """``count`` unit vectors: ``random`` (no structure: every vector about as far from a query as
+    any other, the hard case for a graph index), or ``stories``: a story's direction plus one of
+    12 language directions plus noise (stories of ~10 articles; before centring, cosine ~0.78
+    within a story and language, ~0.56 across languages, ~0.22 within a language only), centred
+    per language as StoreVectors centres e5 vectors (the language's mean removed), from a fixed
+    seed so that queries fall into the same stories."""
+    if data == "random":
+        vecs = rng.standard_normal((count, 384), dtype=np.float32)
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    shared = np.random.default_rng(5)
+    langs = shared.standard_normal((12, 384), dtype=np.float32)
+    centres = shared.standard_normal((stories or _stories(count), 384), dtype=np.float32)
+    vecs = np.empty((count, 384), dtype=np.float32)
+    lang_of = rng.integers(0, 12, count)
+    for lo in range(0, count, 50_000):
+        n = min(count, lo + 50_000) - lo
+        vecs[lo:lo + n] = (1.6 * centres[rng.integers(0, len(centres), n)] + langs[lang_of[lo:lo + n]]
+                           + rng.standard_normal((n, 384), dtype=np.float32))
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    for lang in range(12):
+        # the language's mean, as the index subtracts it (large samples: the true direction)
+        vecs[lang_of == lang] -= langs[lang] / np.sqrt(1.6 ** 2 + 2) / np.sqrt(384)
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def vectors_only(count: int, queries: int, overrides: dict | None = None, threads: int = 0,
+                 recall_queries: int = 200, data: str = "random") -> dict:
+    """Build the vector index of ``count`` random unit vectors (CPU and wall time), save it (size),
+    time ``queries`` searches of ``candidates`` neighbours, and measure recall@10 against exact
+    search for ``recall_queries`` of them (plain, and ann-benchmarks' epsilon recall: near-ties count).
+    ``overrides``: [search] index settings to try (index_dtype, index_connectivity, ...)."""
+    from dataclasses import replace
+
     from tidings.search import SearchSettings, UsearchIndex
 
-    cfg = SearchSettings()
+    cfg = replace(SearchSettings(), **(overrides or {}))
     rng = np.random.default_rng(7)
-    index = UsearchIndex(cfg)
-    started = time.perf_counter()
+    vecs = _vectors(rng, count, data)
+    index = UsearchIndex(cfg, threads=threads)
+    started, cpu = time.perf_counter(), time.process_time()
     for lo in range(0, count, 50_000):
-        hi = min(count, lo + 50_000)
-        vecs = rng.standard_normal((hi - lo, 384), dtype=np.float32)
-        index.add(np.arange(lo, hi), vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
-    build = time.perf_counter() - started
+        index.add(np.arange(lo, min(count, lo + 50_000)), vecs[lo:lo + 50_000])
+    build, build_cpu = time.perf_counter() - started, time.process_time() - cpu
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-search-{os.getpid()}.usearch"
     index.save(path)
     size = path.stat().st_size
     path.unlink()
-    times = []
-    for _ in range(queries):
-        q = rng.standard_normal(384).astype(np.float32)
+    qs = _vectors(np.random.default_rng(11), max(queries, recall_queries), data, stories=_stories(count))
+    times, found = [], []
+    for q in qs[:queries]:
         t = time.perf_counter()
-        index.search(q, cfg.candidates)
+        hits = index.search(q, cfg.candidates)
         times.append((time.perf_counter() - t) * 1000)
-    return {"vectors": count, "build_s": round(build, 1), "index_mb": round(size / 1e6, 1),
-            "search_ms": _stats(times), "dtype": cfg.index_dtype}
+    for q in qs[:recall_queries]:
+        found.append([k for k, _ in index.search(q, cfg.candidates)[:10]])
+    exact = np.concatenate([_exact_top(vecs, qs[lo:lo + 50], 10) for lo in range(0, recall_queries, 50)])
+    recall = float(np.mean([len(set(f) & set(e.tolist())) / 10 for f, e in zip(found, exact)]))
+    # ann-benchmarks' epsilon recall: a neighbour found counts when its exact distance is within
+    # 1 % of the exact 10th one's (near-ties among the 10th and the 11th, ... are no loss)
+    eps = []
+    for q, f, e in zip(qs, found, exact):
+        tenth = 1.0 - float(vecs[e[-1]] @ q)
+        eps.append(sum(1.0 - float(vecs[k] @ q) <= tenth * 1.01 for k in f) / 10)
+    return {"vectors": count, "build_s": round(build, 1), "build_cpu_s": round(build_cpu, 1),
+            "build_cpu_ms_per_vector": round(build_cpu / count * 1000, 3), "threads": threads,
+            "index_mb": round(size / 1e6, 1), "search_ms": _stats(times), "recall@10": round(recall, 3),
+            "recall@10_eps1%": round(float(np.mean(eps)), 3),
+            "data": data, "dtype": cfg.index_dtype, "connectivity": cfg.index_connectivity,
+            "expansion_add": cfg.index_expansion_add, "expansion_search": cfg.index_expansion_search}
 
 
 def prepare(db: Path) -> dict:
@@ -105,9 +163,13 @@ def prepare(db: Path) -> dict:
                                    [(f"bench:{r}", r) for r in rest])
         for suffix in (".vectors.usearch", ".vectors.json"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-        started = time.perf_counter()
-        vectors = StoreVectors(store, SearchSettings.from_dict(settings.section("search"))).ready()
+        started, cpu = time.perf_counter(), time.process_time()
+        cfg = SearchSettings.from_dict(settings.section("search"))
+        vectors = StoreVectors(store, cfg).ready()
         info["index_build_s"] = round(time.perf_counter() - started, 1)
+        info["index_build_cpu_s"] = round(time.process_time() - cpu, 1)
+        info["index"] = {"dtype": cfg.index_dtype, "connectivity": cfg.index_connectivity,
+                         "expansion_add": cfg.index_expansion_add}
         info["index_vectors"] = len(vectors.index)
         info["index_mb"] = round(Path(str(db) + ".vectors.usearch").stat().st_size / 1e6, 1)
     return info
@@ -130,6 +192,9 @@ def measure(db: Path, queries: int) -> dict:
         load_s = time.perf_counter() - started
         embedder = Embedder(settings.section("embedding"))
         embedder.embed(["warm up"])
+        from tidings.search.entities import store_languages, warm_up
+
+        warm_up(store_languages(store))   # as the API does at start (the linker's data, per language)
         search(store, "warm up Aleppo", settings=settings, embedder=embedder, vectors=vectors)
         newest = store.conn.execute("SELECT MAX(published_at) FROM articles").fetchone()[0][:10]
         total, without, encode, hits = [], [], [], []
@@ -156,10 +221,19 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="store path (default: bench/scale.py's cache)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--vectors-only", type=int, default=0, metavar="N", help="time the vector index alone")
+    parser.add_argument("--index", action="append", default=[], metavar="SETTING=VALUE",
+                        help="with --vectors-only: a [search] index setting to try, e.g. index_expansion_add=64")
+    parser.add_argument("--threads", type=int, default=0, help="with --vectors-only: usearch threads (0: all cores)")
+    parser.add_argument("--data", choices=("random", "stories"), default="random",
+                        help="with --vectors-only: random vectors, or vectors in stories (see _vectors)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.vectors_only:
-        print(json.dumps(vectors_only(args.vectors_only, args.queries), indent=1))
+        overrides = {}
+        for item in args.index:
+            key, _, value = item.partition("=")
+            overrides[key] = value if key == "index_dtype" else int(value)
+        print(json.dumps(vectors_only(args.vectors_only, args.queries, overrides, args.threads, data=args.data), indent=1))
         return
     import scale
 

@@ -129,9 +129,17 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
         kept = list(dict.fromkeys(words.tokens(query)))
         where, params = filters.sql()
         return store.article_rowids_matching(kept, where, params, cfg.candidates), kept
-    expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share)
+    expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share,
+                                              cfg.words_max_postings)
     if expression is None:
         return [], []
+    if not filters.active:
+        # article_stems holds no duplicate (sync skips them, and an article never becomes one
+        # later): without a filter the join with articles would only double the cost
+        rows = store.conn.execute(
+            "SELECT rowid FROM article_stems WHERE article_stems MATCH ? ORDER BY bm25(article_stems, ?, 1.0) LIMIT ?",
+            [expression, cfg.title_weight, cfg.candidates]).fetchall()
+        return [r[0] for r in rows], kept
     where, params = filters.sql()
     rows = store.conn.execute(
         f"""SELECT s.rowid FROM article_stems s JOIN articles a ON a.rowid = s.rowid
@@ -204,7 +212,8 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
                           else entity_search.query_entities(store, query, langs, cfg.entity_max_ngram))
         where, params = filters.sql()
         ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles,
-                                               limit=cfg.candidates, where=where, params=params)
+                                               limit=cfg.candidates, where=where, params=params,
+                                               budget=cfg.entity_max_mentions)
         rankings["entities"] = [r for r, _, _ in ranked_e]
         for rowid, _, ids in ranked_e:
             matched.setdefault(rowid, {})["entities"] = ids

@@ -40,12 +40,17 @@ class QueryEntity:
 MAX_NAME_CHARS = 80  # no name is longer; longer runs are not looked up
 
 
-def warm_up() -> None:
-    """Load the linker's data (gazetteer, name tables: seconds) ahead of the first query."""
+def warm_up(langs: list[str] | None = None) -> None:
+    """Load the linker's data (gazetteer, name tables: seconds) ahead of the first query, and
+    the word lists of each of ``langs`` (a query is linked under every language of the store;
+    each language's lemmatizer dictionary takes ~0.6 s to load on first use)."""
     from ..entities import link
 
     for name, label, lang in (("Aleppo", "LOC", "en"), ("Putina", "PER", "hr"), ("Kremlja", "ORG", "hr")):
         link(name, label, lang)
+    for lang in langs or ():
+        for label in ("LOC", "PER", "ORG"):
+            link("Zqxwarmup Aleppo", label, lang)
 
 
 def _ngrams(words: list[str], longest: int):
@@ -163,22 +168,24 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
 
 def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_entity: int, *,
                   limit: int | None = None, where: str = "a.duplicate_of IS NULL",
-                  params: list | tuple = ()) -> list[tuple[int, float, list[str]]]:
+                  params: list | tuple = (), budget: int | None = None) -> list[tuple[int, float, list[str]]]:
     """Articles naming the query's entities: ``(rowid, score, entity ids)``, best first. The
     score adds, per entity named, its rarity (log N/articles) times 1 + log(mentions); the
     newest ``per_entity`` mentions of each entity are read, counted by SQLite. Ties go to the
     newest article. ``where``/``params``: an SQL condition on ``articles a`` (the search's
     filters); ``limit``: stop once that many articles pass it (articles are looked up best first,
-    so a search reads the rows of its candidates only, not of every article an entity names)."""
+    so a search reads the rows of its candidates only, not of every article an entity names).
+    ``budget``: at most this many mentions in all (:func:`mention_limits`)."""
     if not entities:
         return []
+    limits = mention_limits(entities, per_entity, budget, floor=limit or 100)
     # scored and sorted by SQLite (C speed: ~20,000 mention rows at 4 entities read the newest
     # 5,000 each); Python reads the ranked rows best first, only as far as the limit needs
     parts, args = [], []
     for k, e in enumerate(entities):
         parts.append("SELECT ? AS k, ? AS w, article_id, COUNT(*) AS n, MAX(r) AS last FROM (SELECT article_id, "
                      "rowid AS r FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) GROUP BY article_id")
-        args += [k, math.log(1 + total / max(1, e.articles)), e.id, per_entity]
+        args += [k, math.log(1 + total / max(1, e.articles)), e.id, limits[k]]
     # ties (the same entities named as often) stay exact ties whatever order the sum is taken in
     named = "group_concat(k)" if store.dialect == "sqlite" else "string_agg(CAST(k AS TEXT), ',')"
     cursor = store.conn.execute(
@@ -199,6 +206,23 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
                      for a, score, _, ks in chunk if a in rowids)
         if limit is not None and len(found) >= limit:
             return found[:limit]
+
+
+def mention_limits(entities: list[QueryEntity], per_entity: int, budget: int | None, floor: int = 100) -> list[int]:
+    """How many of its newest mentions to read for each entity: ``per_entity`` each, or with a
+    ``budget`` the rarest entities first (all their mentions, as far as ``per_entity``), the more
+    common ones sharing what is left evenly (at least ``floor`` each: the newest of a frequent
+    entity's articles can still be candidates). An entity's articles stand in for its mentions."""
+    if budget is None:
+        return [per_entity] * len(entities)
+    limits = [per_entity] * len(entities)
+    left = budget
+    order = sorted(range(len(entities)), key=lambda k: (entities[k].articles, k))
+    for done, k in enumerate(order):
+        share = max(floor, left // (len(order) - done))
+        limits[k] = min(per_entity, share)
+        left = max(0, left - min(limits[k], entities[k].articles))
+    return limits
 
 
 # ---- finding entities by name (tidings entities, GET /api/entities, the entity index page) ------
