@@ -210,9 +210,10 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
 
 def mention_limits(entities: list[QueryEntity], per_entity: int, budget: int | None, floor: int = 100) -> list[int]:
     """How many of its newest mentions to read for each entity: ``per_entity`` each, or with a
-    ``budget`` the rarest entities first (all their mentions, as far as ``per_entity``), the more
-    common ones sharing what is left evenly (at least ``floor`` each: the newest of a frequent
-    entity's articles can still be candidates). An entity's articles stand in for its mentions."""
+    ``budget`` an even share of it (at most ``per_entity``, at least ``floor``: the newest of a
+    frequent entity's articles can still be candidates), an entity with fewer mentions than its
+    share leaving the rest to the more common ones (so the rare entities, which weigh most, are
+    read in full). An entity's articles stand in for its mentions."""
     if budget is None:
         return [per_entity] * len(entities)
     limits = [per_entity] * len(entities)
