@@ -197,7 +197,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     index.ensure_synced(store, settings)
     filters = Filters(lang=lang, since=_iso_day(since, "since"), until=_iso_day(until, "until"), entity=entity,
                       place=place, exclude_lang=exclude_lang, exclude_rowids=tuple(exclude_rowids))
-    total = max(1, store.count("articles"))
+    total = max(1, entity_search.store_articles(store))
     langs = entity_search.store_languages(store)
     rankings: dict[str, Any] = {}
     matched: dict[int, dict[str, Any]] = {}
