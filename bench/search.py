@@ -6,6 +6,8 @@ Goal: search p95 < 100 ms with 1,000,000 articles stored.
     nice -n 5 python bench/search.py                       # the 1M store of bench/scale.py (built if missing)
     nice -n 5 python bench/search.py --articles 100000     # a smaller store, same recipe
     nice -n 5 python bench/search.py --vectors-only 1000000   # the vector index alone, random vectors
+    nice -n 5 python bench/search.py --vectors-only 100000 --data stories --index index_dtype=f16
+    nice -n 5 python bench/search.py --articles 100000 --cpu-by-method    # CPU per query per method
 
 **The store** is bench/scale.py's (``scale-<N>.db`` in $TIDINGS_CACHE or .bench-cache/, built by its
 ``build_store`` when missing: OG2021 titles replayed in rounds, ~2,700 articles a day, synthetic
@@ -21,7 +23,11 @@ index and a loaded encoder, as the API does; a third of them with a filter (a la
 ``since`` date). Latency is reported with and without encoding the query (e5 on CPU), p50/p95/max.
 Random vectors are the hard case for an HNSW graph (no cluster structure), so the meaning
 figures are if anything pessimistic. ``--vectors-only N`` times the vector index alone on N
-random vectors (build, size, search p95), for a quick look at a size whose store is not built.
+random vectors (build CPU and wall time, size, search p95, recall@10 against exact search), for
+a quick look at a size whose store is not built, with other index settings (``--index
+index_dtype=f16``, ...); ``--data stories`` draws clustered, language-centred vectors instead
+(random 384-dim vectors have no near neighbours, so their recall says little). ``--cpu-by-method``
+prints the CPU time per query of each method alone and fused (an index already built).
 """
 
 from __future__ import annotations
@@ -215,6 +221,36 @@ def measure(db: Path, queries: int) -> dict:
             "mean_hits": round(float(np.mean(hits)), 1)}
 
 
+def cpu_by_method(db: Path, queries: int) -> dict:
+    """CPU time per query (``time.process_time``: steadier than wall time on a shared machine) of
+    each method alone and of all fused, over ``queries`` OG2021 titles never searched before in
+    this process (the linker caches what it linked), with random query vectors (no encoding)."""
+    from tidings.config import Settings
+    from tidings.search import SearchSettings, StoreVectors, search
+    from tidings.search.entities import store_languages, warm_up
+    from tidings.store import Store
+
+    import scale
+
+    settings = Settings.load(env={})
+    records = [json.loads(line) for line in scale.OG2021.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rng = np.random.default_rng(0)
+    out = {}
+    with Store.open(db, read_only=True) as store:
+        vectors = StoreVectors(store, SearchSettings.from_dict(settings.section("search"))).ready(save=False)
+        warm_up(store_languages(store))
+        for title in [r["title"] for r in records[29::30][:20]]:   # lazily loaded tables, page cache
+            search(store, title, settings=settings, vectors=vectors, query_vector=rng.standard_normal(384))
+        for offset, methods in enumerate((("words",), ("entities",), ("meaning",), ("words", "entities", "meaning"))):
+            titles = [r["title"] for r in records[offset::30][:queries]]
+            started = time.process_time()
+            for title in titles:
+                search(store, title, settings=settings, vectors=vectors, methods=methods, limit=20,
+                       query_vector=rng.standard_normal(384).astype(np.float32))
+            out["+".join(methods)] = round((time.process_time() - started) / len(titles) * 1000, 1)
+    return {"cpu_ms_per_query": out, "queries": queries}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1_000_000, help="articles in the bench/scale.py store")
@@ -226,6 +262,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="with --vectors-only: usearch threads (0: all cores)")
     parser.add_argument("--data", choices=("random", "stories"), default="random",
                         help="with --vectors-only: random vectors, or vectors in stories (see _vectors)")
+    parser.add_argument("--cpu-by-method", action="store_true",
+                        help="CPU per query of each method alone and fused, on the store (no index build)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.vectors_only:
@@ -240,6 +278,9 @@ def main() -> None:
     if os.environ.get("TIDINGS_SHARED"):   # ../shared elsewhere (a git worktree)
         scale.OG2021 = Path(os.environ["TIDINGS_SHARED"]) / "data" / "og2021.dev.jsonl"
     db = args.db or scale.CACHE / f"scale-{args.articles}.db"
+    if args.cpu_by_method:
+        print(json.dumps(cpu_by_method(db, min(args.queries, 40)), indent=1))
+        return
     info_path = Path(str(db) + ".json")
     if not db.is_file() or not info_path.is_file():
         db.parent.mkdir(parents=True, exist_ok=True)
