@@ -8,6 +8,7 @@ Goal: search p95 < 100 ms with 1,000,000 articles stored.
     nice -n 5 python bench/search.py --vectors-only 1000000   # the vector index alone, random vectors
     nice -n 5 python bench/search.py --vectors-only 100000 --data stories --index index_dtype=f16
     nice -n 5 python bench/search.py --articles 100000 --cpu-by-method    # CPU per query per method
+    nice -n 5 python bench/search.py --bounds    # words and entities with and without their bounds
 
 **The store** is bench/scale.py's (``scale-<N>.db`` in $TIDINGS_CACHE or .bench-cache/, built by its
 ``build_store`` when missing: OG2021 titles replayed in rounds, ~2,700 articles a day, synthetic
@@ -251,6 +252,52 @@ def cpu_by_method(db: Path, queries: int) -> dict:
     return {"cpu_ms_per_query": out, "queries": queries}
 
 
+def bounds(db: Path, queries: int) -> dict:
+    """The words and entities methods with and without their bounds (search.words_max_postings
+    and the articles join without a filter; search.entity_max_mentions), in one process, two
+    rounds: CPU per query of the ranking queries alone (linking the query excluded)."""
+    from tidings.config import Settings
+    from tidings.search import SearchSettings, words
+    from tidings.search import entities as es
+    from tidings.store import Store
+
+    import scale
+
+    cfg = SearchSettings.from_dict(Settings.load(env={}).section("search"))
+    records = [json.loads(line) for line in scale.OG2021.read_text(encoding="utf-8").splitlines() if line.strip()]
+    titles = [r["title"] for r in records[::30][:queries]]
+    rounds = []
+    with Store.open(db, read_only=True) as store:
+        total, langs = store.count("articles"), es.store_languages(store)
+        named = [es.query_entities(store, t, langs, cfg.entity_max_ngram) for t in titles]
+
+        def words_run(budget, join):
+            for title in titles:
+                expr, _ = words.match_expression(store.conn, title, langs, total, cfg.max_term_share, budget)
+                if expr:
+                    sql = ("SELECT s.rowid FROM article_stems s JOIN articles a ON a.rowid = s.rowid WHERE "
+                           "article_stems MATCH ? AND a.duplicate_of IS NULL" if join else
+                           "SELECT rowid FROM article_stems WHERE article_stems MATCH ?")
+                    store.conn.execute(sql + " ORDER BY bm25(article_stems, ?, 1.0) LIMIT ?",
+                                       [expr, cfg.title_weight, cfg.candidates]).fetchall()
+
+        def entities_run(budget):
+            for ents in named:
+                es.rank_articles(store, ents, total, cfg.entity_max_articles, limit=cfg.candidates, budget=budget)
+
+        for _ in range(2):
+            got = {}
+            for name, run in (("words_unbounded", lambda: words_run(None, True)),
+                              ("words_bounded", lambda: words_run(cfg.words_max_postings, False)),
+                              ("entities_unbounded", lambda: entities_run(None)),
+                              ("entities_bounded", lambda: entities_run(cfg.entity_max_mentions))):
+                started = time.process_time()
+                run()
+                got[name] = round((time.process_time() - started) / len(titles) * 1000, 1)
+            rounds.append(got)
+    return {"cpu_ms_per_query": rounds, "queries": len(titles)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1_000_000, help="articles in the bench/scale.py store")
@@ -264,6 +311,8 @@ def main() -> None:
                         help="with --vectors-only: random vectors, or vectors in stories (see _vectors)")
     parser.add_argument("--cpu-by-method", action="store_true",
                         help="CPU per query of each method alone and fused, on the store (no index build)")
+    parser.add_argument("--bounds", action="store_true",
+                        help="CPU per query of the words and entities rankings with and without their bounds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.vectors_only:
@@ -278,8 +327,9 @@ def main() -> None:
     if os.environ.get("TIDINGS_SHARED"):   # ../shared elsewhere (a git worktree)
         scale.OG2021 = Path(os.environ["TIDINGS_SHARED"]) / "data" / "og2021.dev.jsonl"
     db = args.db or scale.CACHE / f"scale-{args.articles}.db"
-    if args.cpu_by_method:
-        print(json.dumps(cpu_by_method(db, min(args.queries, 40)), indent=1))
+    if args.cpu_by_method or args.bounds:
+        run = cpu_by_method if args.cpu_by_method else bounds
+        print(json.dumps(run(db, min(args.queries, 40)), indent=1))
         return
     info_path = Path(str(db) + ".json")
     if not db.is_file() or not info_path.is_file():
