@@ -31,7 +31,7 @@ class SearchSettings:
     centre_min_articles: int = 200
     centre_lang_prior: float = 20.0
     centre_rebuild_growth: float = 2.0
-    index_dtype: str = "i8"
+    index_dtype: str = "f16"
     index_connectivity: int = 16
     index_expansion_add: int = 64
     index_expansion_search: int = 64
