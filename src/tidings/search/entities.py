@@ -211,9 +211,15 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
         if not chunk:
             return found
         marks = ",".join("?" * len(chunk))
-        rowids = dict(store.conn.execute(
-            f"SELECT a.id, a.rowid FROM articles a WHERE a.id IN ({marks}) AND {where}",
-            [*(r[0] for r in chunk), *params]))
+        # ids to row ids alone, then the filter on the row ids: with both in one query SQLite
+        # chose the index of a filter (articles_lang) and read every article in that language
+        # per chunk (~36 ms each at a million articles); by row id it seeks (lang, rowid)
+        rowids = dict(store.conn.execute(f"SELECT id, rowid FROM articles WHERE id IN ({marks})",
+                                         [r[0] for r in chunk]).fetchall())
+        kept = {r[0] for r in store.conn.execute(
+            f"SELECT a.rowid FROM articles a WHERE a.rowid IN ({','.join('?' * len(rowids))}) AND {where}",
+            [*rowids.values(), *params])} if rowids else set()
+        rowids = {a: r for a, r in rowids.items() if r in kept}
         found.extend((rowids[a], float(score), [entities[k].id for k in sorted(int(x) for x in ks.split(","))])
                      for a, score, _, ks in chunk if a in rowids)
         if limit is not None and len(found) >= limit:
