@@ -56,8 +56,11 @@ def test_alembic_baseline_on_sqlite_builds_the_released_schema_exactly(tmp_path)
     with Store.open(alembic_made) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.schema_revision() == migrate.head_revision()
-        # past the last legacy version only revisions that change nothing on SQLite
-        assert migrate.past_postgresql_only(migrate.LEGACY_REVISIONS[SCHEMA_VERSION]) == migrate.head_revision()
+        # past the last legacy version, revisions that change nothing on SQLite are stamped without
+        # Alembic and the others (0007: stem_counts) run through it: either way a new store is at head
+        assert migrate.past_postgresql_only(migrate.LEGACY_REVISIONS[SCHEMA_VERSION]) <= migrate.head_revision()
+    with Store.open(fast) as store:
+        assert store.schema_revision() == migrate.head_revision()
 
 
 NEXT = f"{int(migrate.head_revision()) + 1:04d}"

@@ -129,9 +129,17 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
         kept = list(dict.fromkeys(words.tokens(query)))
         where, params = filters.sql()
         return store.article_rowids_matching(kept, where, params, cfg.candidates), kept
-    expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share)
+    expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share,
+                                              cfg.words_max_postings)
     if expression is None:
         return [], []
+    if not filters.active:
+        # article_stems holds no duplicate (sync skips them, and an article never becomes one
+        # later): without a filter the join with articles would only double the cost
+        rows = store.conn.execute(
+            "SELECT rowid FROM article_stems WHERE article_stems MATCH ? ORDER BY bm25(article_stems, ?, 1.0) LIMIT ?",
+            [expression, cfg.title_weight, cfg.candidates]).fetchall()
+        return [r[0] for r in rows], kept
     where, params = filters.sql()
     rows = store.conn.execute(
         f"""SELECT s.rowid FROM article_stems s JOIN articles a ON a.rowid = s.rowid
@@ -189,7 +197,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     index.ensure_synced(store, settings)
     filters = Filters(lang=lang, since=_iso_day(since, "since"), until=_iso_day(until, "until"), entity=entity,
                       place=place, exclude_lang=exclude_lang, exclude_rowids=tuple(exclude_rowids))
-    total = max(1, store.count("articles"))
+    total = max(1, entity_search.store_articles(store))
     langs = entity_search.store_languages(store)
     rankings: dict[str, Any] = {}
     matched: dict[int, dict[str, Any]] = {}
@@ -204,7 +212,8 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
                           else entity_search.query_entities(store, query, langs, cfg.entity_max_ngram))
         where, params = filters.sql()
         ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles,
-                                               limit=cfg.candidates, where=where, params=params)
+                                               limit=cfg.candidates, where=where, params=params,
+                                               budget=cfg.entity_max_mentions)
         rankings["entities"] = [r for r, _, _ in ranked_e]
         for rowid, _, ids in ranked_e:
             matched.setdefault(rowid, {})["entities"] = ids
@@ -398,6 +407,8 @@ def _register_check() -> None:
 
     register_check(ExtraCheck("vector_index", "the search vector index holds the vectors of exactly the "
                               "stored articles", _vector_index_problems, _rebuild_vector_index))
+    register_check(ExtraCheck("stem_counts", "the per-stem article counts match the word-stem index",
+                              index.stem_count_problems, index.rebuild_stem_counts))
 
 
 _register_check()

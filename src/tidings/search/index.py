@@ -1,8 +1,8 @@
 """Keeping the search tables in step with the articles.
 
 :func:`sync` reads the articles stored after the last synced rowid (``search_state``
-``synced_rowid``) and adds their word stems (``article_stems``), the embedding cache key of
-each (``article_vectors``), and their entity surface forms and counts (``entity_forms``,
+``synced_rowid``) and adds their word stems (``article_stems``) and the number of articles holding
+each stem (``stem_counts``), the embedding cache key of each (``article_vectors``), and their entity surface forms and counts (``entity_forms``,
 ``entity_forms_fts``, ``entity_stats``). The pipeline calls it after every ingest batch, in
 the batch's transaction; a store written by an older tidings catches up on the first sync
 (``tidings search`` and the API do it when they can write). Articles are appended, never
@@ -84,9 +84,9 @@ def _sync_rows(store: Store, rows, model_id: str, section) -> None:
         set_state(store, "store_id", uuid.uuid4().hex)
     live = [r for r in rows if not r["duplicate_of"]]
     if store.dialect == "sqlite":   # FTS5: the word stems are SQLite's only (docs/scaling.md)
-        store.conn.executemany(
-            "INSERT INTO article_stems(rowid, title, text) VALUES (?, ?, ?)",
-            [(r["rowid"], stem_text(r["title"], r["lang"]), stem_text(r["text"], r["lang"])) for r in live])
+        stems = [(r["rowid"], stem_text(r["title"], r["lang"]), stem_text(r["text"], r["lang"])) for r in live]
+        store.conn.executemany("INSERT INTO article_stems(rowid, title, text) VALUES (?, ?, ?)", stems)
+        _count_stems(store, stems)
     store.conn.executemany(
         "INSERT INTO article_vectors(article_rowid, key) VALUES (?, ?) "
         "ON CONFLICT(article_rowid) DO UPDATE SET key = excluded.key",
@@ -157,3 +157,48 @@ def ensure_synced(store: Store, settings=None) -> None:
             sync(writable, settings)
     except Exception as exc:  # noqa: BLE001 - a read-only file or directory: search what is there
         log.warning("search tables of %s lag behind its articles and cannot be updated (%s)", store.path, exc)
+
+
+# ---- stem_counts: articles per word stem, beside article_stems (SQLite) ---------------------------
+# The chunk's stems go through a scratch FTS5 table with article_stems' own tokenizer, so each
+# term is counted exactly as FTS5 indexes it (case and diacritics folded, split where it splits).
+_STEM_BATCH = """CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_batch USING fts5(
+    title, text, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_batch_vocab USING fts5vocab(temp, stem_batch, 'row');"""
+
+
+def _count_stems(store: Store, stems: list[tuple[int, str, str]]) -> None:
+    """Add a chunk's articles, ``(rowid, title stems, text stems)``, to ``stem_counts`` (an
+    article counts once for a stem, in its title or its text)."""
+    if not stems:
+        return
+    for statement in _STEM_BATCH.split(";"):
+        store.conn.execute(statement)
+    store.conn.execute("INSERT INTO temp.stem_batch(stem_batch) VALUES ('delete-all')")
+    store.conn.executemany("INSERT INTO temp.stem_batch(rowid, title, text) VALUES (?, ?, ?)", stems)
+    store.conn.execute(
+        "INSERT INTO stem_counts(term, articles) SELECT term, doc FROM temp.stem_batch_vocab WHERE 1 "
+        "ON CONFLICT(term) DO UPDATE SET articles = stem_counts.articles + excluded.articles")
+    store.conn.execute("INSERT INTO temp.stem_batch(stem_batch) VALUES ('delete-all')")
+
+
+def stem_count_problems(store: Store) -> tuple[int, list[str]]:
+    """``tidings check``: stems whose count in ``stem_counts`` differs from the FTS5 index's own
+    document count (``article_stems_vocab``, read in full: seconds at a million articles)."""
+    if store.dialect != "sqlite":
+        return 0, []
+    rows = store.conn.execute(
+        """SELECT term, SUM(fts), SUM(kept) FROM (
+             SELECT term, doc AS fts, 0 AS kept FROM article_stems_vocab
+             UNION ALL SELECT term, 0, articles FROM stem_counts)
+           GROUP BY term HAVING SUM(fts) != SUM(kept) ORDER BY term LIMIT 1000""").fetchall()
+    return len(rows), [f"stem {r[0]!r}: {r[2]} articles counted, {r[1]} in the word index" for r in rows[:20]]
+
+
+def rebuild_stem_counts(store: Store) -> None:
+    """Count every stem again from the FTS5 index (``tidings check --repair``)."""
+    if store.dialect != "sqlite":
+        return
+    with store.transaction():
+        store.conn.execute("DELETE FROM stem_counts")
+        store.conn.execute("INSERT INTO stem_counts(term, articles) SELECT term, doc FROM article_stems_vocab")

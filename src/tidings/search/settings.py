@@ -24,7 +24,9 @@ class SearchSettings:
     candidates: int = 100
     title_weight: float = 2.0
     max_term_share: float = 0.05
+    words_max_postings: int = 10000
     entity_max_articles: int = 5000
+    entity_max_mentions: int = 5000
     entity_max_ngram: int = 3
     centre: bool = True
     centre_min_articles: int = 200
@@ -32,7 +34,7 @@ class SearchSettings:
     centre_rebuild_growth: float = 2.0
     index_dtype: str = "f16"
     index_connectivity: int = 16
-    index_expansion_add: int = 128
+    index_expansion_add: int = 64
     index_expansion_search: int = 64
     meaning_min_raw: float = 0.80
     meaning_min_centred: float = 0.0

@@ -54,9 +54,10 @@ class VectorIndex(Protocol):
 class UsearchIndex:
     """:class:`VectorIndex` on usearch's HNSW graph (persisted as one file)."""
 
-    def __init__(self, cfg: SearchSettings, dim: int = DIM, index=None):
+    def __init__(self, cfg: SearchSettings, dim: int = DIM, index=None, threads: int = 0):
         from usearch.index import Index
 
+        self.threads = threads   # for adding vectors: 0 = one per core
         self.index = index if index is not None else Index(
             ndim=dim, metric="cos", dtype=cfg.index_dtype, connectivity=cfg.index_connectivity,
             expansion_add=cfg.index_expansion_add, expansion_search=cfg.index_expansion_search)
@@ -73,7 +74,8 @@ class UsearchIndex:
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         if len(keys):
-            self.index.add(np.asarray(keys, dtype=np.uint64), np.asarray(vectors, dtype=np.float32))
+            self.index.add(np.asarray(keys, dtype=np.uint64), np.asarray(vectors, dtype=np.float32),
+                           threads=self.threads)
 
     def remove(self, keys: np.ndarray) -> None:
         if len(keys):

@@ -74,11 +74,13 @@ def _quote(term: str) -> str:
 
 
 def term_counts(conn: sqlite3.Connection, terms: set[str]) -> dict[str, int]:
-    """Number of articles holding each term (FTS5 folds diacritics, so fold-equal terms share one)."""
+    """Number of articles holding each term (FTS5 folds diacritics, so fold-equal terms share one),
+    from ``stem_counts`` (kept by sync: one row per term, where ``fts5vocab`` would scan each
+    term's postings, a cost growing with the store)."""
     if not terms:
         return {}
     marks = ",".join("?" * len(terms))
-    rows = conn.execute(f"SELECT term, doc FROM article_stems_vocab WHERE term IN ({marks})", list(terms))
+    rows = conn.execute(f"SELECT term, articles FROM stem_counts WHERE term IN ({marks})", list(terms))
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -94,20 +96,30 @@ def _fold(term: str) -> str:
 
 
 def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], total: int,
-                     max_term_share: float) -> tuple[str | None, list[str]]:
+                     max_term_share: float, max_postings: int | None = None) -> tuple[str | None, list[str]]:
     """The FTS5 MATCH expression (any word, any of its stems) and the words it kept; None when
-    no word is left (all too common or unknown)."""
+    no word is left (all too common or unknown). ``max_postings``: keep the rarest words while
+    the articles holding them add up to at most this many (at least one word), so that the
+    search reads a bounded number of postings however large the store."""
     groups = query_terms(query, langs)
     counts = term_counts(conn, {_fold(t) for g in groups for t in g})
     limit = max(MIN_COMMON_ARTICLES, max_term_share * total)
-    parts, kept = [], []
-    for word, group in zip(unique_tokens(query), groups):
+    found = []
+    for order, (word, group) in enumerate(zip(unique_tokens(query), groups)):
         known = {t for t in group if counts.get(_fold(t), 0) > 0}
         if not known or any(counts.get(_fold(t), 0) > limit for t in known):
             continue
-        parts.append("(" + " OR ".join(sorted(_quote(t) for t in known)) + ")")
-        kept.append(word)
-    if not parts:
+        postings = sum(counts[f] for f in {_fold(t) for t in known})
+        found.append((postings, order, word, "(" + " OR ".join(sorted(_quote(t) for t in known)) + ")"))
+    if max_postings is not None:
+        budget, chosen = max_postings, []
+        for item in sorted(found):
+            if chosen and item[0] > budget:
+                break
+            chosen.append(item)
+            budget -= item[0]
+        found = sorted(chosen, key=lambda item: item[1])
+    if not found:
         return None, []
-    return " OR ".join(parts), kept
+    return " OR ".join(part for *_, part in found), [word for _, _, word, _ in found]
 

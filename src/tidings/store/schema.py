@@ -337,5 +337,14 @@ story_summaries = Table(
     Column("data", Text, nullable=False),
 )
 
+# ---- revision 0007 (search: per-stem article counts, kept by tidings.search.sync) ------------------
+# SQLite fills it beside article_stems; on PostgreSQL it stays empty (no stems table there).
+stem_counts = Table(
+    "stem_counts", metadata,
+    Column("term", Text, primary_key=True),
+    Column("articles", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # SQLite-only objects (FTS5) that revisions create and the comparison with this description skips
 SQLITE_ONLY_PREFIXES = ("articles_fts", "article_stems", "entity_forms_fts")
