@@ -58,7 +58,16 @@ def corpus(path: Path) -> list[dict]:
 
 
 INGEST = """
-import logging, sys, tidings
+import contextlib, logging, sys, time, tidings
+from tidings.store.postgres import PostgresStore
+if len(sys.argv) > 3:   # hold the assignment lock a while in every batch, so the test sees it held
+    _lock = PostgresStore.assignment_lock
+    @contextlib.contextmanager
+    def _slow_lock(self, *args, **kwargs):
+        with _lock(self, *args, **kwargs):
+            time.sleep(float(sys.argv[3]))
+            yield
+    PostgresStore.assignment_lock = _slow_lock
 logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
 logging.getLogger("tidings.pipeline").setLevel(logging.INFO)
 logging.getLogger("tidings.store").setLevel(logging.INFO)
@@ -120,7 +129,9 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
     first = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(tmp_path / "corpus.jsonl")],
                              stdout=subprocess.PIPE, stderr=first_log, text=True, env=_env())
     second_log = (tmp_path / "second.log").open("w")
-    second = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(reverse)],
+    # the second holds the lock 0.3 s longer in each batch: on a loaded machine it would otherwise
+    # finish between two looks of the loop below (the code path is the real one, only slower)
+    second = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(reverse), "0.3"],
                               stdout=subprocess.DEVNULL, stderr=second_log, env=_env())
     # the first ingest reads the corpus in order, 4 articles a batch: at the kill it has not reached
     # the last 8, so those found stored were stored by the second (reading it backwards)
