@@ -109,3 +109,29 @@ def test_one_new_revision_file_migrates_both_backends(tmp_path, monkeypatch, pg_
     for address in (str(sqlite_path), url):   # an older tidings refuses a store from the future
         with pytest.raises(StoreError, match="newer than this tidings"):
             Store.open(address)
+
+
+def test_processes_opening_one_new_sqlite_store_at_once_all_reach_the_head(tmp_path):
+    """Every new SQLite store runs the Alembic revisions past the legacy ones; processes opening
+    it at the same moment take turns (each migration holds the write lock from its start) instead
+    of failing on a version another one moved ("expected to match one row"), and wait for the
+    switch to WAL mode instead of failing with "database is locked"."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    script = ("import sys, time\nfrom tidings.store import Store\n"
+              "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"   # all start together
+              "with Store.open(sys.argv[1]) as store:\n    print(store.schema_revision())\n")
+    for attempt in range(3):
+        path = tmp_path / f"new-{attempt}.db"
+        start = f"{__import__('time').time() + 2.0:.3f}"
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(path), start], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+        results = [p.communicate(timeout=120) for p in procs]
+        for proc, (out, err) in zip(procs, results):
+            assert proc.returncode == 0, err
+            assert out.strip() == migrate.head_revision()

@@ -123,6 +123,8 @@ def upgrade(address: str, *, stamp_baseline: bool = False) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(sqlalchemy_url(address))
+    if engine.dialect.name == "sqlite":
+        _one_migrating_process(engine)
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -135,6 +137,23 @@ def upgrade(address: str, *, stamp_baseline: bool = False) -> None:
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()
+
+
+def _one_migrating_process(engine) -> None:
+    """SQLite: each migration transaction takes the write lock first (``BEGIN IMMEDIATE``), so a
+    second process opening a new store at the same moment waits, then finds it at the head
+    revision, instead of running the same revisions against a version that moved under it (the
+    SQLAlchemy recipe for SQLite transactions: pysqlite's own implicit BEGIN is turned off)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout = 60000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def differences(address: str) -> list:

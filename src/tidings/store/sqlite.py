@@ -326,6 +326,23 @@ def fts5_query(words: Sequence[str]) -> str:
     return " ".join('"' + w.replace('"', "") + '"' for w in words)
 
 
+def _journal_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """Put the file in WAL mode. Switching needs the file to itself and SQLite answers "database
+    is locked" at once, without its busy timeout, while another process is creating the same new
+    store: retry for up to ``wait`` seconds (once in WAL mode the setting stays in the file)."""
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class SQLiteStore(Store):
     """SQLite store. Open with :meth:`Store.open`; use as a context manager or call :meth:`close`."""
 
@@ -355,7 +372,7 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 10000")
             if not read_only:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _journal_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
             store = cls(conn, path, read_only)
             store._migrate()
