@@ -72,7 +72,8 @@ class LocalEngine:
         from .. import entities
 
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(pipeline.settings, entities.configured()))
+                                   initializer=_worker_init,
+                                   initargs=(pipeline.settings, entities.configured(), os.getpid()))
         # a bounded window of documents in flight keeps every worker busy without reading the
         # whole input ahead (a feed or a directory of a million files)
         window: deque[tuple[Document | InputError, Future | None]] = deque()
@@ -97,8 +98,10 @@ class LocalEngine:
 _worker_pipeline: Pipeline | None = None
 
 
-def _worker_init(settings: Settings, entity_settings: dict | None) -> None:
-    """Set up a worker process of :meth:`LocalEngine.prepare` with the parent's settings."""
+def _worker_init(settings: Settings, entity_settings: dict | None, parent: int | None = None) -> None:
+    """Set up a worker process of :meth:`LocalEngine.prepare` with the parent's settings;
+    ``parent``: the pid of the process that started the pool (a parent killed before this runs
+    would otherwise leave the worker re-parented, its watch comparing against the new parent)."""
     global _worker_pipeline
     import signal
 
@@ -108,7 +111,7 @@ def _worker_init(settings: Settings, entity_settings: dict | None) -> None:
     # Ctrl-C is the parent's to handle: it stops the run and shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a parent killed outright (SIGKILL, SIGTERM) runs no shutdown: do not linger holding ~1 GB
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     threading.Thread(target=_exit_with_parent, args=(parent,), name="tidings-parent-watch", daemon=True).start()
     if entity_settings is not None:
         entities.configure(entity_settings)
