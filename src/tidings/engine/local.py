@@ -113,9 +113,9 @@ def _worker_init(settings: Settings, entity_settings: dict | None, parent: int |
     # a parent killed outright (SIGKILL, SIGTERM) runs no shutdown: do not linger holding ~1 GB
     parent = os.getppid() if parent is None else parent
     threading.Thread(target=_exit_with_parent, args=(parent,), name="tidings-parent-watch", daemon=True).start()
-    if entity_settings is not None:
-        entities.configure(entity_settings)
     _worker_pipeline = Pipeline(settings)
+    if entity_settings is not None:   # after the pipeline, which makes its own section current
+        entities.configure(entity_settings)
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:

@@ -218,9 +218,9 @@ class _Preparer:
         from .. import entities
         from ..pipeline import Pipeline
 
-        if entity_settings is not None:
-            entities.configure(entity_settings)
         self.pipeline = Pipeline(settings)
+        if entity_settings is not None:   # after the pipeline, which makes its own section current
+            entities.configure(entity_settings)
         self.ingest_section = settings.section("ingest")
 
     def _decode(self, doc: Document) -> Document | InputError:
