@@ -257,13 +257,11 @@ def _spacy_factory(module: str, label_map: dict[str, str], name: str, lang: str 
         _drop_unused_tok2vec(nlp)
         blas = _spacy_matmul() == "blas"
         if blas:
-            from .matmul import use_blas
+            from .matmul import one_thread, use_blas
 
             use_blas(nlp)
 
         def run(text: str) -> list[Span]:
-            from .matmul import one_thread
-
             # In a memory zone spaCy forgets the strings and lexemes this text added to the shared
             # vocabulary (~24 per news article): a monitor that runs for months would otherwise
             # grow without bound. Costs ~3% (no tokenizer cache for new words).

@@ -222,6 +222,14 @@ class StoreVectors:
             return False
         if self.index is not None and not self.in_store:
             return last > self.meta.get("last_rowid", 0)
+        meta = self._saved_meta()
+        if meta is None:   # none saved, or unreadable: behind, unless it is kept nowhere (built when searched)
+            return self.in_store or self.path is not None
+        return last > int(meta.get("last_rowid", 0))
+
+    def _saved_meta(self) -> dict | None:
+        """The meta last saved (the JSON file beside the store, or pgvector's row in
+        ``search_state``); None when there is none or it cannot be read."""
         if self.in_store:
             from .index import state
 
@@ -231,13 +239,10 @@ class StoreVectors:
                 raw = self.meta_path.read_text() if self.meta_path is not None else None
             except OSError:
                 raw = None
-            if raw is None:
-                return self.path is not None   # kept nowhere: built when searched
         try:
-            meta = json.loads(raw or "{}")
+            return json.loads(raw) if raw else None
         except ValueError:
-            return True
-        return last > int(meta.get("last_rowid", 0))
+            return None
 
     def rebuild(self, progress=None) -> "StoreVectors":
         """Build the index from every stored vector and save it (``tidings check --repair``)."""
@@ -308,12 +313,7 @@ class StoreVectors:
 
     # ---- pgvector: the index in the PostgreSQL server -------------------------------------------
     def _load_in_store(self) -> bool:
-        from .index import state
-
-        try:
-            meta = json.loads(state(self.store, STATE_KEY) or "{}")
-        except ValueError:
-            return False
+        meta = self._saved_meta() or {}
         if meta.get("format") != FORMAT or meta.get("store_id") != _store_id(self.store):
             return False
         self.meta = meta
