@@ -323,12 +323,21 @@ class Backend:
         self._search_lock = threading.Lock()
         self._searcher = None  # (Store, Embedder, StoreVectors) of search(), made on first use
         self._summaries: dict = {}  # (story id, size) -> summary
-        # the entity linker's data takes seconds to load: load it now, not on the first search
-        from .search.entities import warm_up
-        threading.Thread(target=warm_up, name="tidings-search-warm-up", daemon=True).start()
         if writable:
             self.writer()  # creates and migrates the store before any reader opens it
         self.reader()  # fail at start, not on the first request, when the store cannot be read
+        # the entity linker's data takes seconds to load: load it now, not on the first search
+        threading.Thread(target=self._warm_up, name="tidings-search-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """The linker's data, and the word dictionaries of the store's languages (a query is
+        linked under each), loaded before the first search; then kept out of the garbage
+        collector's full passes (search.entities.warm_up)."""
+        from .search.entities import store_languages, warm_up
+
+        with Store.open(self.db, read_only=True) as store:
+            langs = store_languages(store)
+        warm_up(langs, freeze=True)
 
     def reader(self) -> Store:
         """This thread's read-only connection (opened on first use, again after :meth:`close`)."""

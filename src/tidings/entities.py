@@ -303,6 +303,7 @@ def _surname_key(tokens: list[str], rules: _Rules, compound: bool = False) -> st
     return skeleton(word)
 
 
+@lru_cache(maxsize=65536)
 def _org_key(name: str) -> str:
     """Skeletons of an organisation name's words, joined with ``_`` (short lowercase function
     words such as "of", "the", "za" dropped: they vary with the language's grammar)."""
@@ -356,6 +357,7 @@ def _function_words() -> frozenset[str]:
     return _word_file("function_words.txt")
 
 
+@lru_cache(maxsize=65536)
 def _org_stem_key(name: str) -> str:
     """Stems of an organisation name's words, joined with ``_``, for names of two words or
     more ("" for one word, whose stem alone would say too little): each word's skeleton without
@@ -646,13 +648,7 @@ def _sentence_initial(text: str, start: int) -> bool:
 
 
 def _known_word(word: str, lang: str) -> bool:
-    import simplemma
-
-    code = "hbs" if places.lemma_lang(lang) == "hbs" else lang
-    try:
-        return bool(simplemma.is_known(word, lang=code))
-    except ValueError:  # simplemma has no dictionary for this language
-        return False
+    return places.is_known_word(word, "hbs" if places.lemma_lang(lang) == "hbs" else lang)
 
 
 def _drop_common_words(text: str, items: list[_Item], lang: str, title: str = "") -> None:

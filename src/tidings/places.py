@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from threading import Lock, RLock
+from threading import RLock
 
 from .models import Entity
 from .towns import read_towns, town
@@ -250,7 +250,7 @@ class Gazetteer:
         home = _home_countries(code)
         key = fold(form)
         best: Place | None = None
-        for ending in sorted(rules, key=len, reverse=True):
+        for ending in _endings_longest_first(code):
             if not key.endswith(ending) or len(key) - len(ending) < 2:
                 continue
             stem = key[: len(key) - len(ending)]
@@ -421,8 +421,14 @@ def _inflection_data() -> dict:
         return tomllib.load(fh)
 
 
+@lru_cache(maxsize=1)
 def _inflection_rules() -> dict[str, dict[str, list[str]]]:
     return {k: v for k, v in _inflection_data().items() if k not in _NOT_RULES}
+
+
+@lru_cache(maxsize=64)
+def _endings_longest_first(code: str) -> tuple[str, ...]:
+    return tuple(sorted(_inflection_rules().get(code, ()), key=len, reverse=True))
 
 
 #: Sections of inflection.toml that are no table of noun endings.
@@ -517,29 +523,18 @@ def _read_country_names() -> list[tuple[str, str]]:
     return out
 
 
-_lemma_lock = Lock()
-
-
 def lemmatize(form: str, code: str) -> str | None:
     """simplemma's lemma of ``form`` in language ``code`` (None where it has no dictionary)."""
-    import simplemma
+    from .lemmas import lemmatize
 
-    with _lemma_lock:  # simplemma's dictionary cache is not safe to fill from two threads
-        try:
-            return simplemma.lemmatize(form, lang=code)
-        except ValueError:
-            return None
+    return lemmatize(form, code)
 
 
 def is_known_word(word: str, code: str) -> bool:
     """simplemma's dictionary for ``code`` holds ``word`` (False where it has no dictionary)."""
-    import simplemma
+    from .lemmas import is_known
 
-    with _lemma_lock:
-        try:
-            return bool(simplemma.is_known(word, lang=code))
-        except ValueError:
-            return False
+    return is_known(word, code)
 
 
 @lru_cache(maxsize=65536)
@@ -562,6 +557,12 @@ def gazetteer() -> Gazetteer:
                 s = _settings()
                 _gaz = Gazetteer(int(s["place_skeleton_min_population"]), int(s["stem_probe_limit"]))
     return _gaz
+
+
+def warm() -> None:
+    """Build the gazetteer and its phonetic-skeleton table now (3 s together), not on the first
+    name that reaches them (the skeleton table is the last resort, built on first use)."""
+    gazetteer().skel
 
 
 def lookup_exact(form: str) -> Place | None:

@@ -20,6 +20,7 @@ details and the figures.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,8 +79,8 @@ class Filters:
     exclude_lang: str | None = None
     exclude_rowids: tuple[int, ...] = ()
 
-    def sql(self) -> tuple[str, list]:
-        where, params = ["a.duplicate_of IS NULL"], []
+    def sql(self, duplicates: bool = False) -> tuple[str, list]:
+        where, params = ([] if duplicates else ["a.duplicate_of IS NULL"]), []
         if self.exclude_rowids:
             where.append(f"a.rowid NOT IN ({','.join('?' * len(self.exclude_rowids))})")
             params.extend(self.exclude_rowids)
@@ -99,12 +100,27 @@ class Filters:
             if value:
                 where.append("a.id IN (SELECT article_id FROM mentions WHERE entity_id = ?)")
                 params.append(value)
-        return " AND ".join(where), params
+        return " AND ".join(where) or "1", params
 
     @property
     def active(self) -> bool:
         return any((self.lang, self.since, self.until, self.entity, self.place, self.exclude_lang,
                     self.exclude_rowids))
+
+    def few(self, store: Store, most: int) -> list[int] | None:
+        """The row ids of the articles the filters keep, when at most ``most`` (a language, a
+        day, an entity): None when more, or when no filter narrows (only exclusions)."""
+        if most <= 0 or not any((self.lang, self.since, self.until, self.entity, self.place)):
+            return None
+        # counted first in the filters' own indexes (duplicates included: no row read), so that
+        # a language of 300,000 articles costs ~2 ms here, not a read of 24,000 rows
+        where, params = self.sql(duplicates=True)
+        many = store.conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM articles a WHERE {where} LIMIT ?)",
+                                  [*params, most + 1]).fetchone()[0]
+        if many > most:
+            return None
+        where, params = self.sql()
+        return [r[0] for r in store.conn.execute(f"SELECT a.rowid FROM articles a WHERE {where}", params)]
 
 
 def _keep(store: Store, rowids: list[int], filters: Filters) -> set[int]:
@@ -151,18 +167,41 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
 
 def _meaning(vectors: StoreVectors, qvec: np.ndarray, store: Store, filters: Filters,
              cfg: SearchSettings) -> list[tuple[int, float]]:
+    """The ``candidates`` articles nearest the query that pass the filters. A filter that keeps
+    few articles compares them all (exact); otherwise the HNSW index is searched and the filters
+    applied after, searching further (by the share of articles they kept so far) until enough
+    pass or ``meaning_max_walk`` articles were looked at. "Few": comparing k articles costs ~2
+    us each, finding ``candidates`` among a share k/N of the store through the graph ~12 us per
+    article walked, ``candidates`` * N/k of them (usearch at a million, bench/search.py): exact
+    is cheaper while k^2 < 600 * candidates/100 * N (``meaning_exact_ratio``), about 24,000
+    articles at a million. Between that and a share of ``candidates / meaning_max_walk`` (5% by
+    default), fewer than ``candidates`` may be found: the price of a bounded walk."""
+    floor = cfg.meaning_min_centred if vectors.centres is not None else cfg.meaning_min_raw
+    few = None
+    if filters.active:
+        total = entity_search.store_articles(store)
+        few = filters.few(store, int(math.sqrt(cfg.meaning_exact_ratio * cfg.candidates / 100 * total)))
+    if few is not None:
+        found = vectors.among(qvec, few, cfg.candidates)
+        if found is not None:
+            return [(k, c) for k, c in found if c >= floor]
     count = cfg.candidates
     size = len(vectors.index) if vectors.index is not None else 0
-    floor = cfg.meaning_min_centred if vectors.centres is not None else cfg.meaning_min_raw
+    most = max(cfg.meaning_max_walk, cfg.candidates)
     while True:
-        found = [(k, c) for k, c in vectors.search(qvec, count) if c >= floor]
+        nearest = vectors.search(qvec, count)
+        found = [(k, c) for k, c in nearest if c >= floor]
         if not filters.active:
             return found[:cfg.candidates]
         kept = _keep(store, [k for k, _ in found], filters)
         hits = [(k, c) for k, c in found if k in kept]
-        if len(hits) >= cfg.candidates or count >= size or count >= 64 * cfg.candidates:
+        if (len(hits) >= cfg.candidates or count >= size or count >= most
+                or len(found) < len(nearest)):   # the rest are further than the floor too
             return hits[:cfg.candidates]
-        count *= 4
+        # a filter that kept 6% of the nearest 100 needs ~1,700 looked at: go there at once,
+        # not through 400 and 1,600 (each a walk of the graph)
+        share = max(len(hits), 1) / max(len(found), 1)
+        count = min(most, 16 * count, max(4 * count, int(1.5 * cfg.candidates / share)))
 
 
 # ---- the whole search ---------------------------------------------------------------------------

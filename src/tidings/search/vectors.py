@@ -48,6 +48,11 @@ class VectorIndex(Protocol):
         """The ``count`` nearest keys with their cosine similarity, best first."""
         ...
 
+    def among(self, vector: np.ndarray, keys: list[int], count: int) -> list[tuple[int, float]] | None:
+        """The ``count`` nearest of ``keys`` exactly (every one compared), best first; None when
+        the index cannot hand out its vectors."""
+        ...
+
     def __len__(self) -> int: ...
 
 
@@ -87,6 +92,21 @@ class UsearchIndex:
         found = self.index.search(np.asarray(vector, dtype=np.float32), min(count, len(self.index)))
         return [(int(k), 1.0 - float(d)) for k, d in zip(found.keys, found.distances)]
 
+    def among(self, vector: np.ndarray, keys: list[int], count: int) -> list[tuple[int, float]]:
+        if not keys or count <= 0:
+            return []
+        got = self.index.get(np.asarray(keys, dtype=np.uint64), dtype=np.float32)   # ~2 us a key
+        if isinstance(got, np.ndarray) and got.ndim == 2:
+            have, matrix = list(keys), got
+        else:   # one array per key, None for a key the index does not hold (no vector)
+            pairs = [(k, v) for k, v in zip(keys, got) if v is not None]
+            if not pairs:
+                return []
+            have, matrix = [k for k, _ in pairs], np.vstack([v for _, v in pairs])
+        cosines = _unit(matrix) @ _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        best = np.argsort(-cosines, kind="stable")[:count]
+        return [(int(have[i]), float(cosines[i])) for i in best]
+
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".part")
         self.index.save(str(tmp))
@@ -117,6 +137,9 @@ class StoreIndex:
 
     def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
         return self.store.nearest_vectors(np.asarray(vector, dtype=np.float32), count, self.ef_search)
+
+    def among(self, vector: np.ndarray, keys: list[int], count: int) -> None:
+        return None   # the server's HNSW search with the filter applied after it (search._meaning)
 
     def __len__(self) -> int:
         return self.store.vector_count()
@@ -389,6 +412,13 @@ class StoreVectors:
     def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
         assert self.index is not None, "call ready() first"
         return self.index.search(vector, count)
+
+    def among(self, vector: np.ndarray, keys: list[int], count: int) -> list[tuple[int, float]] | None:
+        """The ``count`` nearest of the articles ``keys`` (row ids), compared one by one: exact,
+        for a filter that keeps few articles, where the HNSW graph would have to be walked far
+        to find them. None when the index cannot hand out vectors (pgvector)."""
+        assert self.index is not None, "call ready() first"
+        return self.index.among(vector, keys, count)
 
 
 def _centres_from_meta(meta: dict, cfg: SearchSettings) -> LanguageCentres | None:
