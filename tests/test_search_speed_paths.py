@@ -77,7 +77,7 @@ def test_a_filter_keeping_few_articles_is_searched_exactly_not_through_the_graph
         raise AssertionError("the HNSW graph was searched for a filter that keeps few articles")
 
     monkeypatch.setattr(vectors, "search", no_graph)
-    found = _meaning(vectors, qvec, store, filters, cfg)
+    found = _meaning(vectors, qvec, store, filters, cfg, sorted(kept))
     assert [k for k, _ in found] == _exact_truth(vectors, qvec, kept, 3)
     assert all(a[1] >= b[1] for a, b in zip(found, found[1:]))
     monkeypatch.undo()
@@ -89,7 +89,7 @@ def test_a_filter_keeping_few_articles_is_searched_exactly_not_through_the_graph
         raise AssertionError("compared one by one although meaning_exact_ratio is 0")
 
     monkeypatch.setattr(vectors, "among", no_exact)
-    through_graph = _meaning(vectors, qvec, store, filters, graph_cfg)
+    through_graph = _meaning(vectors, qvec, store, filters, graph_cfg, None)
     assert {k for k, _ in through_graph} <= kept and len(through_graph) == min(3, len(kept))
 
 

@@ -138,7 +138,7 @@ def _keep(store: Store, rowids: list[int], filters: Filters) -> set[int]:
 
 # ---- the three methods ------------------------------------------------------------------------
 def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, total: int,
-           langs: list[str]) -> tuple[list[int], list[str]]:
+           langs: list[str], few: list[int] | None = None) -> tuple[list[int], list[str]]:
     if store.dialect != "sqlite":
         # no FTS5 word-stem index: the store's own full-text search (PostgreSQL: every word
         # required, accents ignored, no stemming), ranked by it; docs/scaling.md
@@ -149,26 +149,40 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
                                               cfg.words_max_postings)
     if expression is None:
         return [], []
+    # article_stems holds no duplicate (sync skips them, and an article never becomes one
+    # later). With filters, the ranked matches (at most words_max_postings of them) are read
+    # best first and filtered by row id as far as needed: joined with articles in one query,
+    # SQLite looked up every match's row before ranking (~15 ms at a million)
+    cursor = store.conn.execute(
+        "SELECT rowid FROM article_stems WHERE article_stems MATCH ? ORDER BY bm25(article_stems, ?, 1.0)"
+        + ("" if filters.active else " LIMIT ?"),
+        [expression, cfg.title_weight] + ([] if filters.active else [cfg.candidates]))
     if not filters.active:
-        # article_stems holds no duplicate (sync skips them, and an article never becomes one
-        # later): without a filter the join with articles would only double the cost
-        rows = store.conn.execute(
-            "SELECT rowid FROM article_stems WHERE article_stems MATCH ? ORDER BY bm25(article_stems, ?, 1.0) LIMIT ?",
-            [expression, cfg.title_weight, cfg.candidates]).fetchall()
-        return [r[0] for r in rows], kept
-    where, params = filters.sql()
-    rows = store.conn.execute(
-        f"""SELECT s.rowid FROM article_stems s JOIN articles a ON a.rowid = s.rowid
-            WHERE article_stems MATCH ? AND {where}
-            ORDER BY bm25(article_stems, ?, 1.0) LIMIT ?""",
-        [expression, *params, cfg.title_weight, cfg.candidates]).fetchall()
-    return [r[0] for r in rows], kept
+        return [r[0] for r in cursor.fetchall()], kept
+    wanted = set(few) if few is not None else None
+    ranked: list[int] = []
+    while len(ranked) < cfg.candidates:
+        chunk = [r[0] for r in cursor.fetchmany(500)]
+        if not chunk:
+            break
+        passing = wanted.intersection(chunk) if wanted is not None else _keep(store, chunk, filters)
+        ranked.extend(rowid for rowid in chunk if rowid in passing)
+    return ranked[:cfg.candidates], kept
+
+
+def _few(store: Store, filters: Filters, cfg: SearchSettings) -> list[int] | None:
+    """The articles the filters keep when they are few enough to compare one by one (see
+    :func:`_meaning`), else None."""
+    if not filters.active:
+        return None
+    total = entity_search.store_articles(store)
+    return filters.few(store, int(math.sqrt(cfg.meaning_exact_ratio * cfg.candidates / 100 * total)))
 
 
 def _meaning(vectors: StoreVectors, qvec: np.ndarray, store: Store, filters: Filters,
-             cfg: SearchSettings) -> list[tuple[int, float]]:
+             cfg: SearchSettings, few: list[int] | None = None) -> list[tuple[int, float]]:
     """The ``candidates`` articles nearest the query that pass the filters. A filter that keeps
-    few articles compares them all (exact); otherwise the HNSW index is searched and the filters
+    few articles (``few``: their row ids, :func:`_few`) compares them all (exact); otherwise the HNSW index is searched and the filters
     applied after, searching further (by the share of articles they kept so far) until enough
     pass or ``meaning_max_walk`` articles were looked at. "Few": comparing k articles costs ~2
     us each, finding ``candidates`` among a share k/N of the store through the graph ~12 us per
@@ -177,10 +191,6 @@ def _meaning(vectors: StoreVectors, qvec: np.ndarray, store: Store, filters: Fil
     articles at a million. Between that and a share of ``candidates / meaning_max_walk`` (5% by
     default), fewer than ``candidates`` may be found: the price of a bounded walk."""
     floor = cfg.meaning_min_centred if vectors.centres is not None else cfg.meaning_min_raw
-    few = None
-    if filters.active:
-        total = entity_search.store_articles(store)
-        few = filters.few(store, int(math.sqrt(cfg.meaning_exact_ratio * cfg.candidates / 100 * total)))
     if few is not None:
         found = vectors.among(qvec, few, cfg.candidates)
         if found is not None:
@@ -241,8 +251,9 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     rankings: dict[str, Any] = {}
     matched: dict[int, dict[str, Any]] = {}
     found_entities: list = []
+    few = _few(store, filters, cfg)
     if "words" in methods:
-        ranked, kept = _words(store, query, filters, cfg, total, langs)
+        ranked, kept = _words(store, query, filters, cfg, total, langs, few)
         rankings["words"] = ranked
         for rowid in ranked:
             matched.setdefault(rowid, {})["words"] = kept   # narrowed to the words each hit has below
@@ -252,7 +263,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         where, params = filters.sql()
         ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles,
                                                limit=cfg.candidates, where=where, params=params,
-                                               budget=cfg.entity_max_mentions)
+                                               budget=cfg.entity_max_mentions, among=few)
         rankings["entities"] = [r for r, _, _ in ranked_e]
         for rowid, _, ids in ranked_e:
             matched.setdefault(rowid, {})["entities"] = ids
@@ -264,7 +275,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
             # and say nothing more (docs/reliability.md, bounded requests)
             query_vector = query_embedder(settings, embedder).embed([query[:cfg.meaning_max_chars]])[0]
         qvec = vectors.query_vector(query_vector, query_lang)
-        ranked_m = _meaning(vectors, qvec, store, filters, cfg)
+        ranked_m = _meaning(vectors, qvec, store, filters, cfg, few)
         rankings["meaning"] = [r for r, _ in ranked_m]
         for rowid, cosine in ranked_m:
             matched.setdefault(rowid, {})["meaning"] = round(cosine, 4)
@@ -360,17 +371,10 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
         f"""SELECT rowid, id, title, text, lang, published_at, story_id, url, outlet FROM articles
             WHERE rowid IN ({marks})""", [r for r, _ in top])}
     surface = _surface_query(query)
-    groups = dict(zip(words.unique_tokens(query), words.query_terms(query, langs)))
+    _words_held(store, query, langs, rows, matched)
     hits = []
     for rowid, score in top:
         r = rows[rowid]
-        if "words" in matched.get(rowid, {}):
-            # the query words this article holds in some form (the search ranked on any of them)
-            present = set(words.stem_text(f"{r['title']} {r['text']}", r["lang"]).split())
-            present |= set(words.tokens(f"{r['title']} {r['text']}"))
-            present = {words.fold(t) for t in present}
-            matched[rowid]["words"] = [w for w in matched[rowid]["words"]
-                                       if {words.fold(t) for t in groups.get(w, {w})} & present]
         snippet = None
         if surface and store.dialect == "sqlite":
             got = store.conn.execute(
@@ -383,6 +387,35 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
                      "snippet": snippet or " ".join((r["text"] or "")[:240].split()),
                      "matched": {k: why[k] for k in ("entities", "words", "meaning", "story") if k in why}})
     return hits
+
+
+def _words_held(store: Store, query: str, langs: list[str], rows: dict, matched: dict) -> None:
+    """Narrow each words hit's ``matched["words"]`` to the query words the article holds in some
+    form (the search ranked on any of them). SQLite: asked of the word-stem index, one query a
+    word over the hits; the articles are not read again (one can be 2 million characters)."""
+    held = [rowid for rowid in rows if "words" in matched.get(rowid, {})]
+    if not held:
+        return
+    groups = dict(zip(words.unique_tokens(query), words.query_terms(query, langs)))
+    asked = {w for rowid in held for w in matched[rowid]["words"]}
+    if store.dialect == "sqlite":
+        marks = ",".join("?" * len(held))
+        having: dict[str, set[int]] = {}
+        for word in asked:
+            expression = " OR ".join('"' + t.replace('"', "") + '"' for t in sorted(groups.get(word, {word})))
+            having[word] = {r[0] for r in store.conn.execute(
+                f"SELECT rowid FROM article_stems WHERE article_stems MATCH ? AND rowid IN ({marks})",
+                [expression, *held])}
+        for rowid in held:
+            matched[rowid]["words"] = [w for w in matched[rowid]["words"] if rowid in having.get(w, ())]
+        return
+    for rowid in held:   # PostgreSQL: no stem index here; the article's own words, stemmed
+        r = rows[rowid]
+        present = set(words.stem_text(f"{r['title']} {r['text']}", r["lang"]).split())
+        present |= set(words.tokens(f"{r['title']} {r['text']}"))
+        present = {words.fold(t) for t in present}
+        matched[rowid]["words"] = [w for w in matched[rowid]["words"]
+                                   if {words.fold(t) for t in groups.get(w, {w})} & present]
 
 
 def _surface_query(query: str) -> str | None:
