@@ -243,6 +243,13 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         raise BadSearch("the search query has no words", source="q")
     if not 1 <= limit <= 500:
         raise BadSearch("limit must be between 1 and 500", source="limit")
+    encoding = None
+    if "meaning" in methods and query_vector is None:
+        # the query's e5 vector is computed while words and entities search (the encoder runs
+        # outside the GIL, ~11 ms; the SQL of words and the entity linking take longer). e5
+        # reads 512 tokens at a time: a longer query would cost one more pass per window and
+        # say nothing more (docs/reliability.md, bounded requests)
+        encoding = _encoder_thread().submit(query_embedder(settings, embedder).embed, [query[:cfg.meaning_max_chars]])
     index.ensure_synced(store, settings)
     filters = Filters(lang=lang, since=_iso_day(since, "since"), until=_iso_day(until, "until"), entity=entity,
                       place=place, exclude_lang=exclude_lang, exclude_rowids=tuple(exclude_rowids))
@@ -271,9 +278,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         if vectors is None:
             vectors = StoreVectors(store, cfg).ready(save=not store.read_only)
         if query_vector is None:
-            # e5 reads 512 tokens at a time: a longer query would cost one more pass per window
-            # and say nothing more (docs/reliability.md, bounded requests)
-            query_vector = query_embedder(settings, embedder).embed([query[:cfg.meaning_max_chars]])[0]
+            query_vector = encoding.result()[0]
         qvec = vectors.query_vector(query_vector, query_lang)
         ranked_m = _meaning(vectors, qvec, store, filters, cfg, few)
         rankings["meaning"] = [r for r, _ in ranked_m]
@@ -294,6 +299,23 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
                         entities=[e.as_dict() for e in found_entities],
                         rankings={**rankings, "fused": [r for r, _ in fused]})
+
+
+_ENCODER_THREAD: tuple[int, Any] | None = None   # (pid, executor)
+
+
+def _encoder_thread():
+    """One thread that encodes queries for every search of the process (one at a time: an
+    encoder is not shared between two calls at once). A forked child makes its own: the
+    parent's thread does not exist there."""
+    import os
+
+    global _ENCODER_THREAD
+    if _ENCODER_THREAD is None or _ENCODER_THREAD[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _ENCODER_THREAD = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-query-encoder"))
+    return _ENCODER_THREAD[1]
 
 
 def query_embedder(settings, embedder=None):
