@@ -81,6 +81,7 @@ def test_an_older_store_gets_its_counts_from_the_index(tmp_path, api_store_build
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("DROP TABLE stem_counts")
+        conn.execute("DROP TABLE entity_articles")   # revision 0008, after
         conn.execute("UPDATE alembic_version SET version_num = '0006'")
     conn.close()
     with Store.open(path) as store:

@@ -503,6 +503,8 @@ def _register_check() -> None:
                               "stored articles", _vector_index_problems, _rebuild_vector_index))
     register_check(ExtraCheck("stem_counts", "the per-stem article counts match the word-stem index",
                               index.stem_count_problems, index.rebuild_stem_counts))
+    register_check(ExtraCheck("entity_articles", "the articles naming each entity match the mentions",
+                              index.entity_article_problems, index.rebuild_entity_articles))
 
 
 _register_check()

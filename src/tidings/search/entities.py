@@ -198,66 +198,61 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
                   among: list[int] | None = None) -> list[tuple[int, float, list[str]]]:
     """Articles naming the query's entities: ``(rowid, score, entity ids)``, best first. The
     score adds, per entity named, its rarity (log N/articles) times 1 + log(mentions); the
-    newest ``per_entity`` mentions of each entity are read, counted by SQLite. Ties go to the
-    newest article. ``where``/``params``: an SQL condition on ``articles a`` (the search's
-    filters); ``limit``: stop once that many articles pass it (articles are looked up best first,
-    so a search reads the rows of its candidates only, not of every article an entity names).
-    ``budget``: at most this many mentions in all (:func:`mention_limits`). ``among``: the row
-    ids of the only articles the filters keep, when few (SQLite: each one's mentions are looked
-    up, in place of each entity's newest mentions read and then filtered, which at a million
-    articles read a frequent entity's 5,000 newest to keep a day's dozen)."""
+    newest ``per_entity`` articles naming each entity are read (``entity_articles``, one range
+    of its primary key each), counted by SQLite. Ties go to the newest article. ``where``/
+    ``params``: an SQL condition on ``articles a`` (the search's filters); ``limit``: stop once
+    that many articles pass it (articles are looked up best first, so a search reads the rows
+    of its candidates only, not of every article an entity names). ``budget``: at most this
+    many articles in all (:func:`mention_limits`). ``among``: the row ids of the only articles
+    the filters keep, when few (SQLite: each is looked up under each entity, in place of the
+    entity's newest articles read and then filtered, which at a million articles read a
+    frequent entity's 5,000 newest to keep a day's dozen)."""
     if not entities:
         return []
     limits = mention_limits(entities, per_entity, budget, floor=limit or 100)
     among = among if store.dialect == "sqlite" else None
-    # scored and sorted by SQLite (C speed: ~20,000 mention rows at 4 entities read the newest
-    # 5,000 each); Python reads the ranked rows best first, only as far as the limit needs
     parts, args = [], []
     for k, e in enumerate(entities):
         weight = math.log(1 + total / max(1, e.articles))
         if among is not None:
-            parts.append("SELECT ? AS k, ? AS w, article_id, COUNT(*) AS n, MAX(rowid) AS last FROM mentions "
-                         "WHERE entity_id = ? AND article_id IN (SELECT id FROM articles WHERE rowid IN "
-                         "(SELECT value FROM json_each(?))) GROUP BY article_id")
+            parts.append("SELECT ? AS k, ? AS w, article_rowid, mentions AS n FROM entity_articles "
+                         "WHERE entity_id = ? AND article_rowid IN (SELECT value FROM json_each(?))")
             args += [k, weight, e.id, json.dumps(among)]
-            continue
-        parts.append("SELECT ? AS k, ? AS w, article_id, COUNT(*) AS n, MAX(r) AS last FROM (SELECT article_id, "
-                     "rowid AS r FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) GROUP BY article_id")
-        args += [k, weight, e.id, limits[k]]
-    # ties (the same entities named as often) stay exact ties whatever order the sum is taken in
+        else:
+            parts.append(f"SELECT * FROM (SELECT ? AS k, ? AS w, article_rowid, mentions AS n FROM entity_articles "
+                         f"WHERE entity_id = ? ORDER BY article_rowid DESC LIMIT ?) AS e{k}")
+            args += [k, weight, e.id, limits[k]]
+    # scored and sorted by SQLite (C speed); ties (the same entities named as often) stay exact
+    # ties whatever order the sum is taken in. Python reads the ranked rows best first, only as
+    # far as the limit needs
     named = "group_concat(k)" if store.dialect == "sqlite" else "string_agg(CAST(k AS TEXT), ',')"
     cursor = store.conn.execute(
-        f"""SELECT article_id, SUM(w * (1 + ln(n))) AS score, MAX(last) AS newest, {named}
-            FROM ({" UNION ALL ".join(parts)}) x GROUP BY article_id
-            ORDER BY round(CAST(SUM(w * (1 + ln(n))) AS NUMERIC), 9) DESC, MAX(last) DESC""", args)
+        f"""SELECT article_rowid, SUM(w * (1 + ln(n))) AS score, {named}
+            FROM ({" UNION ALL ".join(parts)}) x GROUP BY article_rowid
+            ORDER BY round(CAST(SUM(w * (1 + ln(n))) AS NUMERIC), 9) DESC, article_rowid DESC""", args)
+    # entity_articles holds synced articles that are no duplicates: only other filters are asked
+    filtered = among is None and where.strip() != "a.duplicate_of IS NULL"
     found: list[tuple[int, float, list[str]]] = []
     chunk_size = 500 if limit is None else max(50, min(500, 2 * limit))
     while True:
         chunk = cursor.fetchmany(chunk_size)
         if not chunk:
             return found
-        marks = ",".join("?" * len(chunk))
-        # ids to row ids alone, then the filter on the row ids: with both in one query SQLite
-        # chose the index of a filter (articles_lang) and read every article in that language
-        # per chunk (~36 ms each at a million articles); by row id it seeks (lang, rowid)
-        rowids = dict(store.conn.execute(f"SELECT id, rowid FROM articles WHERE id IN ({marks})",
-                                         [r[0] for r in chunk]).fetchall())
-        kept = set(rowids.values()) if among is not None else {r[0] for r in store.conn.execute(
-            f"SELECT a.rowid FROM articles a WHERE a.rowid IN ({','.join('?' * len(rowids))}) AND {where}",
-            [*rowids.values(), *params])} if rowids else set()
-        rowids = {a: r for a, r in rowids.items() if r in kept}
-        found.extend((rowids[a], float(score), [entities[k].id for k in sorted(int(x) for x in ks.split(","))])
-                     for a, score, _, ks in chunk if a in rowids)
+        kept = {r[0] for r in store.conn.execute(
+            f"SELECT a.rowid FROM articles a WHERE a.rowid IN ({','.join('?' * len(chunk))}) AND {where}",
+            [*(r[0] for r in chunk), *params])} if filtered else None
+        found.extend((int(rowid), float(score), [entities[k].id for k in sorted(int(x) for x in str(ks).split(","))])
+                     for rowid, score, ks in chunk if kept is None or rowid in kept)
         if limit is not None and len(found) >= limit:
             return found[:limit]
 
 
 def mention_limits(entities: list[QueryEntity], per_entity: int, budget: int | None, floor: int = 100) -> list[int]:
-    """How many of its newest mentions to read for each entity: ``per_entity`` each, or with a
+    """How many of its newest articles to read for each entity: ``per_entity`` each, or with a
     ``budget`` an even share of it (at most ``per_entity``, at least ``floor``: the newest of a
-    frequent entity's articles can still be candidates), an entity with fewer mentions than its
+    frequent entity's articles can still be candidates), an entity with fewer articles than its
     share leaving the rest to the more common ones (so the rare entities, which weigh most, are
-    read in full). An entity's articles stand in for its mentions."""
+    read in full)."""
     if budget is None:
         return [per_entity] * len(entities)
     limits = [per_entity] * len(entities)

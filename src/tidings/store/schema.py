@@ -346,5 +346,15 @@ stem_counts = Table(
     sqlite_with_rowid=False,
 )
 
+# ---- revision 0008 (search: the articles naming each entity, kept by tidings.search.sync) ----------
+# An entity's newest articles are one range of the primary key, read without the mentions table.
+entity_articles = Table(
+    "entity_articles", metadata,
+    Column("entity_id", Text, primary_key=True),
+    Column("article_rowid", RowId, primary_key=True, autoincrement=False),
+    Column("mentions", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # SQLite-only objects (FTS5) that revisions create and the comparison with this description skips
 SQLITE_ONLY_PREFIXES = ("articles_fts", "article_stems", "entity_forms_fts")
