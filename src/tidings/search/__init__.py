@@ -98,7 +98,9 @@ class Filters:
             params.append(self.until.replace("T00:00:00Z", "T23:59:59Z"))
         for value in (self.entity, self.place):
             if value:
-                where.append("a.id IN (SELECT article_id FROM mentions WHERE entity_id = ?)")
+                # the synced articles naming it (search syncs before it searches): one range of
+                # entity_articles' key, where mentions needed a row per mention and an id lookup
+                where.append("a.rowid IN (SELECT article_rowid FROM entity_articles WHERE entity_id = ?)")
                 params.append(value)
         return " AND ".join(where) or "1", params
 
