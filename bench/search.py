@@ -122,7 +122,7 @@ def vectors_only(count: int, queries: int, overrides: dict | None = None, thread
     times, found = [], []
     for q in qs[:queries]:
         t = time.perf_counter()
-        hits = index.search(q, cfg.candidates)
+        index.search(q, cfg.candidates)
         times.append((time.perf_counter() - t) * 1000)
     for q in qs[:recall_queries]:
         found.append([k for k, _ in index.search(q, cfg.candidates)[:10]])

@@ -185,9 +185,9 @@ def _few(store: Store, filters: Filters, cfg: SearchSettings) -> list[int] | Non
 def _meaning(vectors: StoreVectors, qvec: np.ndarray, store: Store, filters: Filters,
              cfg: SearchSettings, few: list[int] | None = None) -> list[tuple[int, float]]:
     """The ``candidates`` articles nearest the query that pass the filters. A filter that keeps
-    few articles (``few``: their row ids, :func:`_few`) compares them all (exact); otherwise the HNSW index is searched and the filters
-    applied after, searching further (by the share of articles they kept so far) until enough
-    pass or ``meaning_max_walk`` articles were looked at. "Few": comparing k articles costs ~2
+    few articles (``few``: their row ids, :func:`_few`) compares them all (exact); otherwise the
+    HNSW index is searched and the filters applied after, searching further (by the share of
+    articles they kept so far) until enough pass or ``meaning_max_walk`` articles were looked at. "Few": comparing k articles costs ~2
     us each, finding ``candidates`` among a share k/N of the store through the graph ~12 us per
     article walked, ``candidates`` * N/k of them (usearch at a million, bench/search.py): exact
     is cheaper while k^2 < 600 * candidates/100 * N (``meaning_exact_ratio``), about 24,000

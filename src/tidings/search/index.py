@@ -5,9 +5,9 @@
 holding each stem (``stem_counts``), the embedding cache key of each (``article_vectors``),
 their entity surface forms and counts (``entity_forms``, ``entity_forms_fts``,
 ``entity_stats``) and the articles naming each entity (``entity_articles``). The pipeline
-calls it after every ingest batch, in the batch's transaction; a store written by an older tidings catches up on the first sync
-(``tidings search`` and the API do it when they can write). Articles are appended, never
-rewritten, so a rowid watermark is all the state needed.
+calls it after every ingest batch, in the batch's transaction; a store written by an older
+tidings catches up on the first sync (``tidings search`` and the API do it when they can
+write). Articles are appended, never rewritten, so a rowid watermark is all the state needed.
 """
 
 from __future__ import annotations
