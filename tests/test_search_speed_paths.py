@@ -123,3 +123,20 @@ def test_warm_up_leaves_nothing_for_the_first_query_to_load(api_store_builder, t
         loaded = lemmas.loads()
         query_entities(store, "Iran's Basketball Team Held At Airport Over Unauthorized Food", langs)
         assert lemmas.loads() == loaded
+
+
+def test_an_index_of_another_dtype_than_the_setting_is_rebuilt(store_with_vectors, monkeypatch, caplog):
+    store = store_with_vectors
+    built = StoreVectors(store, SearchSettings(index_dtype="f32")).ready()
+    assert built.index.index.dtype.name == "F32"
+    builds = []
+    real_build = StoreVectors.build
+    monkeypatch.setattr(StoreVectors, "build", lambda self, *a, **k: (builds.append(1), real_build(self, *a, **k))[1])
+    same = StoreVectors(store, SearchSettings(index_dtype="f32")).ready()
+    assert not builds and len(same.index) == len(built.index)           # loaded as it is
+    with caplog.at_level("WARNING", logger="tidings.search.vectors"):
+        other = StoreVectors(store, SearchSettings(index_dtype="f16")).ready()
+    assert builds == [1] and other.index.index.dtype.name == "F16" and len(other.index) == len(built.index)
+    assert "search.index_dtype says f16" in caplog.text
+    assert StoreVectors(store, SearchSettings(index_dtype="f16")).ready().index.index.dtype.name == "F16"
+    assert builds == [1]                                                 # saved: loaded as f16 next time

@@ -380,7 +380,21 @@ class StoreVectors:
         built = int(self.meta.get("built_at_count", 0))
         want_centred = self.cfg.centre and total >= self.cfg.centre_min_articles
         return (want_centred != bool(self.meta.get("centred"))
-                or total >= self.cfg.centre_rebuild_growth * max(built, 1) and total > built)
+                or total >= self.cfg.centre_rebuild_growth * max(built, 1) and total > built
+                or self._other_dtype())
+
+    def _other_dtype(self) -> bool:
+        """A usearch index built with another ``search.index_dtype`` than the setting's (it is
+        then rebuilt: the setting was changed to be used; at a million articles that takes
+        half an hour or more, bench/search.py)."""
+        if not isinstance(self.index, UsearchIndex):
+            return False
+        built = self.index.index.dtype.name.lower()
+        if built == self.cfg.index_dtype:
+            return False
+        log.warning("the vector index %s holds %s vectors, search.index_dtype says %s: rebuilding it",
+                    self.path or "in memory", built, self.cfg.index_dtype)
+        return True
 
     def status(self) -> dict:
         total, last = self._indexable()
