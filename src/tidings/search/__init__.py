@@ -187,12 +187,13 @@ def _meaning(vectors: StoreVectors, qvec: np.ndarray, store: Store, filters: Fil
     """The ``candidates`` articles nearest the query that pass the filters. A filter that keeps
     few articles (``few``: their row ids, :func:`_few`) compares them all (exact); otherwise the
     HNSW index is searched and the filters applied after, searching further (by the share of
-    articles they kept so far) until enough pass or ``meaning_max_walk`` articles were looked at. "Few": comparing k articles costs ~2
-    us each, finding ``candidates`` among a share k/N of the store through the graph ~12 us per
-    article walked, ``candidates`` * N/k of them (usearch at a million, bench/search.py): exact
-    is cheaper while k^2 < 600 * candidates/100 * N (``meaning_exact_ratio``), about 24,000
-    articles at a million. Between that and a share of ``candidates / meaning_max_walk`` (5% by
-    default), fewer than ``candidates`` may be found: the price of a bounded walk."""
+    articles they kept so far) until enough pass or ``meaning_max_walk`` articles were looked
+    at. "Few": comparing k articles costs ~2.3 us each, finding ``candidates`` among a share k/N
+    of the store through the graph ~21 us per article walked (f16), ``candidates`` * N/k of them
+    (usearch at a million, bench/search.py): exact is cheaper while k^2 < 900 * candidates/100
+    * N (``meaning_exact_ratio``), about 30,000 articles at a million. Between that and a share
+    of ``candidates / meaning_max_walk`` (10% by default), fewer than ``candidates`` may be
+    found: the price of a bounded walk."""
     floor = cfg.meaning_min_centred if vectors.centres is not None else cfg.meaning_min_raw
     if few is not None:
         found = vectors.among(qvec, few, cfg.candidates)

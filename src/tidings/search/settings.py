@@ -39,8 +39,8 @@ class SearchSettings:
     meaning_min_raw: float = 0.80
     meaning_min_centred: float = 0.0
     meaning_max_chars: int = 2000
-    meaning_exact_ratio: float = 600.0
-    meaning_max_walk: int = 2000
+    meaning_exact_ratio: float = 900.0
+    meaning_max_walk: int = 1000
     feedback_hits: int = 3
     feedback_scope: str = "store"
     time_scale_days: float = 2.0
