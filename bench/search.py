@@ -349,8 +349,11 @@ def main() -> None:
         print(json.dumps(report, indent=1))
         return
     print(f"store {db}: {result['articles']:,} articles (built in {build['build_seconds']} s)")
+    index = prep.get("index", {})
     print(f"search tables: sync {prep['sync_s']} s, +{prep['search_tables_mb']} MB; vector index of "
-          f"{prep['index_vectors']:,} vectors built in {prep['index_build_s']} s, {prep['index_mb']} MB "
+          f"{prep['index_vectors']:,} vectors ({index.get('dtype', '?')}, connectivity "
+          f"{index.get('connectivity', '?')}, expansion_add {index.get('expansion_add', '?')}) built in "
+          f"{prep['index_build_s']} s ({prep.get('index_build_cpu_s', '?')} s CPU), {prep['index_mb']} MB "
           f"(loaded in {result['index_load_s']} s)")
     for name in ("search_ms", "encode_ms"):
         r = result[name]
