@@ -183,17 +183,50 @@ def test_shipped_models_find_their_lexicons():
     assert "lex5" in hbs._fz._word_features("Kosovom")
 
 
-def test_spacy_vocabulary_does_not_grow_with_the_texts_it_reads():
-    """A monitor runs for months over texts full of new words (names, numbers, URLs): spaCy's
-    shared vocabulary must not keep them, or memory grows without bound."""
+def _novel_texts(n: int) -> list[str]:
+    return [f"Zorblat{k} Quintavex{k} told Reuters in Xanthoria{k} that MegaCorp{k}x would pay {k}.{k}7 "
+            f"million to Flimflam{k} Ltd." for k in range(n)]
+
+
+def test_spacy_vocabulary_does_not_grow_with_the_texts_it_reads(monkeypatch):
+    """A monitor runs for months over texts full of new words (names, numbers, URLs): once the
+    recogniser holds ``spacy_kept_words`` words, spaCy's shared vocabulary must not keep more,
+    or memory grows without bound."""
+    from tidings import entities
+
     ner.recognise("Angela Merkel met Emmanuel Macron in Paris.", "en")
     nlp = ner._get(ner._resolve("en")).nlp
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", 0)
     before = len(nlp.vocab.strings)
-    for k in range(30):
-        spans = ner.recognise(f"Zorblat{k} Quintavex{k} told Reuters in Xanthoria{k} that MegaCorp{k}x "
-                              f"would pay {k}.{k}7 million to Flimflam{k} Ltd.", "en")
+    for text in _novel_texts(30):
+        spans = ner.recognise(text, "en")
         assert spans  # the recogniser still finds names inside the memory zone
     assert len(nlp.vocab.strings) - before < 10
+
+
+def test_spacy_keeps_words_up_to_its_limit_with_the_same_names(monkeypatch):
+    """Under ``spacy_kept_words`` the words of a text stay in spaCy's vocabulary (common words
+    are then looked up, not built again for every article); the first text that takes the count
+    over the limit is the last one kept; the names found are those found in a memory zone."""
+    from tidings import entities
+
+    ner.recognise("Angela Merkel met Emmanuel Macron in Paris.", "en")
+    run = ner._get(ner._resolve("en"))
+    nlp = run.nlp
+    texts = [t.replace("Zorblat", "Plonkvar") for t in _novel_texts(12)]
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", 0)
+    zoned = [ner.recognise(t, "en") for t in texts]
+    strings = len(nlp.vocab.strings)
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", len(nlp.vocab) - run.loaded_words + 1)
+    kept = [ner.recognise(texts[0], "en")]
+    after_first = len(nlp.vocab.strings)
+    assert after_first > strings  # its new words were kept: "Plonkvar0", "Quintavex0", ...
+    kept += [ner.recognise(t, "en") for t in texts[1:]]
+    assert len(nlp.vocab.strings) == after_first  # over the limit: the others' words forgotten
+    assert kept == zoned and all(kept)
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", 10**9)
+    assert [ner.recognise(t, "en") for t in texts] == zoned  # all kept this time, same names
+    assert len(nlp.vocab.strings) > after_first
 
 
 def test_possessive_s_is_cut_in_english_only():
@@ -269,3 +302,4 @@ def test_fallback_finds_curated_names_with_lowercase_words_whole():
     assert [(s.text, s.label) for s in spans] == [("Banca centrale europea", "ORG"), ("Medici Senza Frontiere", "ORG")]
     de = ner.recognise("Die Europäische Zentralbank senkt die Zinsen.", "de")
     assert [(s.text, s.label) for s in de] == [("Europäische Zentralbank", "ORG")]
+

@@ -261,20 +261,40 @@ def _spacy_factory(module: str, label_map: dict[str, str], name: str, lang: str 
 
             use_blas(nlp)
 
+        loaded_words = len(nlp.vocab)
+
         def run(text: str) -> list[Span]:
-            # In a memory zone spaCy forgets the strings and lexemes this text added to the shared
-            # vocabulary (~24 per news article): a monitor that runs for months would otherwise
-            # grow without bound. Costs ~3% (no tokenizer cache for new words).
-            with nlp.memory_zone(), (one_thread() if blas else nullcontext()):
+            with _vocabulary_zone(nlp, loaded_words), (one_thread() if blas else nullcontext()):
                 spans = [Span(e.start_char, e.end_char, label_map[e.label_], e.text)  # type: ignore[arg-type]
                          for e in nlp(text).ents if e.label_ in label_map]
             return uner_rules(text, harmonise(text, spans), lang)
 
         run.nlp = nlp  # type: ignore[attr-defined]  # for inspection (tests, benches)
+        run.loaded_words = loaded_words  # type: ignore[attr-defined]
         return run
 
     factory.recogniser_name = name  # type: ignore[attr-defined]
     return factory
+
+
+def _vocabulary_zone(nlp, loaded_words: int):
+    """Where spaCy keeps the words of the next text: in its shared vocabulary and tokenizer cache
+    while they hold fewer than ``[entities] spacy_kept_words`` lexemes more than the model
+    brought, in a memory zone after that.
+
+    In a memory zone spaCy forgets the strings and lexemes the text added (a monitor that runs for
+    months would otherwise grow without bound), but it also caches no tokenization at all, so
+    every word of every article ("de", "la", "que") is split into affixes and made a lexeme again:
+    ~11% of the analysis' CPU on es/fr/it news (replay10k). Kept, the words of the first articles
+    (most of a language's common words) are looked up instead, and the bound stays. The names
+    found are the same either way: a lexeme's features depend on its string only.
+
+    ``len(nlp.vocab)`` counts the lexemes made in memory zones too (spaCy does not subtract them
+    when it forgets them), so the count only grows and, once over the limit, stays over it."""
+    from .entities import settings
+
+    kept = int(settings().get("spacy_kept_words", 0))
+    return nlp.memory_zone() if len(nlp.vocab) - loaded_words >= kept else nullcontext()
 
 
 def _spacy_matmul() -> str:
