@@ -2,6 +2,8 @@
 handles German; Portuguese contractions and Chinese characters are tokenised as in training;
 span clean-up shared by every language (possessives, regnal numbers, pairs of states)."""
 
+import re
+
 import pytest
 
 from tidings import crf, ner
@@ -303,3 +305,20 @@ def test_fallback_finds_curated_names_with_lowercase_words_whole():
     de = ner.recognise("Die Europäische Zentralbank senkt die Zinsen.", "de")
     assert [(s.text, s.label) for s in de] == [("Europäische Zentralbank", "ORG")]
 
+
+def test_whole_word_matches_are_those_of_the_alternation_pattern():
+    """ner._propagate finds the other mentions of a text's names without compiling a pattern per
+    text: the matches must be exactly re.finditer's of (?<!\\w)(?:name|...)(?!\\w), longest first."""
+    import random
+
+    rng = random.Random(17)
+    pieces = ["Ana", "Anas", "Ana María", "María", "ß", "Đ", "é", "U.S.", "S.", "_", "1", " ", " ", ", ", "-", "’s",
+              "\n", "Kerry", "John Kerry", "Kerryjev", "Ерdoğan", "Erdoğan"]
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        names = sorted({rng.choice(pieces).strip() for _ in range(rng.randint(1, 6))} - {""}, key=len, reverse=True)
+        if not names:
+            continue
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)")
+        expected = [(m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
+        assert ner.whole_word_matches(text, names) == expected, (text, names)
