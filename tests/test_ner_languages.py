@@ -322,3 +322,32 @@ def test_whole_word_matches_are_those_of_the_alternation_pattern():
         pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)")
         expected = [(m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
         assert ner.whole_word_matches(text, names) == expected, (text, names)
+
+
+def test_first_letter_alternation_matches_as_the_flat_one():
+    """The curated names' pattern is grouped by first letter for speed: on texts made of those
+    names in every case (and letters that fold alike: ſ/s, K/k, İ/i), it must find exactly the
+    matches of the flat case-insensitive alternation, longest first."""
+    import random
+
+    _, labels = ner._curated_multiword()
+    words = sorted(labels, key=len, reverse=True)
+    flat = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
+    grouped = re.compile(r"(?<!\w)(?:" + ner.first_letter_alternation(words) + r")(?!\w)", re.IGNORECASE)
+    assert len(grouped.pattern) < len(flat.pattern)
+    rng = random.Random(3)
+    noise = [" ", ", ", ". ", "-", "x", "ſ", "K", "İ", "ı", "\n", "la ", "the "]
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            w = rng.choice(words) if rng.random() < 0.6 else rng.choice(noise)
+            w = rng.choice([w, w.upper(), w.title(), w[: rng.randint(1, len(w))]])
+            parts.append(w + rng.choice(["", " ", "s ", ". "]))
+        text = "".join(parts)
+        assert [m.span() for m in grouped.finditer(text)] == [m.span() for m in flat.finditer(text)], text
+    # letters that fold alike share one group
+    mixed = ["ſa b", "sa c", "Ka d", "ka e", "ka f"]
+    assert re.fullmatch(ner.first_letter_alternation(mixed), "SA B", re.IGNORECASE)
+    for text in ("sa b", "ſa c", "ka d", "Ka f", "KA E"):
+        flat_m = re.fullmatch("|".join(map(re.escape, mixed)), text, re.IGNORECASE)
+        assert bool(re.fullmatch(ner.first_letter_alternation(mixed), text, re.IGNORECASE)) == bool(flat_m)

@@ -1157,8 +1157,32 @@ def _curated_multiword() -> tuple[re.Pattern[str], dict[str, str]]:
     for form, label in _curated_forms():
         if " " in form and form[:1].isupper() and script_of(form) in ("latin", "cyrillic"):
             labels.setdefault(form.lower(), label)
-    alternatives = "|".join(re.escape(f) for f in sorted(labels, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), labels
+    return re.compile(rf"(?<!\w)(?:{first_letter_alternation(sorted(labels, key=len, reverse=True))})(?!\w)",
+                      re.IGNORECASE), labels
+
+
+def first_letter_alternation(words: Sequence[str]) -> str:
+    """``word1|word2|...`` (escaped) as a case-insensitive pattern grouped by first letter:
+    ``a(?:lt|rm)|b(?:...)``. It matches what the flat alternation matches, and the same
+    alternative at each position: the words of two groups cannot both match there (their first
+    letters differ in every case), and within a group the words keep their order. Python's
+    regex engine tries every alternative of a flat case-insensitive alternation at every word
+    start (no first-letter skip without case); grouped, it tries one letter per group first:
+    ~550 curated names, ~60 groups."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        if not word:
+            return "|".join(map(re.escape, words))  # an empty word matches anywhere: keep it flat
+        first = word[0]
+        key = next((k for k in groups if _same_letter(k, first)), first)
+        groups.setdefault(key, []).append(word)
+    return "|".join(re.escape(key) + "(?:" + "|".join(re.escape(w[1:]) for w in ws) + ")" if all(
+        w[0] == key for w in ws) else "(?:" + "|".join(map(re.escape, ws)) + ")" for key, ws in groups.items())
+
+
+def _same_letter(a: str, b: str) -> bool:
+    """Whether one character may match both ``a`` and ``b`` case-insensitively."""
+    return a == b or a.upper() == b.upper() or a.lower() == b.lower() or a.casefold() == b.casefold()
 
 
 @lru_cache(maxsize=1)
