@@ -47,7 +47,7 @@ QUERIES = {
 }
 
 
-def dump(corpus: str, limit: int, out: Path) -> None:
+def dump(corpus: str, limit: int, out: Path, overrides: dict[str, str] | None = None) -> None:
     import tidings
     from throughput import load_corpus
 
@@ -61,7 +61,9 @@ def dump(corpus: str, limit: int, out: Path) -> None:
     if not docs:
         raise SystemExit(f"{corpus}: no articles (../shared/data missing?)")
     with tempfile.TemporaryDirectory() as tmp:
-        monitor = Monitor(Path(tmp) / "same.db", Settings.load(env={}))
+        # only --set changes the settings (the environment is ignored), as in bench/throughput.py
+        env = {f"TIDINGS_{key.replace('.', '__').upper()}": value for key, value in (overrides or {}).items()}
+        monitor = Monitor(Path(tmp) / "same.db", Settings.load(env=env))
         t = time.perf_counter()
         monitor.add_documents(docs, batch_size=64)
         seconds = time.perf_counter() - t
@@ -108,12 +110,15 @@ def main() -> None:
     d.add_argument("--corpus", choices=["replay10k", "crisis"], default="replay10k")
     d.add_argument("--limit", type=int, default=2000, help="first N articles (crisis: plus the sample)")
     d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a setting, e.g. --set entities.spacy_kept_words=20000 (repeatable)")
     c = sub.add_parser("compare", help="compare two dumps (exit 1 when they differ)")
     c.add_argument("first", type=Path)
     c.add_argument("second", type=Path)
     args = parser.parse_args()
     if args.command == "dump":
-        dump(args.corpus, args.limit, args.out)
+        overrides = dict(item.partition("=")[::2] for item in args.set)
+        dump(args.corpus, args.limit, args.out, overrides)
     else:
         raise SystemExit(0 if compare(args.first, args.second) else 1)
 
