@@ -103,3 +103,11 @@ def test_every_shipped_file_compiles():
     for lang in [None, *available_languages()]:
         patterns = patterns_for(lang, (), 600, 300)
         assert patterns.line is not None
+
+
+def test_invisible_characters_go_and_a_text_without_any_is_unchanged():
+    """normalise_whitespace only translates a text that has one of the invisible characters."""
+    from tidings.clean import normalise_whitespace
+
+    assert normalise_whitespace("Za\u200bgreb\u00ad  and\ufeff Split\u2060\u200c\u200d") == "Zagreb and Split"
+    assert normalise_whitespace("Zagreb\r\nand\tSplit") == "Zagreb\nand Split"

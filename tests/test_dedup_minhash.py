@@ -99,3 +99,30 @@ def test_signature_from_other_settings_is_ignored():
     d = Deduplicator()
     d.add("x", "", signature=blob)
     assert d.find(TEXT) is None
+
+
+def test_one_reading_per_text_with_the_same_results(monkeypatch):
+    """Ingest asks find, add and signature of one text: its words are read once, and every
+    answer equals that of a Deduplicator computing afresh; beyond RECENT_TEXTS texts back the
+    digest is computed again (the memory is bounded)."""
+    from tidings import dedup as dedup_module
+
+    reads = []
+    real_tokens = dedup_module._tokens
+    monkeypatch.setattr(dedup_module, "_tokens", lambda text: reads.append(text) or real_tokens(text))
+    copy = TEXT.replace("Tuesday", "Wednesday")
+    d = Deduplicator()
+    d.add("original", TEXT)
+    assert d.find(copy) == "original"
+    d.add("copy", copy)
+    blob = d.signature(copy)
+    assert reads == [TEXT, copy]
+    fresh = Deduplicator()
+    assert blob == fresh.signature(copy) and fresh.signature(TEXT) == d.signature(TEXT)
+    assert d.find(TEXT) == "original" and d._by_hash[content_hash(TEXT)] == "original"
+    monkeypatch.setattr(dedup_module, "RECENT_TEXTS", 3)
+    for k in range(5):
+        d.find(f"{TEXT} {k}")
+    assert len(d._recent) == 3
+    reads.clear()
+    assert d.signature(copy) == blob and reads == [copy]  # forgotten, read again: same signature

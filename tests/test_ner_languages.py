@@ -2,6 +2,8 @@
 handles German; Portuguese contractions and Chinese characters are tokenised as in training;
 span clean-up shared by every language (possessives, regnal numbers, pairs of states)."""
 
+import re
+
 import pytest
 
 from tidings import crf, ner
@@ -183,17 +185,50 @@ def test_shipped_models_find_their_lexicons():
     assert "lex5" in hbs._fz._word_features("Kosovom")
 
 
-def test_spacy_vocabulary_does_not_grow_with_the_texts_it_reads():
-    """A monitor runs for months over texts full of new words (names, numbers, URLs): spaCy's
-    shared vocabulary must not keep them, or memory grows without bound."""
+def _novel_texts(n: int) -> list[str]:
+    return [f"Zorblat{k} Quintavex{k} told Reuters in Xanthoria{k} that MegaCorp{k}x would pay {k}.{k}7 "
+            f"million to Flimflam{k} Ltd." for k in range(n)]
+
+
+def test_spacy_vocabulary_does_not_grow_with_the_texts_it_reads(monkeypatch):
+    """A monitor runs for months over texts full of new words (names, numbers, URLs): once the
+    recogniser holds ``spacy_kept_words`` words, spaCy's shared vocabulary must not keep more,
+    or memory grows without bound."""
+    from tidings import entities
+
     ner.recognise("Angela Merkel met Emmanuel Macron in Paris.", "en")
     nlp = ner._get(ner._resolve("en")).nlp
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", 0)
     before = len(nlp.vocab.strings)
-    for k in range(30):
-        spans = ner.recognise(f"Zorblat{k} Quintavex{k} told Reuters in Xanthoria{k} that MegaCorp{k}x "
-                              f"would pay {k}.{k}7 million to Flimflam{k} Ltd.", "en")
+    for text in _novel_texts(30):
+        spans = ner.recognise(text, "en")
         assert spans  # the recogniser still finds names inside the memory zone
     assert len(nlp.vocab.strings) - before < 10
+
+
+def test_spacy_keeps_words_up_to_its_limit_with_the_same_names(monkeypatch):
+    """Under ``spacy_kept_words`` the words of a text stay in spaCy's vocabulary (common words
+    are then looked up, not built again for every article); the first text that takes the count
+    over the limit is the last one kept; the names found are those found in a memory zone."""
+    from tidings import entities
+
+    ner.recognise("Angela Merkel met Emmanuel Macron in Paris.", "en")
+    run = ner._get(ner._resolve("en"))
+    nlp = run.nlp
+    texts = [t.replace("Zorblat", "Plonkvar") for t in _novel_texts(12)]
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", 0)
+    zoned = [ner.recognise(t, "en") for t in texts]
+    strings = len(nlp.vocab.strings)
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", len(nlp.vocab) - run.loaded_words + 1)
+    kept = [ner.recognise(texts[0], "en")]
+    after_first = len(nlp.vocab.strings)
+    assert after_first > strings  # its new words were kept: "Plonkvar0", "Quintavex0", ...
+    kept += [ner.recognise(t, "en") for t in texts[1:]]
+    assert len(nlp.vocab.strings) == after_first  # over the limit: the others' words forgotten
+    assert kept == zoned and all(kept)
+    monkeypatch.setitem(entities.settings(), "spacy_kept_words", 10**9)
+    assert [ner.recognise(t, "en") for t in texts] == zoned  # all kept this time, same names
+    assert len(nlp.vocab.strings) > after_first
 
 
 def test_possessive_s_is_cut_in_english_only():
@@ -269,3 +304,50 @@ def test_fallback_finds_curated_names_with_lowercase_words_whole():
     assert [(s.text, s.label) for s in spans] == [("Banca centrale europea", "ORG"), ("Medici Senza Frontiere", "ORG")]
     de = ner.recognise("Die Europäische Zentralbank senkt die Zinsen.", "de")
     assert [(s.text, s.label) for s in de] == [("Europäische Zentralbank", "ORG")]
+
+
+def test_whole_word_matches_are_those_of_the_alternation_pattern():
+    """ner._propagate finds the other mentions of a text's names without compiling a pattern per
+    text: the matches must be exactly re.finditer's of (?<!\\w)(?:name|...)(?!\\w), longest first."""
+    import random
+
+    rng = random.Random(17)
+    pieces = ["Ana", "Anas", "Ana María", "María", "ß", "Đ", "é", "U.S.", "S.", "_", "1", " ", " ", ", ", "-", "’s",
+              "\n", "Kerry", "John Kerry", "Kerryjev", "Ерdoğan", "Erdoğan"]
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        names = sorted({rng.choice(pieces).strip() for _ in range(rng.randint(1, 6))} - {""}, key=len, reverse=True)
+        if not names:
+            continue
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, names)) + r")(?!\w)")
+        expected = [(m.start(), m.end(), m.group()) for m in pattern.finditer(text)]
+        assert ner.whole_word_matches(text, names) == expected, (text, names)
+
+
+def test_first_letter_alternation_matches_as_the_flat_one():
+    """The curated names' pattern is grouped by first letter for speed: on texts made of those
+    names in every case (and letters that fold alike: ſ/s, K/k, İ/i), it must find exactly the
+    matches of the flat case-insensitive alternation, longest first."""
+    import random
+
+    _, labels = ner._curated_multiword()
+    words = sorted(labels, key=len, reverse=True)
+    flat = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
+    grouped = re.compile(r"(?<!\w)(?:" + ner.first_letter_alternation(words) + r")(?!\w)", re.IGNORECASE)
+    assert len(grouped.pattern) < len(flat.pattern)
+    rng = random.Random(3)
+    noise = [" ", ", ", ". ", "-", "x", "ſ", "K", "İ", "ı", "\n", "la ", "the "]
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            w = rng.choice(words) if rng.random() < 0.6 else rng.choice(noise)
+            w = rng.choice([w, w.upper(), w.title(), w[: rng.randint(1, len(w))]])
+            parts.append(w + rng.choice(["", " ", "s ", ". "]))
+        text = "".join(parts)
+        assert [m.span() for m in grouped.finditer(text)] == [m.span() for m in flat.finditer(text)], text
+    # letters that fold alike share one group
+    mixed = ["ſa b", "sa c", "Ka d", "ka e", "ka f"]
+    assert re.fullmatch(ner.first_letter_alternation(mixed), "SA B", re.IGNORECASE)
+    for text in ("sa b", "ſa c", "ka d", "Ka f", "KA E"):
+        flat_m = re.fullmatch("|".join(map(re.escape, mixed)), text, re.IGNORECASE)
+        assert bool(re.fullmatch(ner.first_letter_alternation(mixed), text, re.IGNORECASE)) == bool(flat_m)

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 _WORDS = regex.compile(r"[\p{L}\p{N}]+")
 
 
+#: Texts whose hash and MinHash a :class:`Deduplicator` keeps: ingest asks for both up to three
+#: times per article within one batch (find, add, then the signature it stores), and shingling
+#: and hashing a whole article costs ~1.5 ms. Beyond this many texts back, they are computed again.
+RECENT_TEXTS = 1024
+
+
 def _tokens(text: str) -> list[str]:
     return _WORDS.findall(text.casefold())
 
@@ -37,7 +43,11 @@ def content_hash(text: str) -> str:
     Two copies of one article that differ only in typography (curly quotes, NBSP, line
     breaks, capitalisation) get the same hash.
     """
-    return hashlib.sha1(" ".join(_tokens(text)).encode("utf-8")).hexdigest()
+    return _hash_of_tokens(_tokens(text))
+
+
+def _hash_of_tokens(words: list[str]) -> str:
+    return hashlib.sha1(" ".join(words).encode("utf-8")).hexdigest()
 
 
 class Deduplicator:
@@ -62,12 +72,26 @@ class Deduplicator:
         # The seed's permutations, drawn once: a new MinHash draws them again (~0.3 ms a text)
         proto = MinHash(num_perm=self.num_perm, seed=self.seed)
         self._scheme, self._permutations = proto.scheme, proto.permutations
+        self._recent: dict[str, tuple[str, LeanMinHash | None]] = {}  # text -> (content hash, MinHash)
 
     def __len__(self) -> int:
         return len(self._order)
 
+    def _digest(self, text: str) -> tuple[str, LeanMinHash | None]:
+        """:func:`content_hash` and MinHash of ``text``, from its words read once (and kept for
+        the last :data:`RECENT_TEXTS` texts)."""
+        digest = self._recent.get(text)
+        if digest is None:
+            words = _tokens(text)
+            digest = self._recent[text] = (_hash_of_tokens(words), self._minhash_of_words(words))
+            if len(self._recent) > RECENT_TEXTS:
+                del self._recent[next(iter(self._recent))]
+        return digest
+
     def _shingles(self, text: str) -> list[bytes]:
-        words = _tokens(text)
+        return self._shingles_of_words(_tokens(text))
+
+    def _shingles_of_words(self, words: list[str]) -> list[bytes]:
         n = self.shingle_words
         if not words:
             return []
@@ -76,7 +100,10 @@ class Deduplicator:
         return [" ".join(words[i:i + n]).encode("utf-8") for i in range(len(words) - n + 1)]
 
     def _minhash(self, text: str) -> LeanMinHash | None:
-        shingles = self._shingles(text)
+        return self._digest(text)[1]
+
+    def _minhash_of_words(self, words: list[str]) -> LeanMinHash | None:
+        shingles = self._shingles_of_words(words)
         if not shingles:
             return None
         m = MinHash(num_perm=self.num_perm, seed=self.seed, permutations=self._permutations, scheme=self._scheme)
@@ -113,7 +140,7 @@ class Deduplicator:
             return
         self._order[article_id] = len(self._order)
         if text:
-            self._by_hash.setdefault(content_hash(text), article_id)
+            self._by_hash.setdefault(self._digest(text)[0] if signature is None else content_hash(text), article_id)
         m = self._load(signature) if signature is not None else self._minhash(text)
         if m is not None:
             self._minhashes[article_id] = m
@@ -123,7 +150,7 @@ class Deduplicator:
         """Id of the earliest added article that ``text`` duplicates (exact first), else None."""
         if not text:
             return None
-        exact = self._by_hash.get(content_hash(text))
+        exact = self._by_hash.get(self._digest(text)[0])
         if exact is not None:
             return exact
         m = self._minhash(text)

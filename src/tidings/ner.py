@@ -261,20 +261,40 @@ def _spacy_factory(module: str, label_map: dict[str, str], name: str, lang: str 
 
             use_blas(nlp)
 
+        loaded_words = len(nlp.vocab)
+
         def run(text: str) -> list[Span]:
-            # In a memory zone spaCy forgets the strings and lexemes this text added to the shared
-            # vocabulary (~24 per news article): a monitor that runs for months would otherwise
-            # grow without bound. Costs ~3% (no tokenizer cache for new words).
-            with nlp.memory_zone(), (one_thread() if blas else nullcontext()):
+            with _vocabulary_zone(nlp, loaded_words), (one_thread() if blas else nullcontext()):
                 spans = [Span(e.start_char, e.end_char, label_map[e.label_], e.text)  # type: ignore[arg-type]
                          for e in nlp(text).ents if e.label_ in label_map]
             return uner_rules(text, harmonise(text, spans), lang)
 
         run.nlp = nlp  # type: ignore[attr-defined]  # for inspection (tests, benches)
+        run.loaded_words = loaded_words  # type: ignore[attr-defined]
         return run
 
     factory.recogniser_name = name  # type: ignore[attr-defined]
     return factory
+
+
+def _vocabulary_zone(nlp, loaded_words: int):
+    """Where spaCy keeps the words of the next text: in its shared vocabulary and tokenizer cache
+    while they hold fewer than ``[entities] spacy_kept_words`` lexemes more than the model
+    brought, in a memory zone after that.
+
+    In a memory zone spaCy forgets the strings and lexemes the text added (a monitor that runs for
+    months would otherwise grow without bound), but it also caches no tokenization at all, so
+    every word of every article ("de", "la", "que") is split into affixes and made a lexeme again:
+    ~11% of the analysis' CPU on es/fr/it news (replay10k). Kept, the words of the first articles
+    (most of a language's common words) are looked up instead, and the bound stays. The names
+    found are the same either way: a lexeme's features depend on its string only.
+
+    ``len(nlp.vocab)`` counts the lexemes made in memory zones too (spaCy does not subtract them
+    when it forgets them), so the count only grows and, once over the limit, stays over it."""
+    from .entities import settings
+
+    kept = int(settings().get("spacy_kept_words", 0))
+    return nlp.memory_zone() if len(nlp.vocab) - loaded_words >= kept else nullcontext()
 
 
 def _spacy_matmul() -> str:
@@ -613,13 +633,40 @@ def _propagate(text: str, spans: list[Span], extra_names: dict[str, str] | None 
     if not labels:
         return spans
     taken = _covered(text, spans)
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + r")(?!\w)")
     extra = []
-    for m in pattern.finditer(text):
-        if not any(taken[m.start():m.end()]):
-            extra.append(Span(m.start(), m.end(), labels[m.group()].most_common(1)[0][0], m.group()))  # type: ignore[arg-type]
-            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+    for start, end, name in whole_word_matches(text, sorted(labels, key=len, reverse=True)):
+        if not any(taken[start:end]):
+            extra.append(Span(start, end, labels[name].most_common(1)[0][0], name))  # type: ignore[arg-type]
+            taken[start:end] = b"\x01" * (end - start)
     return spans + extra
+
+
+_WORD_CHAR = re.compile(r"\w")
+
+
+def whole_word_matches(text: str, names: Sequence[str]) -> list[tuple[int, int, str]]:
+    """``(start, end, name)`` of the whole-word occurrences of ``names`` in ``text``, without
+    overlaps: leftmost first and, at one position, the first of ``names`` that fits. That is what
+    ``re.finditer`` of ``(?<!\\w)(?:name1|name2|...)(?!\\w)`` gives, without compiling a new
+    pattern for every text (a few names per article: compiling cost more than searching)."""
+    found: list[tuple[int, int, int]] = []
+    for rank, name in enumerate(names):
+        if not name:
+            continue
+        start = text.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if not (start and _WORD_CHAR.match(text, start - 1)) and not _WORD_CHAR.match(text, end):
+                found.append((start, rank, end))
+            start = text.find(name, start + 1)
+    found.sort()
+    out: list[tuple[int, int, str]] = []
+    free = 0
+    for start, rank, end in found:
+        if start >= free:
+            out.append((start, end, names[rank]))
+            free = end
+    return out
 
 
 def _norm_name(text: str) -> str:
@@ -1110,8 +1157,32 @@ def _curated_multiword() -> tuple[re.Pattern[str], dict[str, str]]:
     for form, label in _curated_forms():
         if " " in form and form[:1].isupper() and script_of(form) in ("latin", "cyrillic"):
             labels.setdefault(form.lower(), label)
-    alternatives = "|".join(re.escape(f) for f in sorted(labels, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), labels
+    return re.compile(rf"(?<!\w)(?:{first_letter_alternation(sorted(labels, key=len, reverse=True))})(?!\w)",
+                      re.IGNORECASE), labels
+
+
+def first_letter_alternation(words: Sequence[str]) -> str:
+    """``word1|word2|...`` (escaped) as a case-insensitive pattern grouped by first letter:
+    ``a(?:lt|rm)|b(?:...)``. It matches what the flat alternation matches, and the same
+    alternative at each position: the words of two groups cannot both match there (their first
+    letters differ in every case), and within a group the words keep their order. Python's
+    regex engine tries every alternative of a flat case-insensitive alternation at every word
+    start (no first-letter skip without case); grouped, it tries one letter per group first:
+    ~550 curated names, ~60 groups."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        if not word:
+            return "|".join(map(re.escape, words))  # an empty word matches anywhere: keep it flat
+        first = word[0]
+        key = next((k for k in groups if _same_letter(k, first)), first)
+        groups.setdefault(key, []).append(word)
+    return "|".join(re.escape(key) + "(?:" + "|".join(re.escape(w[1:]) for w in ws) + ")" if all(
+        w[0] == key for w in ws) else "(?:" + "|".join(map(re.escape, ws)) + ")" for key, ws in groups.items())
+
+
+def _same_letter(a: str, b: str) -> bool:
+    """Whether one character may match both ``a`` and ``b`` case-insensitively."""
+    return a == b or a.upper() == b.upper() or a.lower() == b.lower() or a.casefold() == b.casefold()
 
 
 @lru_cache(maxsize=1)
