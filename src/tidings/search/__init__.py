@@ -173,12 +173,11 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
     return ranked[:cfg.candidates], kept
 
 
-def _few(store: Store, filters: Filters, cfg: SearchSettings) -> list[int] | None:
+def _few(store: Store, filters: Filters, cfg: SearchSettings, total: int) -> list[int] | None:
     """The articles the filters keep when they are few enough to compare one by one (see
-    :func:`_meaning`), else None."""
+    :func:`_meaning`; ``total``: the articles stored), else None."""
     if not filters.active:
         return None
-    total = entity_search.store_articles(store)
     return filters.few(store, int(math.sqrt(cfg.meaning_exact_ratio * cfg.candidates / 100 * total)))
 
 
@@ -262,7 +261,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     rankings: dict[str, Any] = {}
     matched: dict[int, dict[str, Any]] = {}
     found_entities: list = []
-    few = _few(store, filters, cfg)
+    few = _few(store, filters, cfg, total)
     if "words" in methods:
         ranked, kept = _words(store, query, filters, cfg, total, langs, few)
         rankings["words"] = ranked
@@ -271,7 +270,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     if "entities" in methods:
         found_entities = (query_entities if query_entities is not None
                           else entity_search.query_entities(store, query, langs, cfg.entity_max_ngram))
-        where, params = filters.sql()
+        where, params = filters.sql() if filters.active else (None, [])
         ranked_e = entity_search.rank_articles(store, found_entities, total, cfg.entity_max_articles,
                                                limit=cfg.candidates, where=where, params=params,
                                                budget=cfg.entity_max_mentions, among=few)

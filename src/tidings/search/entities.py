@@ -193,14 +193,15 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
 
 
 def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_entity: int, *,
-                  limit: int | None = None, where: str = "a.duplicate_of IS NULL",
+                  limit: int | None = None, where: str | None = None,
                   params: list | tuple = (), budget: int | None = None,
                   among: list[int] | None = None) -> list[tuple[int, float, list[str]]]:
     """Articles naming the query's entities: ``(rowid, score, entity ids)``, best first. The
     score adds, per entity named, its rarity (log N/articles) times 1 + log(mentions); the
     newest ``per_entity`` articles naming each entity are read (``entity_articles``, one range
     of its primary key each), counted by SQLite. Ties go to the newest article. ``where``/
-    ``params``: an SQL condition on ``articles a`` (the search's filters); ``limit``: stop once
+    ``params``: an SQL condition on ``articles a`` (the search's filters), None for none beyond
+    what ``entity_articles`` holds already (synced articles, no duplicates); ``limit``: stop once
     that many articles pass it (articles are looked up best first, so a search reads the rows
     of its candidates only, not of every article an entity names). ``budget``: at most this
     many articles in all (:func:`mention_limits`). ``among``: the row ids of the only articles
@@ -211,13 +212,14 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
         return []
     limits = mention_limits(entities, per_entity, budget, floor=limit or 100)
     among = among if store.dialect == "sqlite" else None
+    listed = json.dumps(among) if among is not None else None
     parts, args = [], []
     for k, e in enumerate(entities):
         weight = math.log(1 + total / max(1, e.articles))
         if among is not None:
             parts.append("SELECT ? AS k, ? AS w, article_rowid, mentions AS n FROM entity_articles "
                          "WHERE entity_id = ? AND article_rowid IN (SELECT value FROM json_each(?))")
-            args += [k, weight, e.id, json.dumps(among)]
+            args += [k, weight, e.id, listed]
         else:
             parts.append(f"SELECT * FROM (SELECT ? AS k, ? AS w, article_rowid, mentions AS n FROM entity_articles "
                          f"WHERE entity_id = ? ORDER BY article_rowid DESC LIMIT ?) AS e{k}")
@@ -230,8 +232,7 @@ def rank_articles(store: Store, entities: list[QueryEntity], total: int, per_ent
         f"""SELECT article_rowid, SUM(w * (1 + ln(n))) AS score, {named}
             FROM ({" UNION ALL ".join(parts)}) x GROUP BY article_rowid
             ORDER BY round(CAST(SUM(w * (1 + ln(n))) AS NUMERIC), 9) DESC, article_rowid DESC""", args)
-    # entity_articles holds synced articles that are no duplicates: only other filters are asked
-    filtered = among is None and where.strip() != "a.duplicate_of IS NULL"
+    filtered = among is None and where is not None
     found: list[tuple[int, float, list[str]]] = []
     chunk_size = 500 if limit is None else max(50, min(500, 2 * limit))
     while True:

@@ -95,14 +95,12 @@ class UsearchIndex:
     def among(self, vector: np.ndarray, keys: list[int], count: int) -> list[tuple[int, float]]:
         if not keys or count <= 0:
             return []
-        got = self.index.get(np.asarray(keys, dtype=np.uint64), dtype=np.float32)   # ~2 us a key
-        if isinstance(got, np.ndarray) and got.ndim == 2:
-            have, matrix = list(keys), got
-        else:   # one array per key, None for a key the index does not hold (no vector)
-            pairs = [(k, v) for k, v in zip(keys, got) if v is not None]
-            if not pairs:
-                return []
-            have, matrix = [k for k, _ in pairs], np.vstack([v for _, v in pairs])
+        # one array per key, None for a key the index does not hold (no vector); ~2 us a key
+        got = self.index.get(np.asarray(keys, dtype=np.uint64), dtype=np.float32)
+        pairs = [(k, v) for k, v in zip(keys, got) if v is not None]
+        if not pairs:
+            return []
+        have, matrix = [k for k, _ in pairs], np.vstack([v for _, v in pairs])
         cosines = _unit(matrix) @ _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         best = np.argsort(-cosines, kind="stable")[:count]
         return [(int(have[i]), float(cosines[i])) for i in best]
