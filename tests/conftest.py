@@ -155,6 +155,31 @@ def api_store_builder():
     return build_api_store
 
 
+def article_embedding_keys(store, settings) -> tuple[str, list[str]]:
+    """The embedding model id and the embedding-cache key of each stored article that is no
+    duplicate: what search's vector index reads (tests that give articles vectors of their own)."""
+    from tidings.embed import Embedder, embedding_text
+    from tidings.pipeline import embedding_key
+
+    model = Embedder(settings.section("embedding")).model_id
+    rows = store.conn.execute("SELECT title, text FROM articles WHERE duplicate_of IS NULL").fetchall()
+    return model, [embedding_key(model, embedding_text(r["title"], r["text"], settings.section("embedding")))
+                   for r in rows]
+
+
+def as_older_store(path: Path, revision: str, *tables: str) -> None:
+    """Make a SQLite store look as it was at ``revision``: drop the ``tables`` later revisions
+    made and set its Alembic version back (the next open migrates it again)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    with conn:
+        for table in tables:
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    conn.close()
+
+
 def topic_stream(n: int, seed: int, *, topics: int, langs: list[str], minutes_apart: float, side_entities: int,
                  with_places: bool = False, dim: int = 16):
     """Synthetic story-assigner input: noisy copies of ``topics`` random topic vectors, in time

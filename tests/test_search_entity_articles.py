@@ -5,9 +5,9 @@ checked and repaired by tidings check."""
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import Counter
 
+from conftest import as_older_store
 from tidings.config import Settings
 from tidings.maintenance import check
 from tidings.search import entities as es
@@ -83,11 +83,7 @@ def test_an_older_store_gets_it_from_its_mentions(tmp_path, api_store_builder):
     with Store.open(path) as store:
         sync(store, Settings.load(env={}))
         expected = _rows(store)
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("DROP TABLE entity_articles")
-        conn.execute("UPDATE alembic_version SET version_num = '0007'")
-    conn.close()
+    as_older_store(path, "0007", "entity_articles")
     with Store.open(path) as store:
         assert store.schema_revision() == migrate.head_revision()
         assert expected and _rows(store) == expected

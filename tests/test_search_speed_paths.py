@@ -32,22 +32,19 @@ def test_among_compares_the_given_keys_and_skips_keys_without_a_vector():
 @pytest.fixture
 def store_with_vectors(tmp_path, api_store_builder):
     """The small API store with a random vector for every article, synced for search."""
+    from conftest import article_embedding_keys
     from tidings.config import Settings
-    from tidings.embed import Embedder, embedding_text
-    from tidings.pipeline import embedding_key
     from tidings.search import sync
     from tidings.store import Store
 
     path = tmp_path / "f.db"
     api_store_builder(path)
     settings = Settings.load(env={})
-    model = Embedder(settings.section("embedding")).model_id
     rng = np.random.default_rng(7)
     store = Store.open(path)
     with store.transaction():
         sync(store, settings)
-    rows = store.conn.execute("SELECT title, text FROM articles WHERE duplicate_of IS NULL").fetchall()
-    keys = [embedding_key(model, embedding_text(r["title"], r["text"], settings.section("embedding"))) for r in rows]
+    model, keys = article_embedding_keys(store, settings)
     with store.transaction():
         store.cache_embeddings(model, {k: v for k, v in zip(keys, _unit_rows(rng, len(keys)))})
     yield store

@@ -3,9 +3,9 @@ step with the FTS5 word-stem index, read by the words method, checked and repair
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timezone
 
+from conftest import as_older_store
 from tidings.config import Settings
 from tidings.maintenance import check
 from tidings.models import Analysis, Article, Document
@@ -78,12 +78,7 @@ def test_an_older_store_gets_its_counts_from_the_index(tmp_path, api_store_build
     with Store.open(path) as store:
         sync(store, Settings.load(env={}))
         expected = _counts(store)
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("DROP TABLE stem_counts")
-        conn.execute("DROP TABLE entity_articles")   # revision 0008, after
-        conn.execute("UPDATE alembic_version SET version_num = '0006'")
-    conn.close()
+    as_older_store(path, "0006", "stem_counts", "entity_articles")   # 0007 and 0008 made them
     with Store.open(path) as store:
         assert store.schema_revision() == migrate.head_revision()
         assert _counts(store) == expected and expected

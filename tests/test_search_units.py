@@ -61,23 +61,19 @@ def test_usearch_index_add_search_remove():
 
 def test_vector_index_follows_the_store(tmp_path, api_store_builder):
     """A store written through Store alone: sync adds its search tables, the index follows new vectors."""
+    from conftest import article_embedding_keys
     from tidings.config import Settings
-    from tidings.embed import Embedder, embedding_text
-    from tidings.pipeline import embedding_key
     from tidings.store import Store
 
     path = tmp_path / "v.db"
     api_store_builder(path)
     settings = Settings.load(env={})
-    model = Embedder(settings.section("embedding")).model_id
     rng = np.random.default_rng(1)
     with Store.open(path) as store:
         assert not vector_index_status(store, settings)["in_step"]      # articles not yet in the search tables
         with store.transaction():
             sync(store, settings)
-        rows = store.conn.execute("SELECT title, text FROM articles WHERE duplicate_of IS NULL").fetchall()
-        keys = [embedding_key(model, embedding_text(r["title"], r["text"], settings.section("embedding")))
-                for r in rows]
+        model, keys = article_embedding_keys(store, settings)
         with store.transaction():
             store.cache_embeddings(model, {k: rng.standard_normal(384).astype(np.float32) for k in keys[:3]})
         vectors = StoreVectors(store, SearchSettings()).ready()
