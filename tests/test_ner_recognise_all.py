@@ -9,7 +9,6 @@ import pytest
 
 from conftest import EXAMPLES
 from tidings import entities, ner
-from tidings.models import Span
 
 
 def _articles(lang: str) -> list[tuple[str, str]]:
@@ -58,30 +57,17 @@ def test_blank_texts_get_no_spans_and_no_call():
     assert ner.recognise_all(["", text], "en") == [[], ner.recognise(text, "en")]
 
 
-@pytest.fixture
-def restore_registry():
-    saved = (dict(ner._factories), set(ner._builtin), dict(ner._loaded), ner._entry_points_done)
-    yield
-    ner._factories.clear(); ner._factories.update(saved[0])
-    ner._builtin.clear(); ner._builtin.update(saved[1])
-    ner._loaded.clear(); ner._loaded.update(saved[2])
-    ner._entry_points_done = saved[3]
-
-
-def test_a_recogniser_without_many_is_called_once_per_text(restore_registry):
+def test_a_recogniser_without_many_is_called_once_per_text(monkeypatch):
+    """The fallback recogniser (Italian here) takes one text at a time."""
+    key = ner._resolve("it")
+    rec = ner._get(key)
+    assert not hasattr(rec, "many")
     seen = []
-
-    def factory():
-        def run(text):
-            seen.append(text)
-            i = text.index("Zagreb")
-            return [Span(i, i + 6, "LOC", "Zagreb")]
-        return run
-
-    ner.register_recogniser("xq", factory)
-    got = ner.recognise_all(["Rain in Zagreb today.", "", "Zagreb floods"], "xq")
-    assert seen == ["Rain in Zagreb today.", "Zagreb floods"]
-    assert [[(s.start, s.label) for s in spans] for spans in got] == [[(8, "LOC")], [], [(0, "LOC")]]
+    monkeypatch.setitem(ner._loaded, key, lambda text: seen.append(text) or rec(text))
+    texts = ["Il presidente Sergio Mattarella ha incontrato Mario Draghi a Roma.", "", "Draghi a Roma"]
+    got = ner.recognise_all(texts, "it")
+    assert seen == [texts[0], texts[2]]
+    assert got == [ner.recognise(texts[0], "it"), [], ner.recognise(texts[2], "it")] and got[0]
 
 
 def test_analyse_recognises_a_separate_title_in_the_same_call(monkeypatch):
