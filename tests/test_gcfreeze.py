@@ -1,5 +1,5 @@
-"""gc.freeze once a language's models are loaded: armed by the ingest's first batch of a language,
-done at the end of the next full collection, once, never per batch (tidings.gcfreeze)."""
+"""gc.freeze once a language's models are loaded: after the ingest's first batch of a language,
+once, never per batch (tidings.gcfreeze)."""
 
 from __future__ import annotations
 
@@ -18,28 +18,20 @@ from tidings.models import Document
 def fresh(monkeypatch):
     """A process that has seen no language yet; frozen objects are unfrozen afterwards."""
     monkeypatch.setattr(gcfreeze, "_seen", set())
-    monkeypatch.setattr(gcfreeze, "_armed", False)
     yield
-    gcfreeze._armed = False
     gc.unfreeze()
 
 
-def test_a_new_language_arms_one_freeze_at_the_next_full_collection(fresh):
+def test_a_new_language_freezes_once(fresh):
     before = gcfreeze.freezes()
-    assert gcfreeze.loaded(["xx", "yy"]) is True
-    assert gcfreeze.armed()
-    assert gcfreeze.loaded(["xx"]) is False          # seen: nothing more to freeze
-    gc.collect(1)                                     # a young collection does not freeze
-    assert gcfreeze.freezes() == before and gcfreeze.armed()
     kept = [[] for _ in range(1000)]                  # alive, tracked: frozen by the freeze
-    gc.collect()
-    assert gcfreeze.freezes() == before + 1 and not gcfreeze.armed()
+    assert gcfreeze.loaded(["xx", "yy"]) is True
+    assert gcfreeze.freezes() == before + 1
     assert gc.get_freeze_count() >= len(kept)
-    gc.collect()
-    gc.collect()
-    assert gcfreeze.freezes() == before + 1          # once, not at every collection
+    assert gcfreeze.loaded(["xx"]) is False          # seen: nothing more to freeze
+    assert gcfreeze.loaded(["yy", "", None]) is False
+    assert gcfreeze.freezes() == before + 1
     assert gcfreeze.loaded(["zz"]) is True           # another language's models: one more
-    gc.collect()
     assert gcfreeze.freezes() == before + 2
 
 
@@ -54,8 +46,7 @@ def test_garbage_is_collected_before_the_freeze(fresh):
     probe = weakref.ref(cycle)
     del cycle                                         # unreachable cycle: garbage at the freeze
     gcfreeze.loaded(["xx"])
-    gc.collect()
-    assert probe() is None
+    assert probe() is None                            # collected, not frozen
 
 
 def _docs(n: int) -> list[Document]:
@@ -68,6 +59,7 @@ def _docs(n: int) -> list[Document]:
 def _ingest(tmp_path, monkeypatch, freeze: bool) -> list[tuple[bool, set[str]]]:
     """Ingest three batches of English; returns what each gcfreeze.loaded call answered and
     which recognisers were loaded at that moment."""
+    gc.unfreeze()
     calls: list[tuple[bool, set[str]]] = []
     real = gcfreeze.loaded
 
@@ -84,16 +76,15 @@ def _ingest(tmp_path, monkeypatch, freeze: bool) -> list[tuple[bool, set[str]]]:
     return calls
 
 
-def test_ingest_arms_the_freeze_once_after_the_models_load(tmp_path, monkeypatch, fresh):
+def test_ingest_freezes_once_after_the_models_load(tmp_path, monkeypatch, fresh):
+    before = gcfreeze.freezes()
     calls = _ingest(tmp_path, monkeypatch, True)
     assert [answer for answer, _ in calls] == [True, False, False]   # three batches, one language
-    assert "en" in calls[0][1]                       # armed after the English recogniser loaded
-    before = gcfreeze.freezes()
-    gc.collect()
-    gc.collect()
-    assert gcfreeze.freezes() == before + 1
+    assert "en" in calls[0][1]                       # after the English recogniser loaded
+    assert gcfreeze.freezes() == before + 1 and gc.get_freeze_count() > 0
 
 
 def test_gc_freeze_false_never_arms(tmp_path, monkeypatch, fresh):
+    before = gcfreeze.freezes()
     assert _ingest(tmp_path, monkeypatch, False) == []
-    assert not gcfreeze.armed()
+    assert gcfreeze.freezes() == before
