@@ -91,23 +91,23 @@ def single(docs, warm) -> dict:
     _warm(warm)
     ner_time = 0.0
     per_lang: dict[str, list[float]] = {}
-    real = ner.recognise
+    real = ner.recognise_all
 
-    def timed(text, lang):
+    def timed(texts, lang):
         nonlocal ner_time
         t0 = time.perf_counter()
         try:
-            return real(text, lang)
+            return real(texts, lang)
         finally:
             dt = time.perf_counter() - t0
             ner_time += dt
             per_lang.setdefault(lang, []).append(dt)
 
-    entities._recognise = timed  # type: ignore[assignment]
+    entities._recognise_all = timed  # type: ignore[assignment]
     try:
         n, elapsed, cpu = _worker(docs)
     finally:
-        entities._recognise = lambda text, lang: real(text, lang)  # type: ignore[assignment]
+        entities._recognise_all = lambda texts, lang: real(texts, lang)  # type: ignore[assignment]
     return {"articles": n, "seconds": elapsed, "per_s": n / elapsed, "ner_share": ner_time / elapsed,
             "cpu_ms_per_article": 1000 * cpu / n,
             "ms_per_article": 1000 * elapsed / n, "ms_linking_dates_quotes": 1000 * (elapsed - ner_time) / n,

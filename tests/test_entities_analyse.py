@@ -27,10 +27,10 @@ def _spans(text: str, items: list[tuple[str, str]]) -> list[Span]:
 def fake_ner(monkeypatch):
     table: dict[str, list[tuple[str, str]]] = {}
 
-    def recognise(text, lang):
-        return _spans(text, table.get(text, []))
+    def recognise_all(texts, lang):
+        return [_spans(text, table.get(text, [])) for text in texts]
 
-    monkeypatch.setattr(entities, "_recognise", recognise)
+    monkeypatch.setattr(entities, "_recognise_all", recognise_all)
     return table
 
 

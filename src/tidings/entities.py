@@ -591,10 +591,11 @@ class _Item:
     linked: Linked | None = None
 
 
-def _recognise(text: str, lang: str) -> list[Span]:
-    from .ner import recognise
+def _recognise_all(texts: list[str], lang: str) -> list[list[Span]]:
+    """The recogniser's spans in each text (an article's text and its title in one call)."""
+    from .ner import recognise_all
 
-    return recognise(text, lang)
+    return recognise_all(texts, lang)
 
 
 def _is_credit(text: str, start: int, end: int) -> bool:
@@ -720,9 +721,11 @@ def analyse(text: str, lang: str, published_at: datetime | None = None, title: s
 
     lang = _norm_lang(lang)
     text = text or ""
-    items = _spans_to_items(text, _recognise(text, lang), lang, False) if text.strip() else []
-    if title and title.strip() and not _title_in_text(title, text):
-        items += _spans_to_items(title, _recognise(title, lang), lang, True)
+    title_apart = bool(title and title.strip()) and not _title_in_text(title or "", text)
+    in_text, in_title = _recognise_all([text, title if title_apart else ""], lang)  # type: ignore[list-item]
+    items = _spans_to_items(text, in_text, lang, False) if text.strip() else []
+    if title_apart:
+        items += _spans_to_items(title, in_title, lang, True)  # type: ignore[arg-type]
     _link_items(items, lang, {False: text, True: title or ""})
     _drop_common_words(text, items, lang, title or "")
     if text.strip():

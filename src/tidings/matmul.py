@@ -6,7 +6,13 @@ shapes ([1000, 288] x [288, 288], the window encoder of the small models). The p
 of a recogniser's time on a whole article, so :func:`use_blas` puts every model layer of a loaded
 pipeline on :class:`BlasOps` (the pattern of thinc-apple-ops, which does the same with Apple's
 Accelerate): the names found are the same (300 es/fr crisis articles: 0 differ) at ~1.5x the
-speed (docs/benchmarks.md, "Pipeline throughput"). The parser's own Cython loop keeps blis.
+speed (docs/benchmarks.md, "Pipeline throughput").
+
+The parser's own Cython loop (the transitions, token by token) multiplies through the function
+pointers of the ``CBlas`` that ``ops.cblas()`` returns: :meth:`BlasOps.cblas` gives it the small
+compiled kernels of ``tidings._parser_kernels`` instead of blis, whose build does not know this
+CPU and runs its generic reference code (the same sums in the same order, so the same bits; built
+by ``pip install``, blis kept with a log line where it could not be compiled).
 
 OpenBLAS would use every core for a product this size; beside the encoder (which has its own
 threads) that only adds hand-offs, so :func:`one_thread` holds BLAS to one thread around a
@@ -39,6 +45,26 @@ class BlasOps(NumpyOps):
             return np.matmul(a, b)
         np.matmul(a, b, out=out)
         return out
+
+    def cblas(self):
+        """The C functions spaCy's parser loop multiplies with: tidings._parser_kernels' sgemm and
+        saxpy where that extension is built, thinc's blis ones otherwise."""
+        cblas = _parser_cblas()
+        return cblas if cblas is not None else super().cblas()
+
+
+@lru_cache(maxsize=1)
+def _parser_cblas():
+    """One CBlas on the parser kernels, shared (it only holds two function pointers), or None."""
+    from thinc.backends.cblas import CBlas
+
+    try:
+        from . import _parser_kernels
+    except ImportError:
+        log.info("tidings._parser_kernels is not built (pip install tidings compiles it): spaCy's parser "
+                 "multiplies with blis")
+        return None
+    return _parser_kernels.install(CBlas())
 
 
 def use_blas(nlp) -> int:

@@ -547,6 +547,15 @@ class Monitor:
             self._assign_and_write(batch, report)
         # after the commit and the lock: notifications go over the network (never under the lock)
         self._alert_deliveries()
+        self._freeze_loaded_models(batch)
+
+    def _freeze_loaded_models(self, batch: list[tuple[Document, Article]]) -> None:
+        """A language new to this process loaded its models: they leave the garbage collector's
+        sight after its next full collection (tidings.gcfreeze; ``ingest.gc_freeze``)."""
+        if self.settings.section("ingest").get("gc_freeze", True):
+            from . import gcfreeze
+
+            gcfreeze.loaded(a.lang for _, a in batch)
 
     def _assign_and_write(self, batch: list[tuple[Document, Article]], report: IngestReport) -> None:
         fresh: list[tuple[Document, Article]] = []
