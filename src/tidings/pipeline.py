@@ -550,8 +550,8 @@ class Monitor:
         self._freeze_loaded_models(batch)
 
     def _freeze_loaded_models(self, batch: list[tuple[Document, Article]]) -> None:
-        """A language new to this process loaded its models: they leave the garbage collector's
-        sight after its next full collection (tidings.gcfreeze; ``ingest.gc_freeze``)."""
+        """A language new to this process loaded its models: one full collection, then they leave
+        the garbage collector's sight (tidings.gcfreeze; ``ingest.gc_freeze``)."""
         if self.settings.section("ingest").get("gc_freeze", True):
             from . import gcfreeze
 

