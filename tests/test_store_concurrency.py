@@ -58,16 +58,18 @@ def corpus(path: Path) -> list[dict]:
 
 
 INGEST = """
-import contextlib, logging, sys, time, tidings
-from tidings.store.postgres import PostgresStore
-if len(sys.argv) > 3:   # hold the assignment lock a while in every batch, so the test sees it held
-    _lock = PostgresStore.assignment_lock
-    @contextlib.contextmanager
-    def _slow_lock(self, *args, **kwargs):
-        with _lock(self, *args, **kwargs):
-            time.sleep(float(sys.argv[3]))
-            yield
-    PostgresStore.assignment_lock = _slow_lock
+import logging, sys, time, tidings
+from tidings.pipeline import Monitor
+if len(sys.argv) > 3:
+    # hold the assignment lock a while in every batch, so the test sees it held; the marker says
+    # this batch has looked for the other's commits (and logged a reload if it found one)
+    _assign = Monitor._assign_and_write
+    def _slow_assign(self, *args, **kwargs):
+        sys.stderr.write("ASSIGNING\\n")
+        sys.stderr.flush()
+        time.sleep(float(sys.argv[3]))
+        return _assign(self, *args, **kwargs)
+    Monitor._assign_and_write = _slow_assign
 logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
 logging.getLogger("tidings.pipeline").setLevel(logging.INFO)
 logging.getLogger("tidings.store").setLevel(logging.INFO)
@@ -133,12 +135,14 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
     # finish between two looks of the loop below (the code path is the real one, only slower)
     second = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(reverse), "0.3"],
                               stdout=subprocess.DEVNULL, stderr=second_log, env=_env())
-    # the first ingest reads the corpus in order, 4 articles a batch: at the kill it has not reached
-    # the last 8, so those found stored were stored by the second (reading it backwards)
-    tail = [r["id"] for r in rows[-8:]]
-    head = [r["id"] for r in rows[:8]]   # likewise stored by the first only, at the kill
+    # the first ingest reads the corpus in order, 4 articles a batch: while some input is still to be
+    # stored it has not committed its last batch, so the last 4 found stored were stored by the second
+    # (reading it backwards), in its first batch
+    tail = [r["id"] for r in rows[-4:]]
+    head = [r["id"] for r in rows[:4]]   # likewise the first's first batch
     statuses: list[int] = []
     killed_with = None
+    looks_before = None   # the second's batches that had looked for commits, when the first's was seen
     polling = threading.Event()
 
     def poll_server() -> None:
@@ -163,10 +167,16 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
                 by_second, by_first = (store.conn.execute(
                     f"SELECT COUNT(*) FROM articles WHERE external_id IN ({','.join('?' * len(ids))})", ids
                 ).fetchone()[0] for ids in (tail, head))
-                # both have committed batches (they interleave), some input is still to be stored
-                # (once the two meet, every batch left is duplicates), and the second holds the lock
+                looks = (tmp_path / "second.log").read_text().count("ASSIGNING")
+                if by_first >= 4 and looks_before is None:
+                    looks_before = looks
+                # Both have committed a batch and some input is still to be stored (once the two meet,
+                # every batch left is duplicates), so the first has a batch to come. The second holds
+                # the lock, in a batch that began after the first's first commit and has looked for
+                # commits since its own: whichever of the two loaded its state first has seen, or will
+                # see, the other's commit and reloads (asserted below, whatever the interleaving).
                 if (stored >= 12 and by_second >= 4 and by_first >= 4 and stored < len(rows)
-                        and _lock_holder(pg_url) == f"tidings:{second.pid}"):
+                        and looks > looks_before and _lock_holder(pg_url) == f"tidings:{second.pid}"):
                     os.kill(second.pid, signal.SIGKILL)   # while it holds the lock, in the middle of a batch
                     killed_with = stored
                     break
