@@ -181,9 +181,11 @@ def main() -> None:
     results = [r for name in (args.corpus or ["sample", "og2021"])
                if (r := run(name, args.limit, overrides, stages=not args.end_to_end_only))]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # ingest.workers > 1: each analysis worker is a child process with its own models
+    # ingest.workers > 1: each analysis worker is a child process with its own models (without
+    # workers the kernel's figure is a library's short-lived fork, sharing this process's pages)
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"\npeak RSS {peak_mb:.0f} MB" + (f" (largest worker process {child_mb:.0f} MB)" if child_mb > 50 else ""))
+    workers = any(k == "ingest.workers" and v.strip() != "1" for k, v in overrides.items())
+    print(f"\npeak RSS {peak_mb:.0f} MB" + (f" (largest worker process {child_mb:.0f} MB)" if workers else ""))
     print("summary: " + "; ".join(f"{r['corpus']} end_to_end={r['end_to_end']:.1f} articles/s" for r in results)
           + f"; peak_rss_mb={peak_mb:.0f}")
 

@@ -315,3 +315,28 @@ def test_a_changed_calibration_gets_its_own_model_and_cache_key(monkeypatch):
     monkeypatch.setattr(calibrate, "_calibration_file", lambda: '{"text": "one other text"}\n')
     assert engine_version("openvino") != before and calibrate.calibration_texts() == ["one other text"]
     assert engine_version("ctranslate2") == "b2"   # the others do not calibrate
+
+
+def test_unpadded_batches_hold_one_length_in_few_sizes():
+    """pad=False (OpenVINO): every batch the engine gets holds windows of one length, none
+    padded, in a power-of-two count (few shapes, each of which the engine keeps state for),
+    and the vectors are those the texts get one at a time."""
+    from tidings.e5.runtime import EncoderRuntime
+    from tidings.e5.weights import load_weights
+
+    shapes: list[tuple[int, int]] = []
+
+    def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        shapes.append(mask.shape)
+        assert mask.all()                      # nothing padded
+        return x.sum(axis=1) / mask.sum(axis=1, keepdims=True)
+
+    runtime = EncoderRuntime(load_weights(), run, pad=False, max_batch=64)
+    titles = [t.split(".")[0] for t in _sample_texts()]
+    texts = titles * 7 + TRICKY + _sample_texts()
+    together = runtime.encode(texts)
+    assert shapes and all(b & (b - 1) == 0 for b, _ in shapes)
+    assert max(b for b, _ in shapes) > 1       # texts of one length do share batches
+    assert sum(b for b, _ in shapes) == len(runtime.windows(texts, True)[0])
+    alone = np.vstack([runtime.encode([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-6)

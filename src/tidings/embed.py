@@ -197,6 +197,12 @@ class Embedder:
     def model(self):
         return _get_model(self.cfg.variant)
 
+    @property
+    def parallel(self) -> int:
+        """Calls of :meth:`embed` worth running at once, from threads of their own: the engine's
+        streams (OpenVINO), else 1."""
+        return self._runtime.parallel if self._runtime is not None else 1
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         is_query = self.cfg.prefix == "query"
         if self._runtime is not None:   # batches by tokens itself, texts of similar length together

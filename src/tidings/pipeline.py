@@ -218,9 +218,11 @@ class Pipeline:
         texts, keys = self._keys(articles)
         cached = store.cached_embeddings(keys) if store is not None else {}
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in cached}.items())
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-embed")
         embedder = self.embedder
+        if self._worker is None:
+            # with streams, the next batch's texts queue behind this one's on the engine, so that
+            # a stream that finished its last text of this batch does not idle until it ends
+            self._worker = ThreadPoolExecutor(max_workers=embedder.parallel, thread_name_prefix="tidings-embed")
 
         def work() -> dict:
             vectors = embedder.embed([t for _, t in todo]) if todo else []

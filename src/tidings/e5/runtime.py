@@ -103,6 +103,10 @@ class EncoderRuntime:
                    and (end + 1 - start) * len(windows[order[end]]) <= self.batch_tokens
                    and (self.pad or len(windows[order[end]]) == len(windows[order[start]]))):
                 end += 1
+            if not self.pad:
+                # a batch size that is a power of two: each shape an engine meets keeps compiled
+                # state (OpenVINO: buffers and kernels), so few sizes a length keep the memory down
+                end = start + (1 << ((end - start).bit_length() - 1))
             chunks.append(order[start:end])
             start = end
         if self.parallel > 1 and len(chunks) > 1:
