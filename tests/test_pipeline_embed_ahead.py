@@ -6,6 +6,7 @@ import threading
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 
 import tidings
 from tidings.config import Settings
@@ -18,8 +19,9 @@ class CountingEmbedder:
 
     model_id = "counting-test"
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: int = 1) -> None:
         self.calls: list[tuple[str, list[str]]] = []
+        self.parallel = parallel   # batches embed_ahead may run at once (an engine's streams)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.calls.append((threading.current_thread().name, list(texts)))
@@ -58,15 +60,17 @@ def test_vectors_computed_ahead_equal_the_plain_ones_and_are_not_computed_twice(
     assert len(encoded) == len(set(encoded)) == 5   # each text encoded exactly once
 
 
-def test_ingest_in_small_batches_equals_one_batch(tmp_path, monkeypatch):
-    """Monitor.add_documents in batches of 4 (background embedding between batches) stores the
-    same embeddings and the same stories as one batch of everything."""
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_ingest_in_small_batches_equals_one_batch(tmp_path, monkeypatch, parallel):
+    """Monitor.add_documents in batches of 4 (background embedding between batches, two batches
+    at once with an engine's streams) stores the same embeddings and the same stories as one
+    batch of everything."""
     words = ["Harbour", "Election", "Flood"]
     docs = [Document(source=f"d{k}.txt", raw=b"", content_type="text", lang="en",
                      title=f"{words[k % 3]} news {k}", text=f"{words[k % 3]} report number {k}. " * 3,
                      published_at=datetime(2026, 3, 10, k, tzinfo=timezone.utc)) for k in range(10)]
     monkeypatch.setattr(Pipeline, "embedder", property(lambda self: self.__dict__.setdefault(
-        "_counting", CountingEmbedder())))
+        "_counting", CountingEmbedder(parallel))))
 
     def stored(db, batch_size):
         with tidings.open(db) as monitor:
