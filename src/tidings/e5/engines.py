@@ -127,7 +127,7 @@ def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads:
 
     path = _ensure_onnx(weights, variant, "int8s", cache_dir)
     core = ov.Core()
-    # One stream of one thread per core, each text on a stream of its own, rather than one stream
+    # One stream of one thread per core, each batch on a stream of its own, rather than one stream
     # whose threads split every product: the analysis shares these cores, and a thread of a split
     # product that loses its core to it holds the others at the product's end (26% more CPU an
     # article end to end; docs/benchmarks.md). The vectors are the same bits either way.
