@@ -73,13 +73,20 @@ static void parser_saxpy(int N, float alpha, const float *X, int incX, float *Y,
         Y[(long)i * incY] += alpha * X[(long)i * incX];
 }
 
-static void *thinc_function(const char *name)
+/* thinc.backends.cblas.<attribute> (a new reference), or NULL with the error set */
+static PyObject *cblas_attribute(const char *attribute)
 {
     PyObject *module = PyImport_ImportModule("thinc.backends.cblas");
     if (module == NULL)
         return NULL;
-    PyObject *capi = PyObject_GetAttrString(module, "__pyx_capi__");
+    PyObject *value = PyObject_GetAttrString(module, attribute);
     Py_DECREF(module);
+    return value;
+}
+
+static void *thinc_function(const char *name)
+{
+    PyObject *capi = cblas_attribute("__pyx_capi__");
     if (capi == NULL)
         return NULL;
     PyObject *capsule = PyDict_GetItemString(capi, name);   /* borrowed */
@@ -103,11 +110,7 @@ static PyObject *install(PyObject *self, PyObject *cblas)
         if (set_sgemm == NULL || set_saxpy == NULL)
             return NULL;
     }
-    PyObject *module = PyImport_ImportModule("thinc.backends.cblas");
-    if (module == NULL)
-        return NULL;
-    PyObject *type = PyObject_GetAttrString(module, "CBlas");
-    Py_DECREF(module);
+    PyObject *type = cblas_attribute("CBlas");
     if (type == NULL)
         return NULL;
     int ok = PyObject_TypeCheck(cblas, (PyTypeObject *)type);

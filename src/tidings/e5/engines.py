@@ -181,11 +181,8 @@ def load_runtime(engine: str, variant: str = "original", cache_dir: str | Path |
     loader = partial(_LOADERS[engine], weights, variant, Path(cache_dir) if cache_dir else None, threads)
     loaded = _in_nicer_thread(loader, nice) if nice > 0 else loader()
     # CTranslate2 runs the whole model, word embeddings included, from token ids
-    runtime = EncoderRuntime(weights, loaded.run, takes_ids=engine == "ctranslate2", parallel=loaded.parallel,
-                             pad=loaded.pad)
-    runtime.nice = nice
-    runtime.precision = loaded.precision
-    return runtime
+    return EncoderRuntime(weights, loaded.run, takes_ids=engine == "ctranslate2", parallel=loaded.parallel,
+                          pad=loaded.pad, nice=nice, precision=loaded.precision)
 
 
 def _in_nicer_thread(call: Callable[[], T], nice: int) -> T:

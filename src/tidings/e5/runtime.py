@@ -43,7 +43,8 @@ class EncoderRuntime:
     """Texts -> L2-normalised float32 vectors, the encoder graph run by ``run``."""
 
     def __init__(self, weights: E5Weights, run: RunFn, batch_tokens: int = 4096, max_batch: int = 64,
-                 takes_ids: bool = False, parallel: int = 1, pad: bool = True):
+                 takes_ids: bool = False, parallel: int = 1, pad: bool = True, nice: int = 0,
+                 precision: str = ""):
         self.tokenizer = E5Tokenizer(weights)
         self.dim = weights.config.hidden
         self._blocks = weights.word_blocks()
@@ -60,8 +61,8 @@ class EncoderRuntime:
         # batches ``run`` takes at once, each from a thread of its own (OpenVINO's streams)
         self.parallel = parallel
         self._pool: ThreadPoolExecutor | None = None
-        self.nice = 0   # set by engines.load_runtime: the niceness of the threads encoding
-        self.precision = ""   # and the engine's precision where it depends on the CPU (OpenVINO)
+        self.nice = nice   # how much nicer the threads encoding run (engines.load_runtime)
+        self.precision = precision   # the engine's precision where it depends on the CPU (OpenVINO)
 
     def windows(self, texts: Sequence[str], is_query: bool) -> tuple[list[list[int]], list[int]]:
         """Token windows of every text and, per window, the index of its text."""
