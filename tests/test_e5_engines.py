@@ -216,6 +216,45 @@ def test_streams_give_the_bits_of_one_batch_at_a_time(model_cache):
     assert np.array_equal(runtime.encode(texts), together)
 
 
+FIRST_CALL_FROM_TWO_STREAMS = """
+import sys, threading
+sys.setswitchinterval(1e-6)   # hand the GIL over as often as possible
+from tidings.e5.engines import load_runtime
+runtime = load_runtime("openvino", cache_dir=sys.argv[1], threads=2)
+run, both = runtime._run, threading.Barrier(2)
+def at_once(*args):
+    both.wait(timeout=30)   # the two streams' first inferences begin together
+    return run(*args)
+runtime._run = at_once
+# two lengths: two batches, one on each stream, at once, in the first call of the process
+runtime.encode([f"word{i} " * (10 + i % 2) for i in range(64)], is_query=False)
+print("encoded")
+"""
+
+
+def test_the_first_call_from_two_streams_at_once_does_not_hang(model_cache):
+    """A fresh process whose first encoding runs two batches on two streams at once finishes.
+    OpenVINO's Python binding builds a static on the first read of a tensor's data, letting go of
+    the GIL meanwhile: two threads reading it first at once hung for good (1 ingest start in 6; here,
+    with both inferences begun together, 8 starts in 8), until the loader ran an inference on each
+    stream in one thread."""
+    from tidings.e5.engines import load_runtime
+
+    load_runtime("openvino", cache_dir=model_cache, threads=2)   # the model built, outside the timing
+    hung = 0
+    for _ in range(2):
+        run = subprocess.Popen([sys.executable, "-c", FIRST_CALL_FROM_TWO_STREAMS, str(model_cache)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = run.communicate(timeout=60)
+            assert run.returncode == 0 and out.strip() == "encoded", err
+        except subprocess.TimeoutExpired:
+            hung += 1
+            run.kill()
+            run.communicate()
+    assert hung == 0, f"{hung} of 2 processes hung in their first encoding"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
 def test_the_engines_threads_run_nicer_than_the_caller(model_cache):
     """embedding.nice: the threads an engine starts (OpenVINO's streams, CTranslate2's pool) and

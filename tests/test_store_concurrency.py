@@ -58,18 +58,37 @@ def corpus(path: Path) -> list[dict]:
 
 
 INGEST = """
-import logging, sys, time, tidings
+import logging, os, sys, time, tidings
 from tidings.pipeline import Monitor
-if len(sys.argv) > 3:
-    # hold the assignment lock a while in every batch, so the test sees it held; the marker says
-    # this batch has looked for the other's commits (and logged a reload if it found one)
+# Pacing, through files in a directory the two ingests and the test share (argv[3]; argv[4] is the
+# role). Only the order of batches is forced; each batch runs the real code:
+#   first:  commits its first batch and says so, then waits for the test's "go" before each later one
+#   second: commits its first batch, waits until the first has committed one, then takes the lock
+#           for its second batch and holds it, halfway through, until the test kills it
+gates, role = sys.argv[3], sys.argv[4]
+batches = 0
+def _wait(name):
+    while not os.path.exists(os.path.join(gates, name)):
+        time.sleep(0.02)
+_process = Monitor._process_batch
+def _paced(self, *args, **kwargs):
+    global batches
+    batches += 1
+    if batches > 1:
+        _wait("first-committed" if role == "second" else "go")
+    _process(self, *args, **kwargs)
+    if batches == 1:
+        open(os.path.join(gates, role + "-committed"), "w").close()
+Monitor._process_batch = _paced
+if role == "second":
     _assign = Monitor._assign_and_write
-    def _slow_assign(self, *args, **kwargs):
-        sys.stderr.write("ASSIGNING\\n")
-        sys.stderr.flush()
-        time.sleep(float(sys.argv[3]))
+    def _held(self, *args, **kwargs):
+        if batches > 1:   # under the lock, after the refresh (and its log line)
+            sys.stderr.write("HOLDING\\n")
+            sys.stderr.flush()
+            time.sleep(600)
         return _assign(self, *args, **kwargs)
-    Monitor._assign_and_write = _slow_assign
+    Monitor._assign_and_write = _held
 logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
 logging.getLogger("tidings.pipeline").setLevel(logging.INFO)
 logging.getLogger("tidings.store").setLevel(logging.INFO)
@@ -127,27 +146,20 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
         pass
     server = subprocess.Popen([sys.executable, "-m", "tidings", "--db", pg_url, "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    gates = tmp_path / "gates"
+    gates.mkdir()
     first_log = (tmp_path / "first.log").open("w")
-    first = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(tmp_path / "corpus.jsonl")],
+    first = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(tmp_path / "corpus.jsonl"), str(gates), "first"],
                              stdout=subprocess.PIPE, stderr=first_log, text=True, env=_env())
     second_log = (tmp_path / "second.log").open("w")
-    # the second holds the lock 0.3 s longer in each batch: on a loaded machine it would otherwise
-    # finish between two looks of the loop below (the code path is the real one, only slower)
-    second = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(reverse), "0.3"],
+    second = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(reverse), str(gates), "second"],
                               stdout=subprocess.DEVNULL, stderr=second_log, env=_env())
-    # the first ingest reads the corpus in order, 4 articles a batch: while some input is still to be
-    # stored it has not committed its last batch, so the last 4 found stored were stored by the second
-    # (reading it backwards), in its first batch
-    tail = [r["id"] for r in rows[-4:]]
-    head = [r["id"] for r in rows[:4]]   # likewise the first's first batch
     statuses: list[int] = []
     killed_with = None
-    looks_before = None   # the second's batches that had looked for commits, when the first's was seen
     polling = threading.Event()
 
     def poll_server() -> None:
-        # in a thread of its own: a slow answer under load must not delay the kill below, or the
-        # second ingest may finish before the loop sees it holding the lock
+        # in a thread of its own, all through the two ingests and the kill
         while not polling.is_set():
             try:
                 statuses.append(httpx.get(f"http://127.0.0.1:{port}/api/stories", timeout=10).status_code)
@@ -158,33 +170,24 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
     poller = threading.Thread(target=poll_server, daemon=True)
     poller.start()
     try:
+        # Whatever the interleaving, both commit a first batch before either takes the lock again
+        # (the first waits for "go", the second for the first's commit), so whichever loaded its
+        # story state first sees the other's commit under the lock and reloads (asserted below).
+        deadline = time.monotonic() + 600
+        while not ("HOLDING" in (tmp_path / "second.log").read_text() and _lock_holder(pg_url) == f"tidings:{second.pid}"):
+            assert time.monotonic() < deadline, "the second ingest never held the lock in its second batch"
+            assert second.poll() is None, f"the second ingest ended before it could be killed: {second.communicate()}"
+            assert first.poll() is None, f"the first ingest ended early: {(tmp_path / 'first.log').read_text()}"
+            time.sleep(0.05)
         with Store.open(pg_url, read_only=True) as store:
-            deadline = time.monotonic() + 600
-            while killed_with is None:
-                assert time.monotonic() < deadline, "the second ingest never held the lock halfway"
-                assert second.poll() is None, f"the second ingest ended before it could be killed: {second.communicate()}"
-                stored = store.count("articles")
-                by_second, by_first = (store.conn.execute(
-                    f"SELECT COUNT(*) FROM articles WHERE external_id IN ({','.join('?' * len(ids))})", ids
-                ).fetchone()[0] for ids in (tail, head))
-                looks = (tmp_path / "second.log").read_text().count("ASSIGNING")
-                if by_first >= 4 and looks_before is None:
-                    looks_before = looks
-                # Both have committed a batch and some input is still to be stored (once the two meet,
-                # every batch left is duplicates), so the first has a batch to come. The second holds
-                # the lock, in a batch that began after the first's first commit and has looked for
-                # commits since its own: whichever of the two loaded its state first has seen, or will
-                # see, the other's commit and reloads (asserted below, whatever the interleaving).
-                if (stored >= 12 and by_second >= 4 and by_first >= 4 and stored < len(rows)
-                        and looks > looks_before and _lock_holder(pg_url) == f"tidings:{second.pid}"):
-                    os.kill(second.pid, signal.SIGKILL)   # while it holds the lock, in the middle of a batch
-                    killed_with = stored
-                    break
-                time.sleep(0.02)
+            killed_with = store.count("articles")
+        assert killed_with == 8   # a batch of 4 from each, nothing yet of the second's second batch
+        os.kill(second.pid, signal.SIGKILL)   # while it holds the lock, in the middle of a batch
+        second.wait()
+        (gates / "go").touch()
+        out, _ = first.communicate(timeout=600)
         polling.set()
         poller.join()
-        second.wait()
-        out, _ = first.communicate(timeout=600)
         log = (tmp_path / "first.log").read_text()
         assert first.returncode == 0, log
         assert out.split()[2] == "0"

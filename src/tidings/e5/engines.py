@@ -139,8 +139,17 @@ def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads:
         # between the two), so the precision is part of the model id (docs/embedding.md)
     })
     requests: queue.SimpleQueue = queue.SimpleQueue()
+    # One inference on each stream here, in one thread, before any two threads use them: the
+    # first read of a tensor's ``data`` builds a C++ function-local static in OpenVINO's Python
+    # binding that lets go of the GIL while it is built; a second thread reading ``data`` then
+    # waits for the static holding the GIL the first needs back, and the process hangs for good
+    # (1 start in 6 with two streams; tests/test_e5_engines.py)
+    x = np.zeros((1, 16, weights.config.hidden), np.float32)
+    mask = np.ones((1, 16), np.float32)
     for _ in range(threads):
-        requests.put(compiled.create_infer_request())
+        request = compiled.create_infer_request()
+        request.infer({"embeddings": x, "attention_mask": mask})
+        requests.put(request)
 
     def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         request = requests.get()   # a free stream (each call from its own thread)
