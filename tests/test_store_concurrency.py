@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tidings.store import Store
 from tidings.store.postgres import ASSIGNMENT_LOCK_KEY
@@ -149,7 +148,8 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
     gates = tmp_path / "gates"
     gates.mkdir()
     first_log = (tmp_path / "first.log").open("w")
-    first = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(tmp_path / "corpus.jsonl"), str(gates), "first"],
+    first = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(tmp_path / "corpus.jsonl"), str(gates),
+                              "first"],
                              stdout=subprocess.PIPE, stderr=first_log, text=True, env=_env())
     second_log = (tmp_path / "second.log").open("w")
     second = subprocess.Popen([sys.executable, "-c", INGEST, pg_url, str(reverse), str(gates), "second"],
@@ -174,7 +174,8 @@ def test_two_ingests_and_a_server_with_one_ingest_killed_halfway(pg_url, tmp_pat
         # (the first waits for "go", the second for the first's commit), so whichever loaded its
         # story state first sees the other's commit under the lock and reloads (asserted below).
         deadline = time.monotonic() + 600
-        while not ("HOLDING" in (tmp_path / "second.log").read_text() and _lock_holder(pg_url) == f"tidings:{second.pid}"):
+        while not ("HOLDING" in (tmp_path / "second.log").read_text()
+                   and _lock_holder(pg_url) == f"tidings:{second.pid}"):
             assert time.monotonic() < deadline, "the second ingest never held the lock in its second batch"
             assert second.poll() is None, f"the second ingest ended before it could be killed: {second.communicate()}"
             assert first.poll() is None, f"the first ingest ended early: {(tmp_path / 'first.log').read_text()}"
