@@ -222,7 +222,7 @@ class Pipeline:
         if self._worker is None:
             # with streams, the next batch's texts queue behind this one's on the engine, so that
             # a stream that finished its last text of this batch does not idle until it ends
-            self._worker = ThreadPoolExecutor(max_workers=getattr(embedder, "parallel", 1),
+            self._worker = ThreadPoolExecutor(max_workers=embedder.parallel,
                                               thread_name_prefix="tidings-embed")
 
         def work() -> dict:

@@ -144,11 +144,11 @@ def _openvino(weights: E5Weights, variant: str, cache_dir: Path | None, threads:
     # binding that lets go of the GIL while it is built; a second thread reading ``data`` then
     # waits for the static holding the GIL the first needs back, and the process hangs for good
     # (1 start in 6 with two streams; tests/test_e5_engines.py)
-    x = np.zeros((1, 16, weights.config.hidden), np.float32)
-    mask = np.ones((1, 16), np.float32)
+    warm_up = {"embeddings": np.zeros((1, 16, weights.config.hidden), np.float32),
+               "attention_mask": np.ones((1, 16), np.float32)}
     for _ in range(threads):
         request = compiled.create_infer_request()
-        request.infer({"embeddings": x, "attention_mask": mask})
+        request.infer(warm_up)
         requests.put(request)
 
     def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
