@@ -168,3 +168,19 @@ def test_curated_acronyms_match_exactly_only():
     assert canonical_id("HTS", "ORG", "en") == "org:hts"
     assert canonical_id("HC", "ORG", "pt") != "org:hts"
     assert canonical_id("B.C.", "LOC", "en") != "org:bbc"
+
+
+def test_the_language_changes_how_a_name_is_shown_never_its_id():
+    """A person's and an organisation's id is worked out once a name and shared by every
+    language (a search links each run of its words under every language of the store); how the
+    name is shown still follows each language's transliteration."""
+    from tidings.entities import link
+
+    shown = {}
+    for lang in ("ru", "sr", "uk", "en"):
+        person, organisation = link("Рудской", "PER", lang), link("Газпромнефть Восток", "ORG", lang)
+        assert (person.id, person.surname_key, organisation.id) == ("per:rudsk", "rudsk", "org:gazpromneft_vostok")
+        shown[lang] = (person.entity.name, organisation.entity.name)
+    assert shown["ru"] == ("Rudskoy", "Gazpromneft Vostok")
+    assert shown["sr"][0] == "Rudskoj" and shown["uk"][1] == "Hazpromneft Vostok"
+    assert link("Putina", "PER", "hr").id == link("Putina", "PER", "en").id == "per:putin"

@@ -490,24 +490,44 @@ def _is_major(place: places.Place) -> bool:
     return place.kind != "city" or place.population >= int(settings()["relabel_min_population"])
 
 
-def _person(name: str, lang: str) -> Linked:
+# The language only chooses how a person or an organisation is displayed, never its id: the ids
+# are computed once a name (a search links each run of a query's words under every language of
+# the store, up to 36 times).
+@lru_cache(maxsize=65536)
+def _person_key(name: str) -> tuple[Curated | None, str, str]:
+    """(the curated person ``name`` points to or None, the id's key otherwise, the surname's key)."""
     rules = _rules()
     given, particles, surname = _person_parts(name, rules)
     entry = names_table().person(given, particles, surname)
+    surname_key = _surname_key([surname], rules)
     if entry is not None and entry.label == "PER":
+        return entry, "", surname_key
+    return None, surname_key or _fallback_key(surname), surname_key
+
+
+def _person(name: str, lang: str) -> Linked:
+    entry, key, surname_key = _person_key(name)
+    if entry is not None:
         linked = _curated_link(entry)
     else:
-        key = _surname_key([surname], rules) or _fallback_key(surname)
         linked = Linked(f"per:{key}", "PER", Entity(f"per:{key}", "PER", _display(name, lang)))
-    linked.surname_key = _surname_key([surname], rules)
+    linked.surname_key = surname_key
     return linked
 
 
-def _organisation(name: str, lang: str) -> Linked:
+@lru_cache(maxsize=65536)
+def _organisation_key(name: str) -> tuple[Curated | None, str]:
+    """(the curated organisation ``name`` is a form of or None, the id's key otherwise)."""
     curated = names_table().organisation(name)
     if curated is not None:
+        return curated, ""
+    return None, acronym_key(name) or _org_key(name) or _fallback_key(name)
+
+
+def _organisation(name: str, lang: str) -> Linked:
+    curated, key = _organisation_key(name)
+    if curated is not None:
         return _curated_link(curated)
-    key = acronym_key(name) or _org_key(name) or _fallback_key(name)
     return Linked(f"org:{key}", "ORG", Entity(f"org:{key}", "ORG", _display(name, lang)))
 
 
@@ -574,6 +594,7 @@ def canonical_id(name: str, label: str, lang: str) -> str:
     return f"{prefix}:{skeleton(core) or _fallback_key(core)}"
 
 
+@lru_cache(maxsize=1024)
 def _norm_lang(lang: str | None) -> str:
     return re.split(r"[-_]", (lang or "").strip().lower(), maxsplit=1)[0]
 

@@ -85,6 +85,7 @@ def _data_path(*parts: str) -> Path:
     return Path(str(resources.files("tidings").joinpath("data", "gazetteer", *parts)))
 
 
+@lru_cache(maxsize=1024)
 def lemma_lang(lang: str) -> str:
     """simplemma/inflection-table code for ``lang`` ("hr" -> "hbs"), or "" if places don't inflect."""
     return _SIMPLEMMA.get((lang or "").lower().split("-")[0], "")

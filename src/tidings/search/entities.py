@@ -173,12 +173,10 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
         probe = text.title() if lower else text
         candidates: set[str] = set(_forms(store, text))
         weak: set[str] = set()
-        for lang in langs or ["en"]:
-            for label in ("LOC", "PER", "ORG"):
-                linked = link(probe, label, lang)
-                if linked is None:
-                    continue
-                (candidates if _strong(linked.id) else weak).add(linked.id)
+        ids = {linked.id for lang in langs or ["en"] for label in ("LOC", "PER", "ORG")
+               if (linked := link(probe, label, lang)) is not None}
+        for entity_id in ids:
+            (candidates if _strong(entity_id) else weak).add(entity_id)
         if _capitalised(probe) and not (lower and len(text) < 4):
             candidates |= weak
         known = _known(store, candidates)
