@@ -35,6 +35,15 @@ def test_inflected_form_finds_the_croatian_seed_by_its_words(seeds_monitor):
     assert [h["lang"] for h in hits] == ["hr"]
 
 
+def test_each_hit_gets_its_own_snippet(seeds_monitor):
+    """The words are highlighted in the article that holds them; an article found without them
+    (here by the entity) shows the start of its text."""
+    hits = {h["lang"]: h for h in seeds_monitor.search("Alepu")["hits"]}
+    assert set(hits) == {"en", "hr"}
+    assert "[Alepu]" in hits["hr"]["snippet"]
+    assert "[" not in hits["en"]["snippet"] and hits["en"]["snippet"]
+
+
 def test_putina_finds_the_croatian_seed_first(seeds_monitor):
     hits = seeds_monitor.search("Putina")["hits"]
     assert hits[0]["lang"] == "hr"

@@ -397,15 +397,15 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
             WHERE rowid IN ({marks})""", [r for r, _ in top])}
     surface = _surface_query(query)
     _words_held(store, query, langs, rows, matched)
+    snippets: dict[int, str] = {}
+    if surface and store.dialect == "sqlite":   # all the hits' snippets in one query
+        snippets = dict(store.conn.execute(
+            f"SELECT rowid, snippet(articles_fts, 1, '[', ']', '…', 12) FROM articles_fts "
+            f"WHERE articles_fts MATCH ? AND rowid IN ({marks})", [surface, *(r for r, _ in top)]))
     hits = []
     for rowid, score in top:
         r = rows[rowid]
-        snippet = None
-        if surface and store.dialect == "sqlite":
-            got = store.conn.execute(
-                "SELECT snippet(articles_fts, 1, '[', ']', '…', 12) FROM articles_fts "
-                "WHERE articles_fts MATCH ? AND rowid = ?", (surface, rowid)).fetchone()
-            snippet = got[0] if got else None
+        snippet = snippets.get(rowid)
         why = matched.get(rowid, {})
         hits.append({"id": r["id"], "title": r["title"], "lang": r["lang"], "published_at": r["published_at"],
                      "story_id": r["story_id"], "url": r["url"], "outlet": r["outlet"], "score": round(score, 5),
