@@ -47,7 +47,7 @@ from .translit import fold, script_of, skeleton, to_latin
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["analyse", "canonical_id", "link", "settings", "configure", "configured", "Linked", "acronym_key",
+__all__ = ["analyse", "canonical_id", "link", "link_ids", "settings", "configure", "configured", "Linked", "acronym_key",
            "legacy_ids"]
 
 _settings_override: dict | None = None
@@ -91,6 +91,7 @@ def configure(section: Mapping | None) -> None:
     places._gaz = None
     places.lookup.cache_clear()
     _link_cached.cache_clear()
+    link_ids.cache_clear()
 
 
 # --------------------------------------------------------------------------- data files
@@ -578,6 +579,23 @@ def _link_cached(name: str, label: str, lang: str) -> Linked | None:
 def link(name: str, label: str, lang: str) -> Linked | None:
     """Link one cleaned surface form; None for stoplisted words. Cached per (name, label, lang)."""
     return _link_cached(name.strip(), label, _norm_lang(lang))
+
+
+@lru_cache(maxsize=65536)
+def link_ids(name: str, langs: tuple[str, ...], labels: tuple[str, ...] = ("LOC", "PER", "ORG")) -> tuple[str, ...]:
+    """The ids ``name`` links to under each of ``labels`` in each of ``langs``, sorted: what a
+    search needs of each run of its query's words (:func:`tidings.search.entities.query_entities`).
+
+    Cached as strings only, apart from :func:`link`'s cache: a search links a few hundred runs of
+    words under every language of the store, and :func:`link`'s cache filled that way held
+    ~250,000 :class:`Linked` and :class:`Entity` objects in a server, which each full collection
+    of the garbage collector walked (one search in 40 took 60-230 ms longer at a million articles;
+    docs/benchmarks.md)."""
+    name = name.strip()
+    uncached = _link_cached.__wrapped__
+    found = {linked.id for lang in dict.fromkeys(_norm_lang(code) for code in langs) for label in labels
+             if (linked := uncached(name, label, lang)) is not None}
+    return tuple(sorted(found))
 
 
 def canonical_id(name: str, label: str, lang: str) -> str:

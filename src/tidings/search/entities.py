@@ -148,9 +148,10 @@ def _plain(text: str) -> str:
 def query_entities(store: Store, query: str, langs: list[str] | None = None, max_ngram: int = 3) -> list[QueryEntity]:
     """The stored entities a query names, longest names first (a word used by a longer name
     is not linked again on its own)."""
-    from ..entities import link
+    from ..entities import link_ids
 
     langs = langs if langs is not None else store_languages(store)
+    link_langs = tuple(langs or ["en"])
     words = _TOKEN.findall(query)
     lower = query == query.lower()
     used = [False] * len(words)
@@ -173,9 +174,7 @@ def query_entities(store: Store, query: str, langs: list[str] | None = None, max
         probe = text.title() if lower else text
         candidates: set[str] = set(_forms(store, text))
         weak: set[str] = set()
-        ids = {linked.id for lang in langs or ["en"] for label in ("LOC", "PER", "ORG")
-               if (linked := link(probe, label, lang)) is not None}
-        for entity_id in ids:
+        for entity_id in link_ids(probe, link_langs):
             (candidates if _strong(entity_id) else weak).add(entity_id)
         if _capitalised(probe) and not (lower and len(text) < 4):
             candidates |= weak
