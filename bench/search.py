@@ -302,7 +302,7 @@ def bounds(db: Path, queries: int) -> dict:
 
         def words_run(budget, join):
             for title in titles:
-                expr, _ = words.match_expression(store.conn, title, langs, total, cfg.max_term_share, budget)
+                expr = words.match_expression(store.conn, title, langs, total, cfg.max_term_share, budget).expression
                 if expr:
                     sql = ("SELECT s.rowid FROM article_stems s JOIN articles a ON a.rowid = s.rowid WHERE "
                            "article_stems MATCH ? AND a.duplicate_of IS NULL" if join else

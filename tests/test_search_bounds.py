@@ -39,11 +39,14 @@ def test_words_keep_the_rarest_words_within_the_postings_budget(tmp_path, api_st
         counts = words.term_counts(store.conn, {"aleppo", "convoy", "lyon"})
         assert counts == {"aleppo": 2, "convoy": 1, "lyon": 1}
         query = "Aleppo convoy Lyon"
-        _, everything = words.match_expression(store.conn, query, langs, 100, 1.0)
+        _, everything, informative = words.match_expression(store.conn, query, langs, 100, 1.0)
         assert everything == ["aleppo", "convoy", "lyon"]
         assert words.match_expression(store.conn, query, langs, 100, 1.0, 100)[1] == everything
-        # two postings allowed: the two rarest words (one article each), in query order
-        assert words.match_expression(store.conn, query, langs, 100, 1.0, 2)[1] == ["convoy", "lyon"]
+        assert informative == everything
+        # two postings allowed: the two rarest words (one article each), in query order; all
+        # three are still worth highlighting
+        bounded = words.match_expression(store.conn, query, langs, 100, 1.0, 2)
+        assert bounded.kept == ["convoy", "lyon"] and bounded.informative == everything
         # a budget smaller than any word still keeps the rarest one
         assert words.match_expression(store.conn, "Aleppo", langs, 100, 1.0, 1)[1] == ["aleppo"]
 
@@ -62,3 +65,24 @@ def test_entity_ranking_with_a_budget_keeps_the_rare_entitys_articles(tmp_path, 
         # one mention in all: the rarest entity (Putin) is still read, whose articles rank first
         tight = rank_articles(store, named, total, 5000, budget=1)
         assert tight and all("per:putin" in r[2] for r in tight[:1])
+
+
+def test_snippets_highlight_the_informative_words_only(tmp_path, api_store_builder, monkeypatch):
+    """A word in more than max_term_share of the articles is no reason to show a passage: it is
+    not highlighted (and the snippets' query does not read its long posting list)."""
+    from tidings.search import search
+
+    path = tmp_path / "h.db"
+    api_store_builder(path)
+    monkeypatch.setattr(words, "MIN_COMMON_ARTICLES", 1)
+    with Store.open(path) as store:
+        settings = Settings.load(env={}, overrides={"search": {"max_term_share": 0.3}})
+        sync(store, settings)
+        assert words.term_counts(store.conn, {"putin", "moscow"}) == {"putin": 2, "moscow": 1}
+        hits = search(store, "Putin Moscow", settings=settings, methods=("words",)).hits
+        assert [h["id"] for h in hits] == ["a-en1"]
+        assert "[Moscow]" in hits[0]["snippet"] and "Putin" in hits[0]["snippet"]
+        assert "[Putin]" not in hits[0]["snippet"]
+        everything = Settings.load(env={}, overrides={"search": {"max_term_share": 1.0}})
+        hits = search(store, "Putin Moscow", settings=everything, methods=("words",)).hits
+        assert any("[Putin]" in h["snippet"] for h in hits)

@@ -141,17 +141,18 @@ def _keep(store: Store, rowids: list[int], filters: Filters) -> set[int]:
 
 # ---- the three methods ------------------------------------------------------------------------
 def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, total: int,
-           langs: list[str], few: list[int] | None = None) -> tuple[list[int], list[str]]:
+           langs: list[str], few: list[int] | None = None) -> tuple[list[int], list[str], list[str]]:
+    """(the ranked row ids, the words searched for, the words worth highlighting)."""
     if store.dialect != "sqlite":
         # no FTS5 word-stem index: the store's own full-text search (PostgreSQL: every word
         # required, accents ignored, no stemming), ranked by it; docs/scaling.md
         kept = list(dict.fromkeys(words.tokens(query)))
         where, params = filters.sql()
-        return store.article_rowids_matching(kept, where, params, cfg.candidates), kept
-    expression, kept = words.match_expression(store.conn, query, langs, total, cfg.max_term_share,
-                                              cfg.words_max_postings)
+        return store.article_rowids_matching(kept, where, params, cfg.candidates), kept, kept
+    expression, kept, informative = words.match_expression(store.conn, query, langs, total, cfg.max_term_share,
+                                                           cfg.words_max_postings)
     if expression is None:
-        return [], []
+        return [], [], informative
     # article_stems holds no duplicate (sync skips them, and an article never becomes one
     # later). With filters, the ranked matches (at most words_max_postings of them) are read
     # best first and filtered by row id as far as needed: joined with articles in one query,
@@ -161,7 +162,7 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
         + ("" if filters.active else " LIMIT ?"),
         [expression, cfg.title_weight] + ([] if filters.active else [cfg.candidates]))
     if not filters.active:
-        return [r[0] for r in cursor.fetchall()], kept
+        return [r[0] for r in cursor.fetchall()], kept, informative
     wanted = set(few) if few is not None else None
     ranked: list[int] = []
     while len(ranked) < cfg.candidates:
@@ -170,7 +171,7 @@ def _words(store: Store, query: str, filters: Filters, cfg: SearchSettings, tota
             break
         passing = wanted.intersection(chunk) if wanted is not None else _keep(store, chunk, filters)
         ranked.extend(rowid for rowid in chunk if rowid in passing)
-    return ranked[:cfg.candidates], kept
+    return ranked[:cfg.candidates], kept, informative
 
 
 def _few(store: Store, filters: Filters, cfg: SearchSettings, total: int) -> list[int] | None:
@@ -262,8 +263,9 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
     matched: dict[int, dict[str, Any]] = {}
     found_entities: list = []
     few = _few(store, filters, cfg, total)
+    highlight = None   # the words the snippets highlight: every query word unless words ran
     if "words" in methods:
-        ranked, kept = _words(store, query, filters, cfg, total, langs, few)
+        ranked, kept, highlight = _words(store, query, filters, cfg, total, langs, few)
         rankings["words"] = ranked
         for rowid in ranked:
             matched.setdefault(rowid, {})["words"] = kept   # narrowed to the words each hit has below
@@ -298,7 +300,7 @@ def search(store: Store, query: str, *, settings=None, embedder=None, vectors: S
         if heads and cfg.time_scale_days > 0:
             fused = _with_time(store, fused, heads, cfg)
     top = fused[:limit]
-    hits = _hit_rows(store, query, top, matched, langs)
+    hits = _hit_rows(store, query, top, matched, langs, highlight)
     return SearchResult(query=query, hits=hits, stories=_group(hits), methods={m: len(r) for m, r in rankings.items()},
                         entities=[e.as_dict() for e in found_entities],
                         rankings={**rankings, "fused": [r for r, _ in fused]})
@@ -388,14 +390,19 @@ def _with_time(store: Store, fused: list[tuple[int, float]], heads: list[int],
                                cfg.time_floor)
 
 
-def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict, langs: list[str]) -> list[dict]:
+def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict, langs: list[str],
+              highlight: list[str] | None = None) -> list[dict]:
+    """The hits' rows, each with a snippet of its text around the ``highlight`` words (None:
+    all the query's words). The words method's informative words: a word in more than
+    ``max_term_share`` of the articles ("de", "the") is no reason to show a passage, and at a
+    million articles it made the snippets' one query read long posting lists (~10 ms)."""
     if not top:
         return []
     marks = ",".join("?" * len(top))
     rows = {r["rowid"]: r for r in store.conn.execute(
         f"""SELECT rowid, id, title, text, lang, published_at, story_id, url, outlet FROM articles
             WHERE rowid IN ({marks})""", [r for r, _ in top])}
-    surface = _surface_query(query)
+    surface = _surface_query(query if highlight is None else " ".join(highlight))
     _words_held(store, query, langs, rows, matched)
     snippets: dict[int, str] = {}
     if surface and store.dialect == "sqlite":   # all the hits' snippets in one query

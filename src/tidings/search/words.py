@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
+from typing import NamedTuple
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A word is "too common" only when in more than this many articles too (small stores keep all).
@@ -95,12 +96,20 @@ def _fold(term: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", term) if not unicodedata.combining(c))
 
 
+class WordMatch(NamedTuple):
+    """What :func:`match_expression` makes of a query."""
+
+    expression: str | None   # the FTS5 MATCH expression; None when no word is left
+    kept: list[str]          # the words it searches for, in query order
+    informative: list[str]   # the words the store holds and not too commonly: kept, and those the budget left out
+
+
 def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], total: int,
-                     max_term_share: float, max_postings: int | None = None) -> tuple[str | None, list[str]]:
-    """The FTS5 MATCH expression (any word, any of its stems) and the words it kept; None when
-    no word is left (all too common or unknown). ``max_postings``: keep the rarest words while
-    the articles holding them add up to at most this many (at least one word), so that the
-    search reads a bounded number of postings however large the store."""
+                     max_term_share: float, max_postings: int | None = None) -> WordMatch:
+    """The FTS5 MATCH expression (any word, any of its stems) and the words it kept; no
+    expression when no word is left (all too common or unknown). ``max_postings``: keep the
+    rarest words while the articles holding them add up to at most this many (at least one
+    word), so that the search reads a bounded number of postings however large the store."""
     groups = query_terms(query, langs)
     counts = term_counts(conn, {_fold(t) for g in groups for t in g})
     limit = max(MIN_COMMON_ARTICLES, max_term_share * total)
@@ -111,6 +120,7 @@ def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], tot
             continue
         postings = sum(counts[f] for f in {_fold(t) for t in known})
         found.append((postings, order, word, "(" + " OR ".join(sorted(_quote(t) for t in known)) + ")"))
+    informative = [word for _, _, word, _ in found]
     if max_postings is not None:
         budget, chosen = max_postings, []
         for item in sorted(found):
@@ -120,6 +130,5 @@ def match_expression(conn: sqlite3.Connection, query: str, langs: list[str], tot
             budget -= item[0]
         found = sorted(chosen, key=lambda item: item[1])
     if not found:
-        return None, []
-    return " OR ".join(part for *_, part in found), [word for _, _, word, _ in found]
-
+        return WordMatch(None, [], informative)
+    return WordMatch(" OR ".join(part for *_, part in found), [word for _, _, word, _ in found], informative)
