@@ -47,8 +47,8 @@ from .translit import fold, script_of, skeleton, to_latin
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-__all__ = ["analyse", "canonical_id", "link", "link_ids", "settings", "configure", "configured", "Linked", "acronym_key",
-           "legacy_ids"]
+__all__ = ["analyse", "canonical_id", "link", "link_ids", "settings", "configure", "configured", "Linked",
+           "acronym_key", "legacy_ids"]
 
 _settings_override: dict | None = None
 _settings_cache: dict | None = None
