@@ -36,12 +36,18 @@ def test_inflected_form_finds_the_croatian_seed_by_its_words(seeds_monitor):
 
 
 def test_each_hit_gets_its_own_snippet(seeds_monitor):
-    """The words are highlighted in the article that holds them; an article found without them
-    (here by the entity) shows the start of its text."""
+    """The words are highlighted in the article that holds them; an article found by the entity
+    the query names, in other words, shows where its text names that entity, in its own form."""
     hits = {h["lang"]: h for h in seeds_monitor.search("Alepu")["hits"]}
     assert set(hits) == {"en", "hr"}
     assert "[Alepu]" in hits["hr"]["snippet"]
-    assert "[" not in hits["en"]["snippet"] and hits["en"]["snippet"]
+    assert "[Aleppo]" in hits["en"]["snippet"] and "Alepu" not in hits["en"]["snippet"]
+    hits = {h["lang"]: h for h in seeds_monitor.search("Aleppo")["hits"]}
+    assert "[Aleppo]" in hits["en"]["snippet"]
+    assert "[Alep" in hits["hr"]["snippet"] and "Aleppo" not in hits["hr"]["snippet"]
+    # the meaning alone finds the Croatian seed; nothing to highlight: the start of its text
+    hit = next(h for h in seeds_monitor.search("Aleppo", methods=("meaning",))["hits"] if h["lang"] == "hr")
+    assert "[" not in hit["snippet"] and hit["snippet"]
 
 
 def test_putina_finds_the_croatian_seed_first(seeds_monitor):

@@ -85,3 +85,20 @@ def test_vector_index_follows_the_store(tmp_path, api_store_builder):
         assert not vector_index_status(store, settings)["in_step"]      # a vector the saved index lacks
         StoreVectors(store, SearchSettings()).ready()                   # loads the saved index, adds the rest
         assert vector_index_status(store, settings)["in_step"]
+
+
+def test_a_snippet_around_a_mention():
+    from tidings.search.snippets import around
+
+    text = "Un convoi humanitaire de l'ONU est arrivé mercredi à Alep, dans le nord de la Syrie, après des semaines."
+    start = text.index("Alep")
+    snippet = around(text, start, start + 4)
+    assert snippet == "…arrivé mercredi à [Alep], dans le nord de la Syrie, après des…"
+    assert len(snippet.replace("…", "").split()) == 12
+    # at the start of a text: nothing cut before; a name of two words is one mark
+    assert around("Bashar al-Assad spoke.", 0, 15) == "[Bashar al-Assad] spoke."
+    # glued to its word: "l'Alep" keeps its article
+    glued = "Il part pour l'Alep demain."
+    assert around(glued, glued.index("Alep"), glued.index("Alep") + 4) == "Il part pour l'[Alep] demain."
+    # offsets that do not fit the text (a text edited since): its start, unmarked
+    assert around("Short text.", 5, 99) == "Short text."

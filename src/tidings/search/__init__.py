@@ -32,6 +32,7 @@ from . import entities as entity_search
 from . import feedback, index, words
 from .fuse import rrf, tied_ranks
 from .settings import METHODS, SearchSettings
+from .snippets import snippets
 from .vectors import StoreVectors, UsearchIndex, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -392,10 +393,11 @@ def _with_time(store: Store, fused: list[tuple[int, float]], heads: list[int],
 
 def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: dict, langs: list[str],
               highlight: list[str] | None = None) -> list[dict]:
-    """The hits' rows, each with a snippet of its text around the ``highlight`` words (None:
-    all the query's words). The words method's informative words: a word in more than
-    ``max_term_share`` of the articles ("de", "the") is no reason to show a passage, and at a
-    million articles it made the snippets' one query read long posting lists (~10 ms)."""
+    """The hits' rows, each with a snippet (:mod:`.snippets`) around the ``highlight`` words
+    (None: all the query's words) or else the first mention of an entity it was found by. The
+    words method's informative words: a word in more than ``max_term_share`` of the articles
+    ("de", "the") is no reason to show a passage, and at a million articles it made the
+    snippets' one query read long posting lists (~10 ms)."""
     if not top:
         return []
     marks = ",".join("?" * len(top))
@@ -404,19 +406,14 @@ def _hit_rows(store: Store, query: str, top: list[tuple[int, float]], matched: d
             WHERE rowid IN ({marks})""", [r for r, _ in top])}
     surface = _surface_query(query if highlight is None else " ".join(highlight))
     _words_held(store, query, langs, rows, matched)
-    snippets: dict[int, str] = {}
-    if surface and store.dialect == "sqlite":   # all the hits' snippets in one query
-        snippets = dict(store.conn.execute(
-            f"SELECT rowid, snippet(articles_fts, 1, '[', ']', '…', 12) FROM articles_fts "
-            f"WHERE articles_fts MATCH ? AND rowid IN ({marks})", [surface, *(r for r, _ in top)]))
+    shown = snippets(store, rows, surface, matched)
     hits = []
     for rowid, score in top:
         r = rows[rowid]
-        snippet = snippets.get(rowid)
         why = matched.get(rowid, {})
         hits.append({"id": r["id"], "title": r["title"], "lang": r["lang"], "published_at": r["published_at"],
                      "story_id": r["story_id"], "url": r["url"], "outlet": r["outlet"], "score": round(score, 5),
-                     "snippet": snippet or " ".join((r["text"] or "")[:240].split()),
+                     "snippet": shown[rowid],
                      "matched": {k: why[k] for k in ("entities", "words", "meaning", "story") if k in why}})
     return hits
 
