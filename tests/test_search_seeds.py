@@ -101,6 +101,7 @@ def test_cli_search_and_entities(seeds_monitor, capsys):
     assert {h["lang"] for h in json.loads(result.stdout)["hits"]} == {"en", "hr"}
     result = runner.invoke(app, ["--db", db, "search", "Alep"])
     assert result.exit_code == 0 and "why: names geo:170063" in result.stdout
+    assert "[Alep" in result.stdout and "[Aleppo]" in result.stdout   # each hit's snippet, its own form
     none = runner.invoke(app, ["--db", db, "search", "xylophone quintessence"])
     assert none.exit_code == 1 and "no article matches" in none.stderr
     listed = runner.invoke(app, ["--db", db, "entities", "-q", "Asad", "--json"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .config import Settings
@@ -394,10 +396,21 @@ def search(
             for article_id in group["hits"]:
                 h = by_id[article_id]
                 out.print(f"  {h['id']}  {h['lang']}  {h['published_at'][:10]}  {h['title']}", highlight=False)
+                if h.get("snippet"):
+                    out.print(_snippet_line(h["snippet"]), highlight=False)
                 out.print(f"      why: {_why(h['matched'])}", highlight=False)
     if not result["hits"]:
         err.print(f"no article matches {query!r}", highlight=False)
         raise typer.Exit(1)
+
+
+def _snippet_line(snippet: str) -> Text:
+    """A hit's snippet, dim, with its highlighted words (``[Alep]``) in bold and their brackets
+    kept, so the line reads the same without colours (piped, NO_COLOR)."""
+    line = Text("      " + snippet, style="dim")
+    for marked in re.finditer(r"\[[^\]\n]{1,80}\]", line.plain):
+        line.stylize("bold not dim", marked.start(), marked.end())
+    return line
 
 
 def _why(matched: dict) -> str:
