@@ -240,7 +240,8 @@ class SearchHit(BaseModel):
     story_id: str | None
     url: str | None
     outlet: str | None = None
-    snippet: str = Field(description="Matching passage (matched words between [ and ]), else the start of the text.")
+    snippet: str = Field(description="Matching passage: the query's words between [ and ], or for a hit found by an "
+                               "entity where its text names it, else the start of the text.")
     score: float = Field(description="Fused score (reciprocal rank fusion): higher is better.")
     matched: dict[str, Any] = Field(
         description="Why it matched: `entities` (ids of the query's names it mentions), `words` (query words "
