@@ -110,3 +110,11 @@ def test_status_says_pgvector_or_in_process(sample_pgvector, pg_url):
     assert data["vector_search"] == "in-process" and data["pgvector_available_on_server"] is False
     with Store.open(pg_url) as store:
         assert store.conn.execute("SELECT to_regclass('article_pgvectors')").fetchone()[0] is None
+
+
+def test_entity_hits_show_their_own_form_of_the_name_on_postgresql(sample_pgvector):
+    """The snippet of a hit found by an entity is read from the stored mentions, on PostgreSQL too
+    (which has no FTS5 snippets): the French article says Alep, the Russian Алеппо."""
+    with tidings.open(sample_pgvector, read_only=True) as monitor:
+        hits = {h["lang"]: h for h in monitor.search("Aleppo", methods=["entities"], story=False)["hits"]}
+    assert "[Alep]" in hits["fr"]["snippet"] and "[Алеппо]" in hits["ru"]["snippet"]

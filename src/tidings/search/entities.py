@@ -129,14 +129,30 @@ def _forms(store: Store, text: str) -> set[str]:
     if not words:
         return set()
     if store.dialect != "sqlite":   # no FTS5 table of the forms: the forms themselves, accents aside
-        rows = store.conn.execute("SELECT form, entity_id FROM entity_forms WHERE unaccent(lower(form)) = "
-                                  "unaccent(lower(?)) LIMIT 200", (" ".join(words),))
+        unaccent = _pg_unaccent(store)
+        rows = store.conn.execute(f"SELECT form, entity_id FROM entity_forms WHERE {unaccent}(lower(form)) = "
+                                  f"{unaccent}(lower(?)) LIMIT 200", (" ".join(words),))
     else:
         phrase = '"' + " ".join(w.replace('"', "") for w in words) + '"'
         rows = store.conn.execute(
             "SELECT form, entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 200", (phrase,))
     key = " ".join(re.findall(r"\w+", _plain(text)))
     return {r[1] for r in rows if " ".join(re.findall(r"\w+", _plain(r[0]))) == key}
+
+
+_UNACCENT: dict[tuple[int, str], str] = {}
+
+
+def _pg_unaccent(store: Store) -> str:
+    """PostgreSQL's function that takes the accents off: the ``unaccent`` extension's where the
+    server has it (Debian's contrib), else ``tidings_unaccent`` (the store's migration defines it
+    by Unicode decomposition where the extension is missing; where it is there, that function
+    leaves the text to the text-search configurations). Asked once per connection."""
+    key = (id(store.conn), str(store.path))
+    if key not in _UNACCENT:
+        installed = store.conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'").fetchone()
+        _UNACCENT[key] = "unaccent" if installed else "tidings_unaccent"
+    return _UNACCENT[key]
 
 
 def _plain(text: str) -> str:
