@@ -117,4 +117,6 @@ def test_entity_hits_show_their_own_form_of_the_name_on_postgresql(sample_pgvect
     (which has no FTS5 snippets): the French article says Alep, the Russian Алеппо."""
     with tidings.open(sample_pgvector, read_only=True) as monitor:
         hits = {h["lang"]: h for h in monitor.search("Aleppo", methods=["entities"], story=False)["hits"]}
+        fused = monitor.search("Alepu humanitarian convoy")["hits"]   # all methods, fused, story expansion
     assert "[Alep]" in hits["fr"]["snippet"] and "[Алеппо]" in hits["ru"]["snippet"]
+    assert {"en", "fr", "hr", "ru"} <= {h["lang"] for h in fused}
