@@ -120,3 +120,35 @@ def test_entity_hits_show_their_own_form_of_the_name_on_postgresql(sample_pgvect
         fused = monitor.search("Alepu humanitarian convoy")["hits"]   # all methods, fused, story expansion
     assert "[Alep]" in hits["fr"]["snippet"] and "[Алеппо]" in hits["ru"]["snippet"]
     assert {"en", "fr", "hr", "ru"} <= {h["lang"] for h in fused}
+
+
+def test_entities_are_found_by_name_on_postgresql(sample_pgvector):
+    from tidings.search.entities import find_entities
+
+    with Store.open(sample_pgvector, read_only=True) as store:
+        assert find_entities(store, "Алеппо")[0]["id"] == "geo:170063"
+        assert "geo:170063" in [e["id"] for e in find_entities(store, "Ale")]   # type-ahead: a prefix
+        listed = find_entities(store, None, label="LOC", limit=5)
+        assert len(listed) == 5 and {e["label"] for e in listed} == {"LOC"}
+
+
+def test_the_entity_api_and_pages_on_postgresql(sample_pgvector):
+    from fastapi.testclient import TestClient
+
+    from tidings.api import create_app
+    from tidings.config import Settings
+
+    with TestClient(create_app(sample_pgvector, Settings.load())) as client:
+        found = client.get("/api/entities", params={"q": "Alepu"})
+        assert found.status_code == 200, found.text
+        assert found.json()["entities"][0]["id"] == "geo:170063"
+        detail = client.get("/api/entities/geo:170063")
+        assert detail.status_code == 200, detail.text
+        profile = detail.json()   # mentions over time by language, the entities named with it
+        assert profile["timeline"] and {"en", "fr", "hr", "ru"} <= {lang for d in profile["timeline"] for lang in d["langs"]}
+        assert profile["related"] and all(r["entity_id"] != "geo:170063" for r in profile["related"])
+        assert client.get("/entities", params={"q": "Ale"}).status_code == 200
+        page = client.get("/entities/geo:170063")
+        assert page.status_code == 200 and "Aleppo" in page.text
+        searched = client.get("/api/search", params={"q": "Алеппо"})
+        assert searched.status_code == 200 and searched.json()["results"], searched.text

@@ -308,10 +308,7 @@ def find_entities(store: Store, q: str | None = None, *, label: str | None = Non
         words = re.findall(r"\w+", q)
         ids = set(exact)
         if words:
-            prefix = " ".join('"' + w + '"' for w in words) + "*"
-            ids |= {r[0] for r in store.conn.execute(
-                "SELECT DISTINCT entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT 1000",
-                (prefix,))}
+            ids |= _forms_starting(store, words)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -324,7 +321,7 @@ def find_entities(store: Store, q: str | None = None, *, label: str | None = Non
     else:
         rows = store.conn.execute(
             f"""SELECT e.*, s.mentions, s.articles, s.last_seen FROM entity_stats s
-                JOIN entities e ON e.id = s.entity_id WHERE 1 {label_sql} ORDER BY {order} LIMIT ?""",
+                JOIN entities e ON e.id = s.entity_id WHERE 1 = 1 {label_sql} ORDER BY {order} LIMIT ?""",
             [*params, limit]).fetchall()
     out = []
     for r in rows:
@@ -334,6 +331,25 @@ def find_entities(store: Store, q: str | None = None, *, label: str | None = Non
                     "articles": r["articles"], "last_seen": r["last_seen"], "geonames_id": r["geonames_id"],
                     "forms": forms, "exact": r["id"] in exact})
     return out
+
+
+def _forms_starting(store: Store, words: list[str], limit: int = 1000) -> set[str]:
+    """Entity ids with a stored form in which ``words`` follow each other, the last one begun
+    only (type-ahead: "Ale" finds Aleppo and Alep, "bashar al" Bashar al-Assad); case and
+    accents aside."""
+    if store.dialect == "sqlite":
+        prefix = " ".join('"' + w.replace('"', "") + '"' for w in words) + "*"
+        return {r[0] for r in store.conn.execute(
+            "SELECT DISTINCT entity_id FROM entity_forms_fts WHERE entity_forms_fts MATCH ? LIMIT ?", (prefix, limit))}
+    # PostgreSQL: no index of the forms' words; the forms, accents and case aside, at the start
+    # or after a space or a hyphen (a scan of entity_forms, as _forms does)
+    unaccent = _pg_unaccent(store)
+    typed = " ".join(words).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    form = f"{unaccent}(lower(form))"
+    return {r[0] for r in store.conn.execute(
+        f"""SELECT DISTINCT entity_id FROM entity_forms
+            WHERE {form} LIKE {unaccent}(lower(?)) || '%' OR {form} LIKE '% ' || {unaccent}(lower(?)) || '%'
+               OR {form} LIKE '%-' || {unaccent}(lower(?)) || '%' LIMIT ?""", (typed, typed, typed, limit))}
 
 
 def entity_profile(store: Store, entity_id: str, *, recent_articles: int = 2000, related: int = 15) -> dict:
@@ -346,11 +362,17 @@ def entity_profile(store: Store, entity_id: str, *, recent_articles: int = 2000,
                FROM mentions m JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ?
                GROUP BY day, a.lang ORDER BY day""", (entity_id,)):
         timeline.setdefault(r["day"], {})[r["lang"]] = r["n"]
+    if store.dialect == "sqlite":
+        newest = "SELECT DISTINCT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?"
+    else:   # PostgreSQL's mentions have no rowid: the entity's newest articles are in entity_articles
+        newest = ("SELECT a.id AS article_id FROM entity_articles ea JOIN articles a ON a.rowid = ea.article_rowid "
+                  "WHERE ea.entity_id = ? ORDER BY ea.article_rowid DESC LIMIT ?")
     rows = store.conn.execute(
-        """SELECT m2.entity_id, e.name, e.label, COUNT(DISTINCT m2.article_id) AS articles
-            FROM (SELECT DISTINCT article_id FROM mentions WHERE entity_id = ? ORDER BY rowid DESC LIMIT ?) x
+        f"""SELECT m2.entity_id, e.name, e.label, COUNT(DISTINCT m2.article_id) AS articles
+            FROM ({newest}) x
             JOIN mentions m2 ON m2.article_id = x.article_id JOIN entities e ON e.id = m2.entity_id
-            WHERE m2.entity_id != ? GROUP BY m2.entity_id ORDER BY articles DESC, m2.entity_id LIMIT ?""",
+            WHERE m2.entity_id != ? GROUP BY m2.entity_id, e.name, e.label
+            ORDER BY articles DESC, m2.entity_id LIMIT ?""",
         (entity_id, recent_articles, entity_id, related)).fetchall()
     return {"timeline": [{"day": day, "langs": langs} for day, langs in timeline.items()],
             "timeline_peak": max((n for langs in timeline.values() for n in langs.values()), default=1),
