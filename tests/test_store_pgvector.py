@@ -152,3 +152,9 @@ def test_the_entity_api_and_pages_on_postgresql(sample_pgvector):
         assert page.status_code == 200 and "Aleppo" in page.text
         searched = client.get("/api/search", params={"q": "Алеппо"})
         assert searched.status_code == 200 and searched.json()["results"], searched.text
+        for filters in ({"lang": "fr"}, {"place": "geo:170063"}, {"entity": "geo:170063", "since": "2026-03-05"}):
+            filtered = client.get("/api/search", params={"q": "convoy Aleppo", **filters})
+            assert filtered.status_code == 200 and filtered.json()["results"], (filters, filtered.text)
+        assert {h["lang"] for h in client.get("/api/search", params={"q": "convoy", "lang": "fr"}).json()["results"]} == {"fr"}
+        page = client.get("/search", params={"q": "Alep"})
+        assert page.status_code == 200 and "<mark>Alep" in page.text
