@@ -144,3 +144,18 @@ def test_a_wrong_address_is_a_clear_error():
     with pytest.raises(StoreError, match="cannot open the store") as info:
         Store.open("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(info.value) and "***" in (info.value.source or "")
+
+
+def test_entities_by_name_with_the_servers_unaccent(pg_url):
+    """Debian's server has the unaccent extension: finding entities by name and by prefix uses it."""
+    from tidings.config import Settings
+    from tidings.search import sync
+    from tidings.search.entities import _pg_unaccent, entity_profile, find_entities
+
+    build_api_store(pg_url)
+    with Store.open(pg_url) as store:
+        assert _pg_unaccent(store) == "unaccent"
+        sync(store, Settings.load(env={}))   # as the pipeline does after each batch (build_api_store does not)
+        assert find_entities(store, "Alepu")[0]["id"] == "geo:170063"
+        assert "geo:2996944" in [e["id"] for e in find_entities(store, "lyo")]   # type-ahead, any case
+        assert entity_profile(store, "geo:170063")["related"]
