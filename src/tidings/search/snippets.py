@@ -38,7 +38,7 @@ def snippets(store: Store, rows: dict, surface: str | None, matched: dict) -> di
     for rowid, (start, end) in _first_mentions(store, rows, by_entity).items():
         found[rowid] = around(rows[rowid]["text"] or "", start, end)
     for rowid, row in rows.items():
-        found.setdefault(rowid, " ".join((row["text"] or "")[:HEAD_CHARS].split()))
+        found.setdefault(rowid, head(row["text"] or ""))
     return found
 
 
@@ -63,11 +63,17 @@ def _first_mentions(store: Store, rows: dict, by_entity: dict[int, list[str]]) -
 _WORDS = re.compile(r"\S+")
 
 
+def head(text: str) -> str:
+    """The start of ``text``, its spaces and line breaks made single spaces: a hit's snippet when
+    nothing in it is highlighted."""
+    return " ".join(text[:HEAD_CHARS].split())
+
+
 def around(text: str, start: int, end: int, words: int = SNIPPET_WORDS) -> str:
     """About ``words`` words of ``text`` around ``text[start:end]``, which is put between ``[``
     and ``]``; ``…`` where the text goes on (the format of FTS5's ``snippet()``)."""
     if not 0 <= start < end <= len(text):
-        return " ".join(text[:HEAD_CHARS].split())
+        return head(text)
     left_from = max(0, start - _CONTEXT_CHARS)
     before = _WORDS.findall(text[left_from:start])
     after = _WORDS.findall(text[end:end + _CONTEXT_CHARS])
